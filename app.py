@@ -1,0 +1,194 @@
+"""The ASGI application: routes, the GraphQL view, and the Lambda handler.
+
+Settings are read once; stores are opened and the ingest loop started in the lifespan.
+``handler`` is the same app for AWS Lambda (API Gateway HTTP API) through Mangum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from mangum import Mangum
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from config import Settings
+from ingestion.loop import IngestLoop
+from ingestion.pipeline import Pipeline
+from ingestion.sources import build_source
+from ingestion.validate import Rules
+from resolvers.context import Context, make_loaders
+from schema import build_schema
+from storage.base import StoreUnavailable
+from storage.factory import Stores, open_stores, seed_airports
+
+log = logging.getLogger("flightdata")
+
+
+@dataclass
+class Runtime:
+    """What the lifespan builds and the routes use."""
+
+    settings: Settings
+    stores: Stores
+    ingest: IngestLoop | None = None
+
+
+class FlightGraphQL(GraphQL[Context, None]):
+    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
+        super().__init__(build_schema(), **kwargs)
+        self.runtime = runtime
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        rt = self.runtime
+        return Context(
+            stores=rt.stores,
+            settings=rt.settings,
+            loaders=make_loaders(rt.stores, rt.settings),
+            request=request,
+            response=response,
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+
+def _healthz(runtime: Runtime) -> Any:
+    async def healthz(request: Request) -> Response:
+        body: dict[str, Any] = {"status": "ok", "backend": runtime.settings.backend}
+        try:
+            runtime.stores.ping()
+            newest = runtime.stores.flights.newest_contact()
+        except StoreUnavailable as exc:
+            log.warning("health check: store unavailable: %s", exc)
+            return JSONResponse({"status": "unavailable", "store": "unreachable"}, 503)
+        body["store"] = "reachable"
+        body["newest_state_age_s"] = (
+            None if newest is None else round((datetime.now(UTC) - newest).total_seconds(), 1)
+        )
+        if runtime.ingest is not None and runtime.ingest.reports:
+            last = runtime.ingest.reports[-1]
+            body["last_cycle"] = {
+                "source": last.source,
+                "finished_at": last.finished_at.isoformat() if last.finished_at else None,
+                "stored": last.stored,
+                "rejected": last.rejected,
+                "error": last.error,
+            }
+        return JSONResponse(body)
+
+    return healthz
+
+
+async def _index(request: Request) -> Response:
+    return RedirectResponse("/graphql")
+
+
+def create_app(settings: Settings | None = None, *, ingest: bool | None = None) -> Starlette:
+    """The app. ``ingest`` overrides ``settings.ingest`` (the API workers of a multi-worker
+    ``serve`` run with ingest off; one separate process ingests)."""
+    settings = settings or Settings.from_env()
+    run_ingest = settings.ingest if ingest is None else ingest
+    runtime = Runtime(settings=settings, stores=open_stores(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(seed_airports, runtime.stores)
+        async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
+            task = None
+            if run_ingest:
+                runtime.ingest = make_ingest_loop(settings, runtime.stores, client)
+                task = asyncio.create_task(runtime.ingest.run_forever(), name="ingest")
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        runtime.stores.close()
+
+    graphql = FlightGraphQL(
+        runtime, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=True
+    )
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["*"],
+            )
+        )
+    app = Starlette(
+        routes=[
+            Route("/", _index),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", _healthz(runtime)),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app
+
+
+def make_ingest_loop(settings: Settings, stores: Stores, client: httpx.AsyncClient) -> IngestLoop:
+    return IngestLoop(
+        build_source(settings.source, settings, client),
+        Pipeline(
+            stores.flights,
+            stores.dead_letters,
+            Rules(max_position_age=timedelta(seconds=settings.max_position_age_s)),
+        ),
+        interval_s=settings.interval_s,
+        history=timedelta(hours=settings.history_hours),
+    )
+
+
+def create_worker_app() -> Starlette:
+    """The app of one API worker in a multi-worker ``serve``: it serves, it does not ingest."""
+    return create_app(ingest=False)
+
+
+class _LazyMangum:
+    """Builds the app on the first invocation, not at import, and keeps it warm after.
+
+    Lifespan is off: Mangum would run startup and shutdown on every invocation.
+    """
+
+    def __init__(self) -> None:
+        self._handler: Mangum | None = None
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if self._handler is None:
+            self._handler = Mangum(create_app(ingest=False), lifespan="off")
+        result: dict[str, Any] = self._handler(event, context)
+        return result
+
+
+handler = _LazyMangum()
+
+if __name__ == "__main__":
+    from cli import main
+
+    main()

@@ -1,0 +1,223 @@
+"""The ``flightdata`` command: serve, ingest, load airports, export the schema.
+
+Every flag has an environment variable; a flag given on the command line wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from config import ConfigError, Settings
+
+log = logging.getLogger("flightdata")
+
+# Flag name -> environment variable, so the settings see flags and env alike and
+# worker processes inherit them.
+_ENV_OF = {
+    "data_dir": "FLIGHTDATA_DATA_DIR",
+    "source": "FLIGHTDATA_SOURCE",
+    "interval": "FLIGHTDATA_INTERVAL",
+    "host": "HOST",
+    "port": "PORT",
+    "workers": "WEB_CONCURRENCY",
+}
+
+
+def _export_flags(args: argparse.Namespace) -> Settings:
+    for attr, env in _ENV_OF.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            os.environ[env] = str(value)
+    return Settings.from_env()
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.no_ingest:
+        os.environ["FLIGHTDATA_INGEST"] = "false"
+    settings = _export_flags(args)
+    _setup_logging(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"flightdata: GraphiQL  {base}/graphql", flush=True)
+    print(f"flightdata: health    {base}/healthz", flush=True)
+    print(
+        f"flightdata: source={settings.source} every {settings.interval_s:g}s, "
+        f"data in {settings.data_dir.resolve()}",
+        flush=True,
+    )
+    if settings.workers == 1:
+        uvicorn.run(
+            "app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+        )
+        return 0
+    ingester = None
+    if settings.ingest:
+        # One ingest loop for all workers, in its own process.
+        ingester = multiprocessing.get_context("spawn").Process(
+            target=_ingest_process, name="flightdata-ingest", daemon=True
+        )
+        ingester.start()
+    try:
+        uvicorn.run(
+            "app:create_worker_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="warning",
+        )
+    finally:
+        if ingester is not None:
+            ingester.terminate()
+            ingester.join(5)
+    return 0
+
+
+def _ingest_process() -> None:
+    settings = Settings.from_env()
+    _setup_logging(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_ingest(settings, once=False))
+
+
+async def _ingest(settings: Settings, *, once: bool) -> int:
+    from app import make_ingest_loop
+    from storage.factory import open_stores, seed_airports
+
+    stores = open_stores(settings)
+    try:
+        seed_airports(stores)
+        async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
+            loop = make_ingest_loop(settings, stores, client)
+            if not once:
+                await loop.run_forever()
+            report = await loop.run_once()
+    finally:
+        stores.close()
+    print(
+        f"received {report.received}, stored {report.stored}, rejected {report.rejected}, "
+        f"duplicates {report.duplicates}"
+        + (f"; rejected by reason: {dict(report.reasons)}" if report.reasons else "")
+    )
+    if report.error:
+        print(f"cycle failed: {report.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    if args.every is not None:
+        args.interval = args.every
+    settings = _export_flags(args)
+    _setup_logging(settings)
+    once = args.once or (args.every is None and settings.source.startswith("file:"))
+    try:
+        return asyncio.run(_ingest(settings, once=once))
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_airports_load(args: argparse.Namespace) -> int:
+    from ingestion.ourairports import load_files
+
+    from storage.factory import open_stores
+
+    settings = _export_flags(args)
+    stores = open_stores(settings)
+    try:
+        report = load_files(stores.airports, Path(args.path), args.runways and Path(args.runways))
+    finally:
+        stores.close()
+    print(report)
+    return 0
+
+
+def cmd_schema_export(args: argparse.Namespace) -> int:
+    from schema import SDL_PATH, build_schema, export_sdl
+
+    sdl = export_sdl(build_schema())
+    output = Path(args.output) if args.output else SDL_PATH
+    output.write_text(sdl, encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flightdata", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="data directory [FLIGHTDATA_DATA_DIR, ./var]")
+
+    def source_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--source", help="replay | opensky | file:PATH [FLIGHTDATA_SOURCE]")
+
+    serve = commands.add_parser("serve", help="serve the API and ingest in the background")
+    common(serve)
+    source_flags(serve)
+    serve.add_argument("--host", help="[HOST, 127.0.0.1]")
+    serve.add_argument("--port", type=int, help="[PORT, 8000]")
+    serve.add_argument("--workers", type=int, help="API worker processes [WEB_CONCURRENCY, 1]")
+    serve.add_argument(
+        "--interval", type=float, help="seconds between cycles [FLIGHTDATA_INTERVAL]"
+    )
+    serve.add_argument("--no-ingest", action="store_true", help="serve only [FLIGHTDATA_INGEST]")
+    serve.set_defaults(func=cmd_serve)
+
+    ingest = commands.add_parser("ingest", help="fetch, validate and store flight states")
+    common(ingest)
+    source_flags(ingest)
+    ingest.add_argument("--once", action="store_true", help="run one cycle and exit")
+    ingest.add_argument("--every", type=float, help="seconds between cycles [FLIGHTDATA_INTERVAL]")
+    ingest.set_defaults(func=cmd_ingest)
+
+    airports = commands.add_parser("airports", help="airport reference data")
+    airport_cmds = airports.add_subparsers(dest="airports_command", required=True)
+    load = airport_cmds.add_parser("load", help="import OurAirports airports.csv")
+    common(load)
+    load.add_argument("path", help="OurAirports airports.csv")
+    load.add_argument("--runways", help="OurAirports runways.csv")
+    load.set_defaults(func=cmd_airports_load)
+
+    schema = commands.add_parser("schema", help="the GraphQL schema")
+    schema_cmds = schema.add_subparsers(dest="schema_command", required=True)
+    export = schema_cmds.add_parser("export", help="write the SDL to schema/schema.graphql")
+    export.add_argument("--output", help="another path to write to")
+    export.set_defaults(func=cmd_schema_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except ConfigError as exc:
+        print(f"flightdata: configuration error: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Settings, read once from an environment mapping.
+
+Every setting has an environment variable; ``Settings.from_env`` reads them, converts
+them and fails loudly, naming the variable, on a value it cannot use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names its environment variable."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    def convert(raw: str) -> T:
+        value = kind(raw)
+        if value <= 0:  # type: ignore[operator]
+            raise ValueError(f"must be greater than 0, got {raw!r}")
+        return value
+
+    return convert
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _setting(env: str, default: Any, convert: Callable[[str], Any] = str) -> Any:
+    return field(default=default, metadata={"env": env, "convert": convert})
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = _setting("FLIGHTDATA_DATA_DIR", Path("var"), Path)
+    source: str = _setting("FLIGHTDATA_SOURCE", "replay")
+    interval_s: float = _setting("FLIGHTDATA_INTERVAL", 10.0, _positive(float))
+    ingest: bool = _setting("FLIGHTDATA_INGEST", True, _bool)
+    host: str = _setting("HOST", "127.0.0.1")
+    port: int = _setting("PORT", 8000, _positive(int))
+    workers: int = _setting("WEB_CONCURRENCY", 1, _positive(int))
+    backend: str = _setting("FLIGHTDATA_BACKEND", "embedded")
+    max_page_size: int = _setting("MAX_PAGE_SIZE", 1000, _positive(int))
+    max_position_age_s: float = _setting("FLIGHTDATA_MAX_POSITION_AGE", 300.0, _positive(float))
+    live_window_s: float = _setting("FLIGHTDATA_LIVE_WINDOW", 300.0, _positive(float))
+    history_hours: float = _setting("FLIGHTDATA_HISTORY_HOURS", 6.0, _positive(float))
+    nearest_airport_km: float = _setting("FLIGHTDATA_NEAREST_AIRPORT_KM", 50.0, _positive(float))
+    opensky_api_url: str = _setting("OPENSKY_API_URL", "https://opensky-network.org/api")
+    http_timeout_s: float = _setting("FLIGHTDATA_HTTP_TIMEOUT", 20.0, _positive(float))
+    cors_origins: tuple[str, ...] = _setting("CORS_ORIGINS", (), _csv)
+    graphiql: bool = _setting("FLIGHTDATA_GRAPHIQL", True, _bool)
+    log_level: str = _setting("LOG_LEVEL", "INFO")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = f.metadata["convert"](raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.backend not in {"embedded"}:
+            raise ConfigError(f"FLIGHTDATA_BACKEND: unknown backend {self.backend!r}")
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "flightdata.sqlite3"

@@ -1,0 +1,16 @@
+"""The canonical domain model: what a flight state and an airport are, whatever the source."""
+
+from domain.airport import Airport
+from domain.errors import InvalidArgument
+from domain.flight import FlightState, PositionSource, Source
+from domain.geo import BoundingBox, GeoPoint
+
+__all__ = [
+    "Airport",
+    "BoundingBox",
+    "FlightState",
+    "GeoPoint",
+    "InvalidArgument",
+    "PositionSource",
+    "Source",
+]

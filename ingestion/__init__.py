@@ -1,0 +1,1 @@
+"""Sources and the pipeline that turns what they send into stored flight states."""

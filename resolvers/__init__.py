@@ -1,0 +1,1 @@
+"""Thin resolvers: check arguments, call the repositories and loaders on the context."""

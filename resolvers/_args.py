@@ -1,0 +1,47 @@
+"""Argument checks shared by resolvers; each failure names the argument and the limit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from domain import InvalidArgument
+from domain.flight import normalise_icao24
+
+
+def page_size(first: int, maximum: int) -> int:
+    if first < 1 or first > maximum:
+        raise InvalidArgument(
+            f"first must be between 1 and {maximum} (MAX_PAGE_SIZE), got {first}", value=first
+        )
+    return first
+
+
+def icao24(value: str) -> str:
+    try:
+        return normalise_icao24(value)
+    except ValueError as exc:
+        raise InvalidArgument(
+            f'icao24 must be 6 hexadecimal digits such as "3c6444", got {value!r}', value=value
+        ) from exc
+
+
+DEFAULT_TRACK_WINDOW = timedelta(hours=1)
+MAX_TRACK_WINDOW = timedelta(days=2)
+
+
+def track_window(
+    start: datetime | None, end: datetime | None, *, reference: datetime
+) -> tuple[datetime, datetime]:
+    """The ``[start, end]`` of a track; by default the hour up to ``reference``."""
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidArgument(f"{name} must include a time zone, e.g. 2024-01-15T14:00:00Z")
+    window_end = end or (start + DEFAULT_TRACK_WINDOW if start else reference)
+    window_start = start or window_end - DEFAULT_TRACK_WINDOW
+    if window_start > window_end:
+        raise InvalidArgument(
+            f"start ({window_start.isoformat()}) must not be after end ({window_end.isoformat()})"
+        )
+    if window_end - window_start > MAX_TRACK_WINDOW:
+        raise InvalidArgument(f"a track spans at most {MAX_TRACK_WINDOW}; narrow start and end")
+    return window_start.astimezone(UTC), window_end.astimezone(UTC)

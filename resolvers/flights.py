@@ -1,0 +1,64 @@
+"""Root resolvers for flights and tracks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from strawberry.types import Info
+
+from resolvers import _args
+from resolvers.context import Context
+from schema.flight import Flight, FlightConnection
+from schema.inputs import BoundingBoxInput
+from schema.track import Track
+from storage.base import FlightFilter
+
+
+async def flights(
+    info: Info[Context, None],
+    bbox: BoundingBoxInput | None = None,
+    callsign_prefix: str | None = None,
+    origin_country: str | None = None,
+    on_ground: bool | None = None,
+    since: datetime | None = None,
+    first: int = 100,
+    after: str | None = None,
+) -> FlightConnection:
+    """The latest state of each aircraft seen recently, filtered, ordered by icao24."""
+    ctx = info.context
+    _args.page_size(first, ctx.settings.max_page_size)
+    repo = ctx.stores.flights
+    newest = repo.newest_contact()
+    if newest is not None:
+        live_since = newest - timedelta(seconds=ctx.settings.live_window_s)
+        since = live_since if since is None else max(since, live_since)
+    flt = FlightFilter(
+        bbox=bbox.to_domain() if bbox else None,
+        callsign_prefix=callsign_prefix,
+        origin_country=origin_country,
+        on_ground=on_ground,
+        since=since,
+    )
+    return FlightConnection.from_page(repo.search_latest(flt, first=first, after=after))
+
+
+async def flight(info: Info[Context, None], icao24: str) -> Flight | None:
+    """The latest state of one aircraft; null when it was never seen."""
+    state = info.context.stores.flights.latest(_args.icao24(icao24))
+    return None if state is None else Flight.from_state(state)
+
+
+async def track(
+    info: Info[Context, None],
+    icao24: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Track | None:
+    """The positions of one aircraft over a time range; null when it was never seen."""
+    code = _args.icao24(icao24)
+    latest = info.context.stores.flights.latest(code)
+    if latest is None:
+        return None
+    window = _args.track_window(start, end, reference=latest.last_contact)
+    states = await info.context.loaders.track.load((code, *window))
+    return Track.from_states(code, states)

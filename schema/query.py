@@ -1,0 +1,20 @@
+"""The root ``Query``: every entry point, its resolver in ``resolvers/``."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import airports as airport_resolvers
+from resolvers import flights as flight_resolvers
+from schema.airport import Airport, AirportConnection
+from schema.flight import Flight, FlightConnection
+from schema.track import Track
+
+
+@strawberry.type
+class Query:
+    flights: FlightConnection = strawberry.field(resolver=flight_resolvers.flights)
+    flight: Flight | None = strawberry.field(resolver=flight_resolvers.flight)
+    track: Track | None = strawberry.field(resolver=flight_resolvers.track)
+    airport: Airport | None = strawberry.field(resolver=airport_resolvers.airport)
+    airports: AirportConnection = strawberry.field(resolver=airport_resolvers.airports)

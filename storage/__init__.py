@@ -1,0 +1,1 @@
+"""Stores behind backend-neutral protocols (``storage.base``), one backend per engine."""

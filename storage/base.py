@@ -1,0 +1,144 @@
+"""Backend-neutral interfaces of the stores, and the value types they exchange.
+
+Every backend (the embedded SQLite store, DynamoDB + Redis on AWS) implements these
+protocols and returns domain models; nothing above ``storage/`` sees a row or an item.
+Pagination cursors are opaque strings made by ``storage.cursor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from domain import Airport, BoundingBox, FlightState, GeoPoint
+
+T = TypeVar("T")
+
+
+class StoreUnavailable(ConnectionError):
+    """The backing store could not be reached or failed; the operation may be retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    total_count: int
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+@dataclass(frozen=True, slots=True)
+class FlightFilter:
+    """Filters for the latest state per aircraft; only states with a position match."""
+
+    bbox: BoundingBox | None = None
+    callsign_prefix: str | None = None
+    origin_country: str | None = None
+    on_ground: bool | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AirportFilter:
+    country: str | None = None
+    region: str | None = None
+    near: GeoPoint | None = None
+    radius_km: float = 100.0
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """What a batch put did: new states stored, and states already stored (same key)."""
+
+    stored: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class NearestAirport:
+    airport: Airport
+    distance_km: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that could not be stored, with why and the raw value as received."""
+
+    reason: str
+    detail: str
+    source: str
+    raw: object
+    received_at: datetime
+    attempts: int = 1
+    id: str | None = field(default=None, compare=False)
+
+
+class FlightRepository(Protocol):
+    def put_states(self, states: Sequence[FlightState]) -> PutResult:
+        """Store states idempotently, keyed on ``(icao24, time)``."""
+        ...
+
+    def latest(self, icao24: str) -> FlightState | None: ...
+
+    def latest_many(self, icao24s: Sequence[str]) -> dict[str, FlightState]: ...
+
+    def search_latest(
+        self, flt: FlightFilter, *, first: int, after: str | None = None
+    ) -> Page[FlightState]:
+        """The latest state of each aircraft matching ``flt``, ordered by icao24."""
+        ...
+
+    def tracks(
+        self, icao24s: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[FlightState]]:
+        """States of each aircraft with ``start <= time <= end``, oldest first."""
+        ...
+
+    def by_region_hour(self, region: str, hour: datetime) -> list[FlightState]: ...
+
+    def newest_contact(self) -> datetime | None:
+        """The most recent ``last_contact`` of any aircraft; ``None`` when empty."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete history older than ``before``; returns the number of states removed."""
+        ...
+
+
+class AirportRepository(Protocol):
+    def put_airports(self, airports: Sequence[Airport]) -> int: ...
+
+    def count(self) -> int: ...
+
+    def by_icao(self, code: str) -> Airport | None: ...
+
+    def by_iata(self, code: str) -> Airport | None: ...
+
+    def many_by_icao(self, codes: Sequence[str]) -> dict[str, Airport]: ...
+
+    def search(self, flt: AirportFilter, *, first: int, after: str | None = None) -> Page[Airport]:
+        """Airports matching ``flt``: by distance when ``near`` is set, else by code."""
+        ...
+
+    def nearest(
+        self, points: Sequence[tuple[float, float]], radius_km: float
+    ) -> list[NearestAirport | None]:
+        """For each ``(latitude, longitude)``, the closest airport within the radius."""
+        ...
+
+
+class DeadLetterRepository(Protocol):
+    def add(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def count(self, reason: str | None = None) -> int: ...
+
+    def list(
+        self, *, first: int, after: str | None = None, reason: str | None = None
+    ) -> Page[DeadLetter]: ...

@@ -1,0 +1,18 @@
+"""The embedded backend: one SQLite file (WAL) under the data directory.
+
+``states`` is the history, keyed ``(icao24, time)`` so puts are idempotent; ``latest``
+holds each aircraft's newest state and answers the live queries; ``airports`` and
+``dead_letters`` hold reference data and rejected records.
+"""
+
+from storage.sqlite.airports import SqliteAirportRepository
+from storage.sqlite.db import SqliteDatabase
+from storage.sqlite.dead_letters import SqliteDeadLetterRepository
+from storage.sqlite.flights import SqliteFlightRepository
+
+__all__ = [
+    "SqliteAirportRepository",
+    "SqliteDatabase",
+    "SqliteDeadLetterRepository",
+    "SqliteFlightRepository",
+]

@@ -1,0 +1,177 @@
+"""Airports in SQLite, with an in-memory grid for nearest-airport look-ups."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from domain import Airport
+from storage import cursor
+from storage.base import AirportFilter, NearestAirport, Page
+from storage.spatial import AirportGrid
+from storage.sqlite._like import escape_like
+from storage.sqlite.db import SqliteDatabase
+
+_COLUMNS = (
+    "icao, iata, name, city, country, region, latitude, longitude, elevation_m, type, time_zone"
+)
+# Several airports can share an IATA code in the data: prefer the bigger one.
+_TYPE_RANK = (
+    "CASE type WHEN 'large_airport' THEN 0 WHEN 'medium_airport' THEN 1 "
+    "WHEN 'small_airport' THEN 2 WHEN NULL THEN 3 ELSE 4 END"
+)
+
+
+def _airport_from_row(row: Sequence[Any]) -> Airport:
+    return Airport.model_construct(
+        icao=row[0],
+        iata=row[1],
+        name=row[2],
+        city=row[3],
+        country=row[4],
+        region=row[5],
+        latitude=row[6],
+        longitude=row[7],
+        elevation_m=row[8],
+        type=row[9],
+        time_zone=row[10],
+    )
+
+
+def _filter_clause(flt: AirportFilter) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if flt.country:
+        where.append("country = ? COLLATE NOCASE")
+        params.append(flt.country)
+    if flt.region:
+        where.append("region = ? COLLATE NOCASE")
+        params.append(flt.region)
+    if flt.search:
+        text = flt.search.strip()
+        pattern = "%" + escape_like(text) + "%"
+        where.append(
+            "(icao = ? COLLATE NOCASE OR iata = ? COLLATE NOCASE "
+            "OR name LIKE ? ESCAPE '\\' OR city LIKE ? ESCAPE '\\')"
+        )
+        params += [text, text, pattern, pattern]
+    return where, params
+
+
+class SqliteAirportRepository:
+    """``AirportRepository`` on SQLite. The grid is rebuilt after each put."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        self._grid: AirportGrid | None = None
+        self._grid_lock = threading.Lock()
+
+    def put_airports(self, airports: Sequence[Airport]) -> int:
+        rows = [
+            (
+                a.icao,
+                a.iata,
+                a.name,
+                a.city,
+                a.country,
+                a.region,
+                a.latitude,
+                a.longitude,
+                a.elevation_m,
+                a.type,
+                a.time_zone,
+            )
+            for a in airports
+        ]
+        with self._db.transaction() as conn:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO airports ({_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                rows,
+            )
+        with self._grid_lock:
+            self._grid = None
+        return len(rows)
+
+    def count(self) -> int:
+        return int(self._db.scalar("SELECT count(*) FROM airports"))
+
+    def by_icao(self, code: str) -> Airport | None:
+        rows = self._db.read(f"SELECT {_COLUMNS} FROM airports WHERE icao = ?", (code.upper(),))
+        return _airport_from_row(rows[0]) if rows else None
+
+    def by_iata(self, code: str) -> Airport | None:
+        rows = self._db.read(
+            f"SELECT {_COLUMNS} FROM airports WHERE iata = ? ORDER BY {_TYPE_RANK}, icao LIMIT 1",
+            (code.upper(),),
+        )
+        return _airport_from_row(rows[0]) if rows else None
+
+    def many_by_icao(self, codes: Sequence[str]) -> dict[str, Airport]:
+        if not codes:
+            return {}
+        marks = ", ".join("?" * len(codes))
+        rows = self._db.read(
+            f"SELECT {_COLUMNS} FROM airports WHERE icao IN ({marks})", [c.upper() for c in codes]
+        )
+        return {row[0]: _airport_from_row(row) for row in rows}
+
+    def search(self, flt: AirportFilter, *, first: int, after: str | None = None) -> Page[Airport]:
+        where, params = _filter_clause(flt)
+        if flt.near is not None:
+            return self._search_near(flt, where, params, first=first, after=after)
+        clause = " AND ".join(where) or "1"
+        total = self._db.scalar(f"SELECT count(*) FROM airports WHERE {clause}", params)
+        if after is not None:
+            clause += " AND icao > ?"
+            params.append(str(cursor.decode("airports", after)))
+        rows = self._db.read(
+            f"SELECT {_COLUMNS} FROM airports WHERE {clause} ORDER BY icao LIMIT ?",
+            [*params, first + 1],
+        )
+        items = [_airport_from_row(r) for r in rows[:first]]
+        return Page(
+            items=items,
+            cursors=[cursor.encode("airports", a.icao) for a in items],
+            total_count=int(total),
+            has_next_page=len(rows) > first,
+        )
+
+    def _search_near(
+        self,
+        flt: AirportFilter,
+        where: list[str],
+        params: list[Any],
+        *,
+        first: int,
+        after: str | None,
+    ) -> Page[Airport]:
+        assert flt.near is not None
+        found = self._airport_grid().within(flt.near.latitude, flt.near.longitude, flt.radius_km)
+        if where:
+            sql = f"SELECT icao FROM airports WHERE {' AND '.join(where)}"
+            allowed = {row[0] for row in self._db.read(sql, params)}
+            found = [n for n in found if n.airport.icao in allowed]
+        offset = 0 if after is None else cursor.decode("airports-near", after)
+        if not isinstance(offset, int) or offset < 0:
+            raise cursor.invalid(after)
+        chunk = found[offset : offset + first]
+        return Page(
+            items=[n.airport for n in chunk],
+            cursors=[cursor.encode("airports-near", offset + i + 1) for i in range(len(chunk))],
+            total_count=len(found),
+            has_next_page=offset + first < len(found),
+        )
+
+    def _airport_grid(self) -> AirportGrid:
+        with self._grid_lock:
+            if self._grid is None:
+                rows = self._db.read(f"SELECT {_COLUMNS} FROM airports")
+                self._grid = AirportGrid([_airport_from_row(r) for r in rows])
+            return self._grid
+
+    def nearest(
+        self, points: Sequence[tuple[float, float]], radius_km: float
+    ) -> list[NearestAirport | None]:
+        grid = self._airport_grid()
+        return [grid.nearest(lat, lon, radius_km) for lat, lon in points]

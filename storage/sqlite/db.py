@@ -1,0 +1,112 @@
+"""The SQLite database file shared by the embedded repositories.
+
+Thread-safety: one ``SqliteDatabase`` is shared by the API and the ingest loop. Writes go
+through a single connection under a lock; reads use one connection per thread, which WAL
+lets run while a write is in progress.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from storage.base import StoreUnavailable
+
+_STATE_TABLE = """
+    icao24 TEXT NOT NULL, time REAL NOT NULL, non_icao INTEGER NOT NULL,
+    callsign TEXT, origin_country TEXT, time_position REAL, last_contact REAL NOT NULL,
+    latitude REAL, longitude REAL, baro_altitude_m REAL, geo_altitude_m REAL,
+    on_ground INTEGER NOT NULL, velocity_mps REAL, true_track_deg REAL,
+    vertical_rate_mps REAL, squawk TEXT, spi INTEGER NOT NULL, position_source INTEGER,
+    category INTEGER, source TEXT NOT NULL, region TEXT NOT NULL, hour INTEGER NOT NULL
+"""
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS states ({_STATE_TABLE}, PRIMARY KEY (icao24, time)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS states_region_hour ON states (region, hour);
+CREATE INDEX IF NOT EXISTS states_time ON states (time);
+CREATE TABLE IF NOT EXISTS latest ({_STATE_TABLE}, PRIMARY KEY (icao24)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS latest_last_contact ON latest (last_contact);
+CREATE TABLE IF NOT EXISTS airports (
+    icao TEXT PRIMARY KEY, iata TEXT, name TEXT NOT NULL, city TEXT, country TEXT,
+    region TEXT, latitude REAL NOT NULL, longitude REAL NOT NULL, elevation_m REAL,
+    type TEXT, time_zone TEXT
+);
+CREATE INDEX IF NOT EXISTS airports_iata ON airports (iata);
+CREATE INDEX IF NOT EXISTS airports_country_region ON airports (country, region);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, reason TEXT NOT NULL, detail TEXT NOT NULL,
+    source TEXT NOT NULL, raw BLOB NOT NULL, received_at REAL NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, id);
+"""
+
+
+class SqliteDatabase:
+    """One SQLite file in WAL mode, its schema created on open."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self._connect()
+            self._writer.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open SQLite store at {self.path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+        return conn
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite read failed: {exc}") from exc
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.read(sql, params)[0][0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreUnavailable(f"SQLite write failed: {exc}") from exc
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def ping(self) -> None:
+        self.read("SELECT 1")
+
+    def close(self) -> None:
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
