@@ -140,14 +140,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_airports_load(args: argparse.Namespace) -> int:
-    from ingestion.ourairports import load_files
-
+    from ingestion.ourairports import CsvLayoutError
+    from ingestion.reference import load_ourairports
     from storage.factory import open_stores
 
     settings = _export_flags(args)
     stores = open_stores(settings)
     try:
-        report = load_files(stores.airports, Path(args.path), args.runways and Path(args.runways))
+        report = load_ourairports(stores.airports, args.path, args.runways)
+    except (OSError, httpx.HTTPError, CsvLayoutError) as exc:
+        print(f"flightdata: cannot load airports: {exc}", file=sys.stderr)
+        return 1
     finally:
         stores.close()
     print(report)
@@ -197,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     airport_cmds = airports.add_subparsers(dest="airports_command", required=True)
     load = airport_cmds.add_parser("load", help="import OurAirports airports.csv")
     common(load)
-    load.add_argument("path", help="OurAirports airports.csv")
-    load.add_argument("--runways", help="OurAirports runways.csv")
+    load.add_argument("path", help="OurAirports airports.csv (path or URL)")
+    load.add_argument("--runways", help="OurAirports runways.csv (path or URL)")
     load.set_defaults(func=cmd_airports_load)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from config import Settings
 from domain import FlightState
+from domain.runway import Runway
 from storage.base import NearestAirport
 from storage.factory import Stores
 
@@ -23,6 +24,7 @@ PointKey = tuple[float, float]
 class Loaders:
     nearest_airport: DataLoader[PointKey, NearestAirport | None]
     track: DataLoader[TrackKey, list[FlightState]]
+    runways: DataLoader[str, list[Runway]]
 
 
 def make_loaders(stores: Stores, settings: Settings) -> Loaders:
@@ -41,9 +43,14 @@ def make_loaders(stores: Stores, settings: Settings) -> Loaders:
                 found[(icao24, start, end)] = states
         return [found.get(key, []) for key in keys]
 
+    async def load_runways(codes: Sequence[str]) -> list[list[Runway]]:
+        found = stores.airports.runways(codes)
+        return [found.get(code.upper(), []) for code in codes]
+
     return Loaders(
         nearest_airport=DataLoader(load_fn=load_nearest),
         track=DataLoader(load_fn=load_tracks),
+        runways=DataLoader(load_fn=load_runways),
     )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
 from domain import Airport as AirportRecord
+from resolvers.context import Context
 from schema.pagination import PageInfo
+from schema.runway import Runway
 from storage.base import NearestAirport as NearestRecord
 from storage.base import Page
 
@@ -23,6 +26,11 @@ class Airport:
     elevation_m: float | None
     type: str | None
     time_zone: str | None = strawberry.field(description="IANA time zone")
+
+    @strawberry.field(description="Runways, when OurAirports data has been loaded.")
+    async def runways(self, info: Info[Context, None]) -> list[Runway]:
+        found = await info.context.loaders.runways.load(self.icao)
+        return [Runway.from_record(r) for r in found]
 
     @classmethod
     def from_record(cls, a: AirportRecord) -> Airport:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from domain import Airport, BoundingBox, FlightState, GeoPoint
+from domain.runway import Runway
 
 T = TypeVar("T")
 
@@ -132,6 +133,12 @@ class AirportRepository(Protocol):
     ) -> list[NearestAirport | None]:
         """For each ``(latitude, longitude)``, the closest airport within the radius."""
         ...
+
+    def put_runways(self, runways: Sequence[Runway]) -> int:
+        """Replace the runways of every airport that ``runways`` names."""
+        ...
+
+    def runways(self, codes: Sequence[str]) -> dict[str, list[Runway]]: ...
 
 
 class DeadLetterRepository(Protocol):

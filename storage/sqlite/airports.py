@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from domain import Airport
+from domain.runway import Runway
 from storage import cursor
 from storage.base import AirportFilter, NearestAirport, Page
 from storage.spatial import AirportGrid
@@ -15,6 +17,13 @@ from storage.sqlite.db import SqliteDatabase
 
 _COLUMNS = (
     "icao, iata, name, city, country, region, latitude, longitude, elevation_m, type, time_zone"
+)
+# OurAirports has no time zones: an import keeps the one airportsdata gave.
+_UPSERT = (
+    f"INSERT INTO airports ({_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
+    "ON CONFLICT (icao) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:-1])
+    + ", time_zone = coalesce(excluded.time_zone, airports.time_zone)"
 )
 # Several airports can share an IATA code in the data: prefer the bigger one.
 _TYPE_RANK = (
@@ -85,13 +94,42 @@ class SqliteAirportRepository:
             for a in airports
         ]
         with self._db.transaction() as conn:
-            conn.executemany(
-                f"INSERT OR REPLACE INTO airports ({_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-                rows,
-            )
+            conn.executemany(_UPSERT, rows)
         with self._grid_lock:
             self._grid = None
         return len(rows)
+
+    def put_runways(self, runways: Sequence[Runway]) -> int:
+        by_airport: dict[str, list[Runway]] = defaultdict(list)
+        for runway in runways:
+            by_airport[runway.airport_icao].append(runway)
+        rows = [
+            (code, i, runway.model_dump_json().encode())
+            for code, group in by_airport.items()
+            for i, runway in enumerate(group)
+        ]
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM runways WHERE airport_icao = ?", [(c,) for c in by_airport]
+            )
+            conn.executemany(
+                "INSERT INTO runways (airport_icao, position, body) VALUES (?, ?, ?)", rows
+            )
+        return len(rows)
+
+    def runways(self, codes: Sequence[str]) -> dict[str, list[Runway]]:
+        found: dict[str, list[Runway]] = {code.upper(): [] for code in codes}
+        if not codes:
+            return found
+        marks = ", ".join("?" * len(found))
+        rows = self._db.read(
+            f"SELECT airport_icao, body FROM runways WHERE airport_icao IN ({marks}) "
+            "ORDER BY airport_icao, position",
+            list(found),
+        )
+        for code, body in rows:
+            found[code].append(Runway.model_validate_json(body))
+        return found
 
     def count(self) -> int:
         return int(self._db.scalar("SELECT count(*) FROM airports"))

@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS airports (
 );
 CREATE INDEX IF NOT EXISTS airports_iata ON airports (iata);
 CREATE INDEX IF NOT EXISTS airports_country_region ON airports (country, region);
+CREATE TABLE IF NOT EXISTS runways (
+    airport_icao TEXT NOT NULL, position INTEGER NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (airport_icao, position)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, reason TEXT NOT NULL, detail TEXT NOT NULL,
     source TEXT NOT NULL, raw BLOB NOT NULL, received_at REAL NOT NULL,
