@@ -70,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            access_log=False,
         )
         return 0
     ingester = None
@@ -87,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level="warning",
+            access_log=False,
         )
     finally:
         if ingester is not None:

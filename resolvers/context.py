@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
@@ -20,38 +21,52 @@ TrackKey = tuple[str, datetime, datetime]
 PointKey = tuple[float, float]
 
 
-@dataclass
 class Loaders:
-    nearest_airport: DataLoader[PointKey, NearestAirport | None]
-    track: DataLoader[TrackKey, list[FlightState]]
-    runways: DataLoader[str, list[Runway]]
+    """Per-request DataLoaders, each made on first use: most requests need none."""
+
+    def __init__(self, stores: Stores, settings: Settings) -> None:
+        self._stores = stores
+        self._settings = settings
+
+    @cached_property
+    def nearest_airport(self) -> DataLoader[PointKey, NearestAirport | None]:
+        airports, radius_km = self._stores.airports, self._settings.nearest_airport_km
+
+        async def load(keys: Sequence[PointKey]) -> list[NearestAirport | None]:
+            return airports.nearest(keys, radius_km)
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def track(self) -> DataLoader[TrackKey, list[FlightState]]:
+        flights = self._stores.flights
+
+        async def load(keys: Sequence[TrackKey]) -> list[list[FlightState]]:
+            by_window: dict[tuple[datetime, datetime], list[str]] = defaultdict(list)
+            for icao24, start, end in keys:
+                by_window[(start, end)].append(icao24)
+            found: dict[TrackKey, list[FlightState]] = {}
+            for (start, end), codes in by_window.items():
+                for icao24, states in flights.tracks(codes, start, end).items():
+                    found[(icao24, start, end)] = states
+            return [found.get(key, []) for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def runways(self) -> DataLoader[str, list[Runway]]:
+        airports = self._stores.airports
+
+        async def load(codes: Sequence[str]) -> list[list[Runway]]:
+            found = airports.runways(codes)
+            return [found.get(code.upper(), []) for code in codes]
+
+        return DataLoader(load_fn=load)
 
 
 def make_loaders(stores: Stores, settings: Settings) -> Loaders:
     """Fresh loaders: build one set per request (or per subscription event)."""
-
-    async def load_nearest(keys: Sequence[PointKey]) -> list[NearestAirport | None]:
-        return stores.airports.nearest(keys, settings.nearest_airport_km)
-
-    async def load_tracks(keys: Sequence[TrackKey]) -> list[list[FlightState]]:
-        by_window: dict[tuple[datetime, datetime], list[str]] = defaultdict(list)
-        for icao24, start, end in keys:
-            by_window[(start, end)].append(icao24)
-        found: dict[TrackKey, list[FlightState]] = {}
-        for (start, end), codes in by_window.items():
-            for icao24, states in stores.flights.tracks(codes, start, end).items():
-                found[(icao24, start, end)] = states
-        return [found.get(key, []) for key in keys]
-
-    async def load_runways(codes: Sequence[str]) -> list[list[Runway]]:
-        found = stores.airports.runways(codes)
-        return [found.get(code.upper(), []) for code in codes]
-
-    return Loaders(
-        nearest_airport=DataLoader(load_fn=load_nearest),
-        track=DataLoader(load_fn=load_tracks),
-        runways=DataLoader(load_fn=load_runways),
-    )
+    return Loaders(stores, settings)
 
 
 @dataclass

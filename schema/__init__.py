@@ -14,6 +14,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 
 from domain import InvalidArgument
+from schema._executor import FastExecutionContext
 from schema.query import Query
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -29,12 +30,16 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 def build_schema() -> strawberry.Schema:
+    # Factories, not instances: Strawberry builds a fresh extension per operation; the
+    # parser and validation caches themselves are shared at module level.
     extensions: list[Any] = [
-        ParserCache(maxsize=_DOCUMENT_CACHE_SIZE),
-        ValidationCache(maxsize=_DOCUMENT_CACHE_SIZE),
-        MaskErrors(should_mask_error=_should_mask),
+        lambda: ParserCache(maxsize=_DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=_DOCUMENT_CACHE_SIZE),
+        lambda: MaskErrors(should_mask_error=_should_mask),
     ]
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return strawberry.Schema(
+        query=Query, extensions=extensions, execution_context_class=FastExecutionContext
+    )
 
 
 def export_sdl(schema: strawberry.Schema) -> str:

@@ -60,28 +60,29 @@ def state_row(state: FlightState) -> tuple[Any, ...]:
 
 
 def state_from_row(row: Sequence[Any]) -> FlightState:
-    # Rows were validated on the way in, so they are constructed without validating again.
     fromts = datetime.fromtimestamp
-    return FlightState.model_construct(
-        icao24=row[0],
-        non_icao=bool(row[2]),
-        callsign=row[3],
-        origin_country=row[4],
-        time_position=None if row[5] is None else fromts(row[5], UTC),
-        last_contact=fromts(row[6], UTC),
-        latitude=row[7],
-        longitude=row[8],
-        baro_altitude_m=row[9],
-        geo_altitude_m=row[10],
-        on_ground=bool(row[11]),
-        velocity_mps=row[12],
-        true_track_deg=row[13],
-        vertical_rate_mps=row[14],
-        squawk=row[15],
-        spi=bool(row[16]),
-        position_source=None if row[17] is None else _POSITION_SOURCES.get(row[17]),
-        category=row[18],
-        source=_SOURCES[row[19]],
+    return FlightState.trusted(
+        {
+            "icao24": row[0],
+            "non_icao": bool(row[2]),
+            "callsign": row[3],
+            "origin_country": row[4],
+            "time_position": None if row[5] is None else fromts(row[5], UTC),
+            "last_contact": fromts(row[6], UTC),
+            "latitude": row[7],
+            "longitude": row[8],
+            "baro_altitude_m": row[9],
+            "geo_altitude_m": row[10],
+            "on_ground": bool(row[11]),
+            "velocity_mps": row[12],
+            "true_track_deg": row[13],
+            "vertical_rate_mps": row[14],
+            "squawk": row[15],
+            "spi": bool(row[16]),
+            "position_source": None if row[17] is None else _POSITION_SOURCES.get(row[17]),
+            "category": row[18],
+            "source": _SOURCES[row[19]],
+        }
     )
 
 

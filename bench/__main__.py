@@ -1,0 +1,23 @@
+"""Runs every benchmark and prints its figures: ``python -m bench`` (``make bench``)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from bench import flights_query, http_flight, ingest
+
+
+def main() -> None:
+    print(
+        f"flightdata benchmarks: Python {platform.python_version()} on {platform.machine()}, "
+        f"{platform.processor() or 'unknown cpu'}",
+        flush=True,
+    )
+    for bench in (ingest, flights_query, http_flight):
+        bench.run()
+        print(flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,457 @@
+"""A graphql-core executor that completes lists of plain objects without per-field overhead.
+
+``FastExecutionContext`` is passed to ``strawberry.Schema(...,
+execution_context_class=FastExecutionContext)``. For every list whose items are of an
+object type, it looks at the collected sub-selection once (graphql-core's own field
+collection, so fragments, inline fragments and ``@skip``/``@include`` are evaluated
+exactly as usual) and, if every selected field is "plain", builds each item's response
+dict straight from attribute reads instead of going through ``execute_fields`` /
+``execute_field`` / ``complete_value`` per field.
+
+A selected field is plain when it is ``__typename``, or when all of these hold:
+
+* its Strawberry resolver is the ``_get_basic_result`` fast path (no custom resolver,
+  no permission classes, no field extensions, no exception handlers) and the
+  ``StrawberryField`` does not override ``get_result``;
+* it takes no arguments and its unwrapped type is a scalar or an enum;
+* its field nodes carry no directives besides ``@skip``/``@include``.
+
+Invariants (the reason this class is safe to use):
+
+* The response is identical to the default executor's, ``data`` and ``errors`` alike.
+  The fast path only ever writes values the default path would have produced; leaves
+  go through the leaf type's ``coerce_output_value`` (graphql-core 3.3's name for
+  ``serialize``; a Strawberry scalar's ``serialize`` is installed there), except for
+  exact ``str``/``int``/``float``/``bool`` values on the built-in scalars, where that
+  coercion is the identity, and Strawberry enum members, whose coerced name is
+  memoised per member for the execution.
+* The fast path never produces an error itself. Whenever an item is not trivially
+  completable (it is ``None`` in a non-null position, an exception, awaitable, fails
+  ``is_type_of``, an attribute read raises, a value is ``None`` in a non-null field,
+  coercion fails or yields ``None``, a value is awaitable), that single item is
+  completed by graphql-core's own ``complete_list_item_value``, which raises or
+  records the exact error at the exact path and applies null propagation.
+* Anything else — abstract item types, lists of lists, ``@stream``, ``@defer`` inside
+  the selection, middleware (schema extensions that hook ``resolve``), fields with
+  arguments, resolvers or sub-selections — makes the whole list take the default path.
+
+Consequence of the per-item fallback: for an item that falls back, its attributes
+are read a second time by the default path. Plain attributes make that harmless;
+properties with side effects would see a second call on that (error) path only.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from math import isfinite
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+from graphql import (
+    GraphQLBoolean,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLString,
+    Undefined,
+    get_named_type,
+    is_leaf_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.executor import collect_iterator_awaitables
+from graphql.pyutils import gather_with_cancel
+from graphql.type.introspection import TypeNameMetaFieldDef
+from graphql.type.scalars import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    serialize_boolean,
+    serialize_float,
+    serialize_id,
+    serialize_int,
+    serialize_string,
+)
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from graphql import GraphQLField, GraphQLLeafType, GraphQLResolveInfo
+    from graphql.execution.collect_fields import FieldDetailsList
+    from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
+    from graphql.pyutils import AwaitableOrValue, Path
+
+__all__ = ["FastExecutionContext"]
+
+# What a value check needs beyond an exact type match before the value can be used
+# as-is: Int must fit in 32 bits, Float must be finite.
+_CHECK_NONE: Final = 0
+_CHECK_INT: Final = 1
+_CHECK_FLOAT: Final = 2
+# Exact type is a Strawberry enum class: the serialized name is memoised per member.
+_CHECK_MEMO: Final = 3
+
+_ALLOWED_FIELD_DIRECTIVES: Final = frozenset({"skip", "include"})
+
+# Name strawberry gives the resolver of a field without resolver, permissions,
+# extensions or exception handlers (schema_converter.from_resolver). Anything else
+# may depend on `info`, arguments or wrappers, so it must run through the default path.
+_BASIC_RESOLVER_NAME: Final = "_get_basic_result"
+
+
+class _NeverAValue:
+    """Type of no runtime value: the fast-type slot of leaves that always coerce."""
+
+
+class FieldPlan(NamedTuple):
+    """How to produce one response entry of a plain sub-field.
+
+    ``read`` is ``None`` for ``__typename``; then ``attribute_name`` holds the type name.
+    """
+
+    response_key: str
+    attribute_name: str
+    read: Callable[[Any, str], Any] | None
+    fast_type: type[Any]
+    check: int
+    coerce: Callable[[Any], Any]
+    is_non_null: bool
+    memo: dict[Any, Any]
+
+
+class ListPlan(NamedTuple):
+    """The per-(field nodes, item type) recipe for completing items of a list."""
+
+    fields: tuple[FieldPlan, ...]
+    item_type: GraphQLObjectType
+    item_non_null: bool
+
+
+# Built-in scalars whose coercion returns the value unchanged for exactly this type
+# (and, for Int/Float, within range / finite). Checked against the coercer too, so a
+# patched built-in scalar is simply treated like a custom one.
+_IDENTITY_LEAVES: Final[dict[int, tuple[GraphQLLeafType, Callable[[Any], Any], type, int]]] = {
+    id(GraphQLString): (GraphQLString, serialize_string, str, _CHECK_NONE),
+    id(GraphQLID): (GraphQLID, serialize_id, str, _CHECK_NONE),
+    id(GraphQLInt): (GraphQLInt, serialize_int, int, _CHECK_INT),
+    id(GraphQLFloat): (GraphQLFloat, serialize_float, float, _CHECK_FLOAT),
+    id(GraphQLBoolean): (GraphQLBoolean, serialize_boolean, bool, _CHECK_NONE),
+}
+
+
+def _fast_type_for(leaf: GraphQLLeafType) -> tuple[type[Any], int]:
+    entry = _IDENTITY_LEAVES.get(id(leaf))
+    if entry is not None:
+        builtin, coercer, fast_type, check = entry
+        if builtin is leaf and leaf.coerce_output_value is coercer:
+            return fast_type, check
+        return _NeverAValue, _CHECK_NONE
+    # Strawberry's enum coercion scans every enum value per call; for a member of the
+    # wrapped class its result depends on nothing but the member, so it can be
+    # memoised. Only when the coercer is Strawberry's own, unchanged.
+    method = getattr(leaf.coerce_output_value, "__func__", None)
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if (
+        isinstance(leaf, CustomGraphQLEnumType)
+        and method is CustomGraphQLEnumType.coerce_output_value
+        and isinstance(wrapped, type)
+        and issubclass(wrapped, Enum)
+    ):
+        return wrapped, _CHECK_MEMO
+    return _NeverAValue, _CHECK_NONE
+
+
+def _basic_strawberry_field(field_def: GraphQLField) -> StrawberryField | None:
+    """The StrawberryField behind ``field_def`` if its resolver is a bare attribute read."""
+    resolve = field_def.resolve
+    if resolve is None or getattr(resolve, "__name__", None) != _BASIC_RESOLVER_NAME:
+        return None
+    if getattr(resolve, "_is_default", False) is not True:
+        return None
+    extensions = field_def.extensions or {}
+    field = extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(field, StrawberryField) or not field.is_basic_field:
+        return None
+    # `_get_basic_result` calls `field.get_result`; a subclass overriding it is not a
+    # plain read, and a resolver closing over another field object is not this field.
+    if type(field).get_result is not StrawberryField.get_result:
+        return None
+    closure = getattr(resolve, "__closure__", None) or ()
+    if not any(cell.cell_contents is field for cell in closure):
+        return None
+    return field
+
+
+def _field_plan(
+    schema_field: GraphQLField | None,
+    response_key: str,
+    field_details_list: FieldDetailsList,
+    parent_type: GraphQLObjectType,
+) -> FieldPlan | None:
+    if schema_field is None:
+        return None
+    for details in field_details_list:
+        node = details.node
+        if node.arguments or node.selection_set:
+            return None
+        if any(d.name.value not in _ALLOWED_FIELD_DIRECTIVES for d in node.directives or ()):
+            return None
+    if schema_field.args:
+        return None
+    field_type = schema_field.type
+    leaf = get_named_type(field_type)
+    # A list of leaves is not a leaf position: the default path completes each element.
+    unwrapped = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    if not is_leaf_type(leaf) or unwrapped is not leaf:
+        return None
+    is_non_null = is_non_null_type(field_type)
+
+    if schema_field is TypeNameMetaFieldDef:
+        # The default path resolves `info.parent_type.name`, a str, through String!.
+        return FieldPlan(
+            response_key, parent_type.name, None, str, _CHECK_NONE, str, is_non_null, {}
+        )
+
+    strawberry_field = _basic_strawberry_field(schema_field)
+    if strawberry_field is None:
+        return None
+    fast_type, check = _fast_type_for(leaf)
+    return FieldPlan(
+        response_key,
+        strawberry_field.python_name,
+        strawberry_field.default_resolver,
+        fast_type,
+        check,
+        leaf.coerce_output_value,
+        is_non_null,
+        {},
+    )
+
+
+def _fast_item(
+    fields: tuple[FieldPlan, ...],
+    is_type_of: Callable[[Any, GraphQLResolveInfo[Any]], Any] | None,
+    info: GraphQLResolveInfo[Any],
+    item: Any,
+    is_awaitable: Callable[[Any], bool],
+) -> dict[str, Any] | None:
+    """The completed dict for ``item``, or ``None`` if the default path must handle it."""
+    if item is None or isinstance(item, Exception) or is_awaitable(item):
+        return None
+    if is_type_of is not None:
+        # Anything but a plain True (False, awaitable, raising) is the default
+        # path's business: it produces the "Expected value of type" error.
+        try:
+            if is_type_of(item, info) is not True:
+                return None
+        except Exception:
+            return None
+    return _build_item(fields, item, is_awaitable)
+
+
+def _build_item(
+    fields: tuple[FieldPlan, ...],
+    item: Any,
+    is_awaitable: Callable[[Any], bool],
+) -> dict[str, Any] | None:
+    """The completed dict for ``item``'s plain fields, or ``None`` to fall back.
+
+    Kept as one flat loop: it runs once per list item and is the whole fast path.
+    """
+    data: dict[str, Any] = {}
+    for key, name, read, fast_type, check, coerce, is_non_null, memo in fields:
+        if read is None:
+            data[key] = name
+            continue
+        try:
+            value = read(item, name)
+        except Exception:
+            return None
+        if type(value) is fast_type:
+            if (
+                check == _CHECK_NONE
+                or (check == _CHECK_INT and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT)
+                or (check == _CHECK_FLOAT and isfinite(value))
+            ):
+                data[key] = value
+                continue
+            if check == _CHECK_MEMO and (serialized := memo.get(value)) is not None:
+                data[key] = serialized
+                continue
+        if value is None or value is Undefined:
+            if is_non_null:
+                return None
+            data[key] = None
+            continue
+        if isinstance(value, Exception) or is_awaitable(value):
+            return None
+        try:
+            coerced = coerce(value)
+        except Exception:
+            return None
+        if coerced is None or coerced is Undefined:
+            return None
+        if check == _CHECK_MEMO and type(value) is fast_type:
+            memo[value] = coerced
+        data[key] = coerced
+    return data
+
+
+class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context with a fast path for lists of plain objects."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Keyed like graphql-core's own sub-field memo: the field details list is kept
+        # alive next to the plan so its id cannot be reused within this execution.
+        # Sub-executors (`copy(self)`) share it; plans depend only on the operation.
+        self._list_plans: dict[
+            tuple[int, GraphQLObjectType], tuple[FieldDetailsList, ListPlan | None]
+        ] = {}
+
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: Iterable[Any],
+        position_context: DeliveryGroupMap | None,
+    ) -> AwaitableOrValue[list[Any]]:
+        plan = None
+        # A non-None position context means deferred delivery is in play; streaming
+        # completes items one by one elsewhere. Both stay on the default path.
+        if position_context is None and self.get_stream_usage(field_details_list, path) is None:
+            plan = self._list_plan(item_type, field_details_list)
+        if plan is None:
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        return self._complete_plain_items(plan, item_type, field_details_list, info, path, items)
+
+    def _list_plan(
+        self, item_type: GraphQLOutputType, field_details_list: FieldDetailsList
+    ) -> ListPlan | None:
+        item_non_null = is_non_null_type(item_type)
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not is_object_type(object_type):
+            return None
+        key = (id(field_details_list), object_type)
+        cached = self._list_plans.get(key)
+        if cached is not None:
+            return cached[1]
+        try:
+            plan = self._build_list_plan(object_type, item_non_null, field_details_list)
+        except Exception:
+            # Let the default path hit (or not, for an empty list) the same error at
+            # the point where it would normally surface.
+            plan = None
+        self._list_plans[key] = (field_details_list, plan)
+        return plan
+
+    def _build_list_plan(
+        self,
+        object_type: GraphQLObjectType,
+        item_non_null: bool,
+        field_details_list: FieldDetailsList,
+    ) -> ListPlan | None:
+        manager = self.middleware_manager
+        if manager is not None and manager.middlewares:
+            return None
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        if new_defer_usages:
+            return None
+        fields: list[FieldPlan] = []
+        for response_key, sub_details in grouped_field_set.items():
+            schema_field = self.schema.get_field(object_type, sub_details[0].node.name.value)
+            field_plan = _field_plan(schema_field, response_key, sub_details, object_type)
+            if field_plan is None:
+                return None
+            fields.append(field_plan)
+        return ListPlan(tuple(fields), object_type, item_non_null)
+
+    def _complete_plain_items(
+        self,
+        plan: ListPlan,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: Iterable[Any],
+    ) -> AwaitableOrValue[list[Any]]:
+        """Mirror of ``Executor.complete_iterable_value`` (no stream) using the plan."""
+        is_awaitable = self.is_awaitable
+        fields = plan.fields
+        item_non_null = plan.item_non_null
+        is_type_of = plan.item_type.is_type_of
+        completed_results: list[Any] = []
+        append_completed = completed_results.append
+        awaitable_indices: list[int] = []
+        iterator = iter(items)
+        index = 0
+        try:
+            for item in iterator:
+                if item is None and not item_non_null:
+                    append_completed(None)
+                elif (data := _fast_item(fields, is_type_of, info, item, is_awaitable)) is not None:
+                    append_completed(data)
+                elif self._complete_item_by_default(
+                    item,
+                    completed_results,
+                    item_type,
+                    field_details_list,
+                    info,
+                    path.add_key(index, None),
+                ):
+                    awaitable_indices.append(index)
+                index += 1
+        except Exception:
+            # Same clean-up as the default path: settle what is already in flight,
+            # including awaitable items the iterator still holds.
+            pending = [completed_results[i] for i in awaitable_indices]
+            pending.extend(collect_iterator_awaitables(iterator, is_awaitable))
+            if pending:
+                self.settle_in_background(pending)
+            raise
+
+        if not awaitable_indices:
+            return completed_results
+        return _await_items(completed_results, awaitable_indices)
+
+    def _complete_item_by_default(
+        self,
+        item: Any,
+        completed_results: list[Any],
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        item_path: Path,
+    ) -> bool:
+        """Complete one item exactly as the default path would; True if awaitable."""
+        if self.is_awaitable(item):
+            completed_results.append(
+                self.complete_awaitable_list_item_value(
+                    item, item_type, field_details_list, info, item_path, None
+                )
+            )
+            return True
+        return self.complete_list_item_value(
+            item, completed_results, item_type, field_details_list, info, item_path, None
+        )
+
+
+async def _await_items(completed_results: list[Any], awaitable_indices: list[int]) -> list[Any]:
+    if len(awaitable_indices) == 1:
+        index = awaitable_indices[0]
+        completed_results[index] = await completed_results[index]
+        return completed_results
+    awaited = await gather_with_cancel(*(completed_results[i] for i in awaitable_indices))
+    for index, value in zip(awaitable_indices, awaited, strict=True):
+        completed_results[index] = value
+    return completed_results
