@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -27,10 +27,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from config import Settings
+from ingestion.events import InProcessBus
 from ingestion.loop import IngestLoop
-from ingestion.pipeline import Pipeline
-from ingestion.sources import build_source
-from ingestion.validate import Rules
+from ingestion.service import build_ingest_loop
 from resolvers.context import Context, make_loaders
 from schema import build_schema
 from storage.base import StoreUnavailable
@@ -45,6 +44,7 @@ class Runtime:
 
     settings: Settings
     stores: Stores
+    events: InProcessBus = field(default_factory=InProcessBus)
     ingest: IngestLoop | None = None
 
 
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
             task = None
             if run_ingest:
-                runtime.ingest = make_ingest_loop(settings, runtime.stores, client)
+                runtime.ingest = build_ingest_loop(settings, runtime.stores, client, runtime.events)
                 task = asyncio.create_task(runtime.ingest.run_forever(), name="ingest")
             try:
                 yield
@@ -150,19 +150,6 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     )
     app.state.runtime = runtime
     return app
-
-
-def make_ingest_loop(settings: Settings, stores: Stores, client: httpx.AsyncClient) -> IngestLoop:
-    return IngestLoop(
-        build_source(settings.source, settings, client),
-        Pipeline(
-            stores.flights,
-            stores.dead_letters,
-            Rules(max_position_age=timedelta(seconds=settings.max_position_age_s)),
-        ),
-        interval_s=settings.interval_s,
-        history=timedelta(hours=settings.history_hours),
-    )
 
 
 def create_worker_app() -> Starlette:

@@ -13,9 +13,11 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import orjson
 
 from config import ConfigError, Settings
 
@@ -105,14 +107,15 @@ def _ingest_process() -> None:
 
 
 async def _ingest(settings: Settings, *, once: bool) -> int:
-    from app import make_ingest_loop
+    from ingestion.events import InProcessBus
+    from ingestion.service import build_ingest_loop
     from storage.factory import open_stores, seed_airports
 
     stores = open_stores(settings)
     try:
         seed_airports(stores)
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
-            loop = make_ingest_loop(settings, stores, client)
+            loop = build_ingest_loop(settings, stores, client, InProcessBus())
             if not once:
                 await loop.run_forever()
             report = await loop.run_once()
@@ -159,6 +162,76 @@ def cmd_airports_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_time(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from ingestion.rerun import reprocess
+    from ingestion.service import build_pipeline
+    from storage.factory import open_stores
+
+    settings = _export_flags(args)
+    _setup_logging(settings)
+    stores = open_stores(settings)
+    try:
+        pipeline = build_pipeline(settings, stores, None)
+        summary = reprocess(stores.archive, pipeline, args.start, args.end)
+        if pipeline.processed is not None:
+            pipeline.processed.flush()
+    finally:
+        stores.close()
+    print(summary)
+    return 1 if summary.failed else 0
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from storage.factory import open_stores
+
+    settings = _export_flags(args)
+    stores = open_stores(settings)
+    try:
+        page = stores.dead_letters.list(first=args.limit, reason=args.reason)
+        by_reason = stores.dead_letters.reasons()
+    finally:
+        stores.close()
+    print(
+        f"{page.total_count} dead letters" + (f" with reason {args.reason}" if args.reason else "")
+    )
+    for reason, count in sorted(by_reason.items()):
+        print(f"  {reason}: {count}")
+    for letter in page.items:
+        raw = orjson.dumps(letter.raw, default=str).decode()
+        print(
+            f"#{letter.id} {letter.received_at:%Y-%m-%dT%H:%M:%SZ} {letter.source} "
+            f"{letter.reason} (attempts {letter.attempts}): {letter.detail}\n    {raw[:200]}"
+        )
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from ingestion.rerun import redrive
+    from ingestion.service import build_pipeline
+    from storage.factory import open_stores
+
+    settings = _export_flags(args)
+    _setup_logging(settings)
+    stores = open_stores(settings)
+    try:
+        letters = stores.dead_letters.list(first=args.limit, reason=args.reason).items
+        summary = redrive(
+            letters, build_pipeline(settings, stores, None), stores.dead_letters, stores.archive
+        )
+    finally:
+        stores.close()
+    print(summary)
+    return 0
+
+
 def cmd_schema_export(args: argparse.Namespace) -> int:
     from schema import SDL_PATH, build_schema, export_sdl
 
@@ -177,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", help="data directory [FLIGHTDATA_DATA_DIR, ./var]")
 
     def source_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--source", help="replay | opensky | file:PATH [FLIGHTDATA_SOURCE]")
+        p.add_argument(
+            "--source", help="replay | opensky | adsbx | receiver | file:PATH [FLIGHTDATA_SOURCE]"
+        )
 
     serve = commands.add_parser("serve", help="serve the API and ingest in the background")
     common(serve)
@@ -205,6 +280,24 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("path", help="OurAirports airports.csv (path or URL)")
     load.add_argument("--runways", help="OurAirports runways.csv (path or URL)")
     load.set_defaults(func=cmd_airports_load)
+
+    rerun = commands.add_parser("reprocess", help="run archived raw bodies through again")
+    common(rerun)
+    rerun.add_argument("--from", dest="start", type=_parse_time, required=True, help="ISO time")
+    rerun.add_argument("--to", dest="end", type=_parse_time, required=True, help="ISO time")
+    rerun.set_defaults(func=cmd_reprocess)
+
+    dlq = commands.add_parser("dlq", help="dead letters: records that were not stored")
+    dlq_cmds = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, func, text in (
+        ("list", cmd_dlq_list, "show dead letters and counts by reason"),
+        ("replay", cmd_dlq_replay, "retry dead letters; those that store are removed"),
+    ):
+        sub = dlq_cmds.add_parser(name, help=text)
+        common(sub)
+        sub.add_argument("--reason", help="only this reason code")
+        sub.add_argument("--limit", type=int, default=100, help="at most this many [100]")
+        sub.set_defaults(func=func)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_cmds = schema.add_subparsers(dest="schema_command", required=True)

@@ -31,11 +31,18 @@ def _bool(raw: str) -> bool:
 def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
     def convert(raw: str) -> T:
         value = kind(raw)
-        if value <= 0:  # type: ignore[operator]
+        if not value > 0:  # type: ignore[operator]  # NaN is not > 0 either
             raise ValueError(f"must be greater than 0, got {raw!r}")
         return value
 
     return convert
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError(f"must be a TCP port from 1 to 65535, got {raw!r}")
+    return value
 
 
 def _csv(raw: str) -> tuple[str, ...]:
@@ -53,15 +60,26 @@ class Settings:
     interval_s: float = _setting("FLIGHTDATA_INTERVAL", 10.0, _positive(float))
     ingest: bool = _setting("FLIGHTDATA_INGEST", True, _bool)
     host: str = _setting("HOST", "127.0.0.1")
-    port: int = _setting("PORT", 8000, _positive(int))
+    port: int = _setting("PORT", 8000, _port)
     workers: int = _setting("WEB_CONCURRENCY", 1, _positive(int))
     backend: str = _setting("FLIGHTDATA_BACKEND", "embedded")
     max_page_size: int = _setting("MAX_PAGE_SIZE", 1000, _positive(int))
     max_position_age_s: float = _setting("FLIGHTDATA_MAX_POSITION_AGE", 300.0, _positive(float))
+    reject_alert_rate: float = _setting("FLIGHTDATA_REJECT_ALERT_RATE", 0.10, _positive(float))
+    parquet_flush_s: float = _setting("FLIGHTDATA_PARQUET_FLUSH", 300.0, _positive(float))
     live_window_s: float = _setting("FLIGHTDATA_LIVE_WINDOW", 300.0, _positive(float))
     history_hours: float = _setting("FLIGHTDATA_HISTORY_HOURS", 6.0, _positive(float))
     nearest_airport_km: float = _setting("FLIGHTDATA_NEAREST_AIRPORT_KM", 50.0, _positive(float))
     opensky_api_url: str = _setting("OPENSKY_API_URL", "https://opensky-network.org/api")
+    adsbx_api_url: str = _setting("ADSBX_API_URL", "https://api.adsb.lol")
+    adsbx_path: str = _setting("ADSBX_PATH", "/v2/point/{lat}/{lon}/{radius}")
+    adsbx_lat: float | None = _setting("ADSBX_LAT", None, float)
+    adsbx_lon: float | None = _setting("ADSBX_LON", None, float)
+    adsbx_radius_nm: float | None = _setting("ADSBX_RADIUS_NM", None, _positive(float))
+    adsbx_auth_style: str = _setting("ADSBX_AUTH_STYLE", "none")
+    adsbx_api_key: str = _setting("ADSBX_API_KEY", "")
+    adsbx_rapidapi_host: str = _setting("ADSBX_RAPIDAPI_HOST", "")
+    receiver_url: str = _setting("RECEIVER_URL", "/run/readsb/aircraft.json")
     http_timeout_s: float = _setting("FLIGHTDATA_HTTP_TIMEOUT", 20.0, _positive(float))
     cors_origins: tuple[str, ...] = _setting("CORS_ORIGINS", (), _csv)
     graphiql: bool = _setting("FLIGHTDATA_GRAPHIQL", True, _bool)

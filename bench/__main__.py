@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import sys
 
 from bench import flights_query, http_flight, ingest
 
@@ -20,4 +19,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

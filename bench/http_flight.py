@@ -25,7 +25,7 @@ from ingestion.replay import ReplaySource
 from storage.factory import open_stores, seed_airports
 
 ICAO24 = "4ca7b5"
-QUERY = '{ flight(icao24: "%s") { icao24 callsign latitude longitude } }' % ICAO24
+QUERY = f'{{ flight(icao24: "{ICAO24}") {{ icao24 callsign latitude longitude }} }}'
 DURATION_S = 15
 CONNECTIONS = 64
 

@@ -4,13 +4,18 @@ from domain.airport import Airport
 from domain.errors import InvalidArgument
 from domain.flight import FlightState, PositionSource, Source
 from domain.geo import BoundingBox, GeoPoint
+from domain.route import FlightPhase, Route
+from domain.runway import Runway
 
 __all__ = [
     "Airport",
     "BoundingBox",
+    "FlightPhase",
     "FlightState",
     "GeoPoint",
     "InvalidArgument",
     "PositionSource",
+    "Route",
+    "Runway",
     "Source",
 ]

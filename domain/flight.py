@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from domain.route import FlightPhase
+
 ICAO24_RE = re.compile(r"[0-9a-f]{6}")
 
 
@@ -81,6 +83,12 @@ class FlightState(BaseModel):
     position_source: PositionSource | None = None
     category: int | None = Field(default=None, ge=0, le=20)
     source: Source
+    # Derived by enrichment; None until the state has been through it.
+    region: str | None = None
+    grid_cell: str | None = None
+    phase: FlightPhase | None = None
+    nearest_airport_icao: str | None = None
+    nearest_airport_km: float | None = None
 
     @model_validator(mode="before")
     @classmethod

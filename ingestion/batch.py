@@ -1,11 +1,12 @@
-"""The values a source hands to the pipeline, and what one cycle of the pipeline did."""
+"""The values a normaliser hands to validation."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from domain.cycle import CycleReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +37,4 @@ class Normalised:
     observed_at: datetime | None = None
 
 
-@dataclass(slots=True)
-class CycleReport:
-    """What one ingest cycle did. ``received == stored + rejected + duplicates``."""
-
-    source: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    received: int = 0
-    stored: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    error: str | None = None
-
-    @property
-    def balanced(self) -> bool:
-        return self.received == self.stored + self.rejected + self.duplicates
+__all__ = ["Candidate", "CycleReport", "Normalised", "Reject"]

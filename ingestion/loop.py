@@ -1,8 +1,10 @@
 """The ingest loop: one cycle every interval, never two at once.
 
-Fetching runs on the event loop; the CPU-bound part of a cycle (parse, validate, store)
-runs in a worker thread so the API stays responsive. A failed cycle is logged and counted,
-and the loop carries on.
+A cycle fetches the source's body (retrying transient failures with exponential backoff
+and jitter), archives it byte for byte, parses it, and hands it to the pipeline in a worker
+thread so the API stays responsive. A cycle that fails for good is recorded with its error
+and the loop carries on; a body that never parsed is kept as a dead letter pointing at its
+archived copy.
 """
 
 from __future__ import annotations
@@ -12,13 +14,29 @@ import logging
 import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ingestion.batch import CycleReport
-from ingestion.pipeline import Pipeline
-from ingestion.sources import FlightSource
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from domain.cycle import CycleReport
+from ingestion.errors import UpstreamError
+from ingestion.events import EventBus, FlightDataReceived, SystemHealthCheck
+from ingestion.pipeline import Pipeline, RetryPolicy
+from ingestion.sources import FlightSource, parse_json
+from storage.archive import RawArchive
+from storage.base import CycleRepository, DeadLetter, StoreUnavailable
 
 log = logging.getLogger(__name__)
 _PRUNE_EVERY_S = 600.0
+_HEALTH_EVERY_S = 60.0
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, UpstreamError) and exc.transient
+
+
+def new_cycle_id(source: str, at: datetime) -> str:
+    return f"{source}@{at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
 
 
 class IngestLoop:
@@ -31,59 +49,184 @@ class IngestLoop:
         *,
         interval_s: float,
         history: timedelta,
+        archive: RawArchive | None = None,
+        cycles: CycleRepository | None = None,
+        events: EventBus | None = None,
+        retry: RetryPolicy | None = None,
         keep_reports: int = 100,
     ) -> None:
         self.source = source
         self.pipeline = pipeline
         self.interval_s = interval_s
         self.history = history
+        self.archive = archive
+        self.cycles = cycles
+        self.events = events
+        self.retry = retry or pipeline.retry
         self.reports: deque[CycleReport] = deque(maxlen=keep_reports)
         self._lock = asyncio.Lock()
-        self._last_prune = 0.0
+        self._last_prune = float("-inf")
+        self._last_health = float("-inf")
 
     async def run_once(self) -> CycleReport:
         async with self._lock:
-            started = datetime.now(UTC)
-            try:
-                payload = await self.source.fetch()
-                report = await asyncio.to_thread(
-                    self.pipeline.process, self.source.name, payload, self.source.normalise
-                )
-            except Exception as exc:
-                log.warning("ingest cycle from %s failed: %s", self.source.name, exc)
-                report = CycleReport(
-                    source=self.source.name,
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                    error=str(exc),
-                )
+            report = await self._cycle()
             self.reports.append(report)
+            if self.cycles is not None:
+                await self._record(report)
             await self._maybe_prune()
+            await self.flush_processed(force=False)
+            self._maybe_health_check(report)
             log.info(
-                "ingest %s: received=%d stored=%d rejected=%d duplicates=%d",
+                "ingest %s: received=%d stored=%d rejected=%d duplicates=%d%s",
                 report.source,
                 report.received,
                 report.stored,
                 report.rejected,
                 report.duplicates,
+                f" error={report.error}" if report.error else "",
             )
             return report
+
+    async def _cycle(self) -> CycleReport:
+        started = datetime.now(UTC)
+        cycle_id = new_cycle_id(self.source.name, started)
+        failed = CycleReport(source=self.source.name, started_at=started, cycle_id=cycle_id)
+        last_key: list[str | None] = [None]
+        try:
+            payload, key = await self._fetch_parsed(cycle_id, last_key)
+        except UpstreamError as exc:
+            failed.error = str(exc)
+            failed.archive_key = last_key[0]
+            if last_key[0] is not None:
+                # A body arrived but never parsed: account for it as one rejected record.
+                await self._unparseable(failed, str(exc))
+            failed.finished_at = datetime.now(UTC)
+            return failed
+        except Exception as exc:
+            log.exception("ingest cycle from %s failed unexpectedly", self.source.name)
+            failed.error = f"unexpected error: {exc!r}"
+            failed.finished_at = datetime.now(UTC)
+            return failed
+        return await asyncio.to_thread(
+            self.pipeline.process,
+            self.source.name,
+            payload,
+            self.source.normalise,
+            cycle_id=cycle_id,
+            archive_key=key,
+            started_at=started,
+        )
+
+    async def _fetch_parsed(
+        self, cycle_id: str, last_key: list[str | None]
+    ) -> tuple[Any, str | None]:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential_jitter(
+                multiplier=self.retry.initial_wait_s, max=self.retry.max_wait_s
+            ),
+            retry=retry_if_exception(_transient),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                body = await self.source.fetch()
+                received_at = datetime.now(UTC)
+                key = await self._archive(body, received_at)
+                last_key[0] = key
+                if self.events is not None:
+                    self.events.publish(
+                        FlightDataReceived(
+                            source=self.source.name,
+                            cycle_id=cycle_id,
+                            bytes=len(body),
+                            archive_key=key,
+                        )
+                    )
+                return parse_json(body), key
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _archive(self, body: bytes, received_at: datetime) -> str | None:
+        if self.archive is None:
+            return None
+        try:
+            return await asyncio.to_thread(
+                self.archive.put, body, source=self.source.name, received_at=received_at
+            )
+        except OSError as exc:
+            # Better to process without an archived copy than to drop the data.
+            log.error("archiving a body from %s failed: %s", self.source.name, exc)
+            return None
+
+    async def _unparseable(self, report: CycleReport, detail: str) -> None:
+        report.received = report.rejected = 1
+        report.reasons["unparseable_payload"] = 1
+        letter = DeadLetter(
+            reason="unparseable_payload",
+            detail=detail,
+            source=self.source.name,
+            raw={"archive_key": report.archive_key},
+            received_at=datetime.now(UTC),
+            attempts=self.retry.attempts,
+            cycle_id=report.cycle_id,
+        )
+        try:
+            await asyncio.to_thread(self.pipeline.dead_letters.add, [letter])
+        except StoreUnavailable as exc:
+            log.error("dead letter for %s could not be stored: %s", report.archive_key, exc)
+
+    async def _record(self, report: CycleReport) -> None:
+        assert self.cycles is not None
+        try:
+            await asyncio.to_thread(self.cycles.put_cycle, report)
+        except StoreUnavailable as exc:
+            log.warning("recording cycle %s failed: %s", report.cycle_id, exc)
+
+    async def flush_processed(self, *, force: bool = True) -> None:
+        """Write buffered states to Parquet when due (or now, with ``force``)."""
+        writer = self.pipeline.processed
+        if writer is None or not (force or writer.due()):
+            return
+        try:
+            keys = await asyncio.to_thread(writer.flush)
+        except OSError as exc:
+            log.error("writing Parquet failed: %s", exc)
+            return
+        if keys:
+            log.info("wrote %d Parquet files", len(keys))
 
     async def _maybe_prune(self) -> None:
         if time.monotonic() - self._last_prune < _PRUNE_EVERY_S:
             return
         self._last_prune = time.monotonic()
-        cutoff = datetime.now(UTC) - self.history
         try:
+            # History is measured back from the newest state, not from the clock, so that
+            # ingesting an old recording (file:PATH) does not prune what it just stored.
+            newest = await asyncio.to_thread(self.pipeline.flights.newest_contact)
+            now = datetime.now(UTC)
+            cutoff = min(now, newest or now) - self.history
             removed = await asyncio.to_thread(self.pipeline.flights.prune, cutoff)
-        except Exception as exc:
+        except StoreUnavailable as exc:
             log.warning("pruning history failed: %s", exc)
             return
         if removed:
             log.info("pruned %d states older than %s", removed, cutoff.isoformat())
 
+    def _maybe_health_check(self, report: CycleReport) -> None:
+        if self.events is None or time.monotonic() - self._last_health < _HEALTH_EVERY_S:
+            return
+        self._last_health = time.monotonic()
+        status = "degraded" if report.error else "ok"
+        checks = {"last_cycle": report.error or "ok", "source": self.source.name}
+        self.events.publish(SystemHealthCheck(status=status, checks=checks))
+
     async def run_forever(self) -> None:
-        while True:
-            started = time.monotonic()
-            await self.run_once()
-            await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+        try:
+            while True:
+                started = time.monotonic()
+                await self.run_once()
+                await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+        finally:
+            # Shielded so that a cancelled loop still writes what it buffered.
+            await asyncio.shield(self.flush_processed())

@@ -37,19 +37,23 @@ import httpx
 
 from domain import Source
 from ingestion.batch import Candidate, Normalised, Reject
-
-
-class UpstreamError(RuntimeError):
-    """The upstream API answered with something other than a usable response."""
+from ingestion.errors import UpstreamError
 
 
 async def fetch_states(
     client: httpx.AsyncClient, base_url: str, params: Mapping[str, Any] | None = None
 ) -> bytes:
     """The raw body of ``GET {base_url}/states/all``."""
-    response = await client.get(f"{base_url.rstrip('/')}/states/all", params=params)
+    try:
+        response = await client.get(f"{base_url.rstrip('/')}/states/all", params=params)
+    except httpx.TransportError as exc:
+        raise UpstreamError(f"OpenSky unreachable: {exc!r}", transient=True) from exc
     if response.status_code != 200:
-        raise UpstreamError(f"OpenSky answered HTTP {response.status_code}")
+        raise UpstreamError(
+            f"OpenSky answered HTTP {response.status_code}",
+            status=response.status_code,
+            transient=response.status_code >= 500,
+        )
     return response.content
 
 

@@ -1,62 +1,261 @@
-"""The pipeline of one cycle: normalise → validate → de-duplicate → store.
+"""One cycle of the pipeline: normalise → validate → de-duplicate → enrich → store → publish.
 
 Every record that comes in is accounted for: stored, a duplicate of a stored state, or a
-dead letter with its reason (``CycleReport.balanced``).
+dead letter with its reason (``CycleReport.balanced``). Store failures are retried with
+exponential backoff and jitter; when the retries run out the cycle's states become dead
+letters with reason ``store_failed``, so nothing is dropped silently.
+
+Holds the last stored position of each aircraft (for the jump check); call ``process``
+from one thread at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
 from domain import FlightState
-from ingestion.batch import CycleReport, Normalised, Reject
-from ingestion.validate import Rules, validate
-from storage.base import DeadLetter, DeadLetterRepository, FlightRepository
+from domain.cycle import CycleReport
+from domain.geo import haversine_km
+from ingestion.batch import Normalised, Reject
+from ingestion.errors import UpstreamError
+from ingestion.events import DataQualityAlert, EventBus, FlightDataProcessed
+from ingestion.validate import Rules, validate_with_raw
+from storage.base import (
+    DeadLetter,
+    DeadLetterRepository,
+    FlightFilter,
+    FlightRepository,
+    PutResult,
+    StoreUnavailable,
+)
+from storage.processed import ProcessedWriter
+
+log = logging.getLogger(__name__)
 
 Normaliser = Callable[[Any], Normalised]
+# Faster than anything that flies (Mach 3 is about 1,000 m/s); over short hops position
+# noise dominates, so jumps under the minimum distance are never judged.
+MAX_SPEED_MPS = 1_000.0
+MIN_JUMP_KM = 5.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    initial_wait_s: float = 0.5
+    max_wait_s: float = 8.0
+
+    def retrying(self, *errors: type[BaseException]) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential_jitter(multiplier=self.initial_wait_s, max=self.max_wait_s),
+            retry=retry_if_exception_type(errors),
+            reraise=True,
+        )
+
+
+@dataclass
+class _Cycle:
+    source: str
+    cycle_id: str
+    observed_at: datetime | None
+    keep: bool = True
 
 
 class Pipeline:
-    """Stateless apart from its repositories; safe to call from one thread at a time."""
-
     def __init__(
         self,
         flights: FlightRepository,
         dead_letters: DeadLetterRepository,
         rules: Rules | None = None,
+        *,
+        events: EventBus | None = None,
+        enrich: Callable[[Sequence[FlightState]], list[FlightState]] | None = None,
+        alert_threshold: float = 0.10,
+        retry: RetryPolicy | None = None,
+        processed: ProcessedWriter | None = None,
     ) -> None:
         self.flights = flights
         self.dead_letters = dead_letters
         self.rules = rules or Rules()
+        self.events = events
+        self.enrich = enrich
+        self.alert_threshold = alert_threshold
+        self.retry = retry or RetryPolicy()
+        self.processed = processed
+        self._last_fix: dict[str, tuple[float, float, float]] | None = None
 
-    def process(self, source: str, payload: Any, normalise: Normaliser) -> CycleReport:
-        report = CycleReport(source=source, started_at=datetime.now(UTC))
-        normalised = normalise(payload)
-        states, rejects = validate(
+    def process(
+        self,
+        source: str,
+        payload: Any,
+        normalise: Normaliser,
+        *,
+        cycle_id: str = "",
+        archive_key: str | None = None,
+        started_at: datetime | None = None,
+        dead_letter: bool = True,
+    ) -> CycleReport:
+        """Run one parsed payload through the pipeline.
+
+        With ``dead_letter=False`` rejects are counted in the report but not stored (a
+        retry of a record that is already a dead letter).
+        """
+        report = CycleReport(
+            source=source,
+            started_at=started_at or datetime.now(UTC),
+            cycle_id=cycle_id,
+            archive_key=archive_key,
+        )
+        try:
+            normalised = normalise(payload)
+        except UpstreamError as exc:
+            excerpt = {"archive_key": archive_key, "error": str(exc)}
+            report.received = 1
+            self._dead_letter(
+                _Cycle(source, cycle_id, None, keep=dead_letter),
+                [Reject("invalid_payload", str(exc), excerpt)],
+                report,
+            )
+            return self._finish(report)
+        cycle = _Cycle(source, cycle_id, normalised.observed_at, keep=dead_letter)
+        report.received = len(normalised.candidates) + len(normalised.rejects)
+        states, raws, rejects = validate_with_raw(
             normalised.candidates, observed_at=normalised.observed_at, rules=self.rules
         )
-        rejects = normalised.rejects + rejects
-        unique, in_batch_duplicates = _dedupe(states)
-        report.received = len(normalised.candidates) + len(normalised.rejects)
-        if unique:
-            result = self.flights.put_states(unique)
-            report.stored = result.stored
-            report.duplicates = result.duplicates + in_batch_duplicates
-        else:
-            report.duplicates = in_batch_duplicates
-        self._dead_letter(source, rejects, report)
+        raw_of = {id(s): raw for s, raw in zip(states, raws, strict=True)}
+        states, jumps = self._check_jumps(states, raw_of)
+        unique, repeats = _dedupe(states)
+        report.duplicates = repeats
+        if self.enrich is not None and unique:
+            enriched = self.enrich(unique)
+            raw_of.update({id(e): raw_of[id(s)] for e, s in zip(enriched, unique, strict=True)})
+            unique = enriched
+        store_rejects = self._store(unique, raw_of, report)
+        self._dead_letter(cycle, [*normalised.rejects, *rejects, *jumps, *store_rejects], report)
+        return self._finish(report)
+
+    def _finish(self, report: CycleReport) -> CycleReport:
         report.finished_at = datetime.now(UTC)
+        if self.events is not None:
+            self._publish(report)
         return report
 
-    def _dead_letter(self, source: str, rejects: list[Reject], report: CycleReport) -> None:
+    def _store(
+        self, states: list[FlightState], raw_of: dict[int, Any], report: CycleReport
+    ) -> list[Reject]:
+        if not states:
+            return []
+        try:
+            result: PutResult = self.retry.retrying(StoreUnavailable)(
+                self.flights.put_states, states
+            )
+        except StoreUnavailable as exc:
+            log.error("storing %d states failed after retries: %s", len(states), exc)
+            return [Reject("store_failed", str(exc), raw_of[id(s)]) for s in states]
+        report.stored = result.stored
+        report.duplicates += result.duplicates
+        report.changed = [s.icao24 for s in states]
+        self._remember(states)
+        if self.processed is not None:
+            self.processed.add(states)
+        return []
+
+    def _dead_letter(self, cycle: _Cycle, rejects: list[Reject], report: CycleReport) -> None:
         report.rejected = len(rejects)
-        if not rejects:
+        report.reasons.update(r.reason for r in rejects)
+        if not rejects or not cycle.keep:
             return
         now = datetime.now(UTC)
-        self.dead_letters.add([DeadLetter(r.reason, r.detail, source, r.raw, now) for r in rejects])
-        report.reasons.update(r.reason for r in rejects)
+        attempts = self.retry.attempts
+        letters = [
+            DeadLetter(
+                reason=r.reason,
+                detail=r.detail,
+                source=cycle.source,
+                raw=r.raw,
+                received_at=now,
+                attempts=attempts if r.reason == "store_failed" else 1,
+                cycle_id=cycle.cycle_id or None,
+                observed_at=cycle.observed_at,
+            )
+            for r in rejects
+        ]
+        try:
+            self.retry.retrying(StoreUnavailable)(self.dead_letters.add, letters)
+        except StoreUnavailable as exc:
+            # Both stores are down: the raw archive still holds the body for a re-run.
+            log.error("%d dead letters could not be stored: %s", len(letters), exc)
+            report.error = f"dead-letter store unavailable: {exc}"
+
+    def _check_jumps(
+        self, states: list[FlightState], raw_of: dict[int, Any]
+    ) -> tuple[list[FlightState], list[Reject]]:
+        last = self._last_positions()
+        kept: list[FlightState] = []
+        rejects: list[Reject] = []
+        for state in states:
+            before = last.get(state.icao24)
+            if before is None or state.latitude is None or state.longitude is None:
+                kept.append(state)
+                continue
+            then, lat, lon = before
+            dt = state.time.timestamp() - then
+            distance_km = haversine_km(lat, lon, state.latitude, state.longitude)
+            if dt > 0 and distance_km > MIN_JUMP_KM and distance_km * 1000 / dt > MAX_SPEED_MPS:
+                speed = distance_km * 1000 / dt
+                detail = f"moved {distance_km:.1f} km in {dt:.0f} s ({speed:.0f} m/s)"
+                rejects.append(Reject("impossible_jump", detail, raw_of[id(state)]))
+            else:
+                kept.append(state)
+        return kept, rejects
+
+    def _last_positions(self) -> dict[str, tuple[float, float, float]]:
+        if self._last_fix is None:
+            page = self.flights.search_latest(FlightFilter(), first=10_000_000)
+            self._last_fix = {}
+            self._remember(page.items)
+        return self._last_fix
+
+    def _remember(self, states: Sequence[FlightState]) -> None:
+        if self._last_fix is None:
+            return
+        for s in states:
+            if s.latitude is not None and s.longitude is not None:
+                known = self._last_fix.get(s.icao24)
+                t = s.time.timestamp()
+                if known is None or known[0] <= t:
+                    self._last_fix[s.icao24] = (t, s.latitude, s.longitude)
+
+    def _publish(self, report: CycleReport) -> None:
+        assert self.events is not None
+        self.events.publish(
+            FlightDataProcessed(
+                source=report.source,
+                cycle_id=report.cycle_id,
+                received=report.received,
+                stored=report.stored,
+                rejected=report.rejected,
+                duplicates=report.duplicates,
+                changed=report.changed,
+            )
+        )
+        if report.received and report.reject_rate > self.alert_threshold:
+            self.events.publish(
+                DataQualityAlert(
+                    source=report.source,
+                    cycle_id=report.cycle_id,
+                    reject_rate=round(report.reject_rate, 4),
+                    threshold=self.alert_threshold,
+                    reasons=dict(report.reasons),
+                )
+            )
 
 
 def _dedupe(states: list[FlightState]) -> tuple[list[FlightState], int]:

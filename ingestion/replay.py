@@ -49,8 +49,8 @@ class ReplaySource:
         self._clock = clock
         self._now: float | None = None
 
-    async def fetch(self) -> dict[str, Any]:
-        return self.advance()
+    async def fetch(self) -> bytes:
+        return orjson.dumps(self.advance())
 
     def advance(self) -> dict[str, Any]:
         """The snapshot as an OpenSky response for the current time."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -53,11 +54,23 @@ def validate(
     rules: Rules = Rules(),
 ) -> tuple[list[FlightState], list[Reject]]:
     """Validate each candidate; ages are judged against ``observed_at`` (default now)."""
+    states, _, rejects = validate_with_raw(candidates, observed_at=observed_at, rules=rules)
+    return states, rejects
+
+
+def validate_with_raw(
+    candidates: list[Candidate],
+    *,
+    observed_at: datetime | None = None,
+    rules: Rules = Rules(),
+) -> tuple[list[FlightState], list[Any], list[Reject]]:
+    """Like ``validate``, also returning each valid state's raw record, index for index."""
     now = datetime.now(UTC)
     reference = observed_at or now
     oldest = reference - rules.max_position_age
     latest = max(now, reference) + rules.max_future
     states: list[FlightState] = []
+    raws: list[Any] = []
     rejects: list[Reject] = []
     model_validate = FlightState.model_validate
     for candidate in candidates:
@@ -67,11 +80,8 @@ def validate(
             rejects.append(_reject(candidate, exc))
             continue
         if state.time > latest or state.last_contact > latest:
-            rejects.append(
-                Reject(
-                    "future_time", f"time {state.time.isoformat()} is in the future", candidate.raw
-                )
-            )
+            detail = f"time {state.time.isoformat()} is in the future"
+            rejects.append(Reject("future_time", detail, candidate.raw))
         elif state.time_position is not None and state.time_position < oldest:
             age = (reference - state.time_position).total_seconds()
             limit = rules.max_position_age.total_seconds()
@@ -79,4 +89,5 @@ def validate(
             rejects.append(Reject("stale_position", detail, candidate.raw))
         else:
             states.append(state)
-    return states, rejects
+            raws.append(candidate.raw)
+    return states, raws, rejects

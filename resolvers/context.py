@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -42,14 +41,15 @@ class Loaders:
         flights = self._stores.flights
 
         async def load(keys: Sequence[TrackKey]) -> list[list[FlightState]]:
-            by_window: dict[tuple[datetime, datetime], list[str]] = defaultdict(list)
-            for icao24, start, end in keys:
-                by_window[(start, end)].append(icao24)
-            found: dict[TrackKey, list[FlightState]] = {}
-            for (start, end), codes in by_window.items():
-                for icao24, states in flights.tracks(codes, start, end).items():
-                    found[(icao24, start, end)] = states
-            return [found.get(key, []) for key in keys]
+            # One read for the batch: each flight's default window ends at its own last
+            # contact, so a read per distinct window would be a read per flight or nearly.
+            codes = list(dict.fromkeys(icao24 for icao24, _, _ in keys))
+            start = min(k[1] for k in keys)
+            end = max(k[2] for k in keys)
+            found = flights.tracks(codes, start, end)
+            return [
+                [s for s in found.get(icao24, []) if lo <= s.time <= hi] for icao24, lo, hi in keys
+            ]
 
         return DataLoader(load_fn=load)
 

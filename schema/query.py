@@ -6,8 +6,10 @@ import strawberry
 
 from resolvers import airports as airport_resolvers
 from resolvers import flights as flight_resolvers
+from resolvers import pipeline as pipeline_resolvers
 from schema.airport import Airport, AirportConnection
 from schema.flight import Flight, FlightConnection
+from schema.pipeline import DeadLetterConnection, PipelineStatus
 from schema.track import Track
 
 
@@ -18,3 +20,5 @@ class Query:
     track: Track | None = strawberry.field(resolver=flight_resolvers.track)
     airport: Airport | None = strawberry.field(resolver=airport_resolvers.airport)
     airports: AirportConnection = strawberry.field(resolver=airport_resolvers.airports)
+    pipeline_status: PipelineStatus = strawberry.field(resolver=pipeline_resolvers.pipeline_status)
+    dead_letters: DeadLetterConnection = strawberry.field(resolver=pipeline_resolvers.dead_letters)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from domain import Airport, BoundingBox, FlightState, GeoPoint
+from domain.cycle import CycleReport
 from domain.runway import Runway
 
 T = TypeVar("T")
@@ -78,7 +79,19 @@ class DeadLetter:
     raw: object
     received_at: datetime
     attempts: int = 1
+    cycle_id: str | None = None
+    observed_at: datetime | None = field(
+        default=None, metadata={"doc": "the source's snapshot time, for re-normalising"}
+    )
     id: str | None = field(default=None, compare=False)
+
+
+class CycleRepository(Protocol):
+    def put_cycle(self, report: CycleReport) -> None: ...
+
+    def recent_cycles(self, last: int) -> list[CycleReport]:
+        """The ``last`` most recent cycles, newest first."""
+        ...
 
 
 class FlightRepository(Protocol):
@@ -143,6 +156,20 @@ class AirportRepository(Protocol):
 
 class DeadLetterRepository(Protocol):
     def add(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def get(self, ids: Sequence[str]) -> list[DeadLetter]: ...
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Delete letters that were dealt with (replayed and stored)."""
+        ...
+
+    def retried(self, ids: Sequence[str], reason: str, detail: str) -> None:
+        """Record one more failed attempt, with the reason it failed this time."""
+        ...
+
+    def reasons(self) -> dict[str, int]:
+        """How many letters there are for each reason."""
+        ...
 
     def count(self, reason: str | None = None) -> int: ...
 

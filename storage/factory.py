@@ -6,9 +6,16 @@ import logging
 from dataclasses import dataclass
 
 from config import Settings
-from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
+from storage.archive import LocalArchive, RawArchive
+from storage.base import (
+    AirportRepository,
+    CycleRepository,
+    DeadLetterRepository,
+    FlightRepository,
+)
 from storage.sqlite import (
     SqliteAirportRepository,
+    SqliteCycleRepository,
     SqliteDatabase,
     SqliteDeadLetterRepository,
     SqliteFlightRepository,
@@ -22,6 +29,8 @@ class Stores:
     flights: FlightRepository
     airports: AirportRepository
     dead_letters: DeadLetterRepository
+    cycles: CycleRepository
+    archive: RawArchive
     db: SqliteDatabase
 
     def ping(self) -> None:
@@ -37,6 +46,8 @@ def open_stores(settings: Settings) -> Stores:
         flights=SqliteFlightRepository(db),
         airports=SqliteAirportRepository(db),
         dead_letters=SqliteDeadLetterRepository(db),
+        cycles=SqliteCycleRepository(db),
+        archive=LocalArchive(settings.data_dir),
         db=db,
     )
 

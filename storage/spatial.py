@@ -19,7 +19,9 @@ _KM_PER_DEG_LAT = 111.32
 
 
 def _cell(latitude: float, longitude: float) -> tuple[int, int]:
-    return math.floor(latitude), math.floor(longitude)
+    # Latitude 90 joins the row below it and longitude 180 the column of -180, so that
+    # every cell a query can visit is a row in [-90, 89] and a column in [-180, 179].
+    return min(89, math.floor(latitude)), (math.floor(longitude) + 180) % 360 - 180
 
 
 class AirportGrid:
@@ -30,8 +32,12 @@ class AirportGrid:
 
     def _candidates(self, latitude: float, longitude: float, radius_km: float) -> Iterator[Airport]:
         dlat = math.ceil(radius_km / _KM_PER_DEG_LAT)
-        cos_lat = max(math.cos(math.radians(min(89.0, abs(latitude) + dlat))), 0.01)
-        dlon = min(180, math.ceil(radius_km / (_KM_PER_DEG_LAT * cos_lat)))
+        far_lat = abs(latitude) + dlat
+        if far_lat >= 90.0:
+            dlon = 180  # the circle may reach over the pole: every longitude is near
+        else:
+            cos_lat = max(math.cos(math.radians(far_lat)), 1e-9)
+            dlon = min(180, math.ceil(radius_km / (_KM_PER_DEG_LAT * cos_lat)))
         row, col = _cell(latitude, longitude)
         cols = range(col - dlon, col + dlon + 1) if dlon < 180 else range(-180, 180)
         # Fewer than 360 columns, so wrapping at the antimeridian never visits a cell twice.

@@ -6,12 +6,14 @@ holds each aircraft's newest state and answers the live queries; ``airports`` an
 """
 
 from storage.sqlite.airports import SqliteAirportRepository
+from storage.sqlite.cycles import SqliteCycleRepository
 from storage.sqlite.db import SqliteDatabase
 from storage.sqlite.dead_letters import SqliteDeadLetterRepository
 from storage.sqlite.flights import SqliteFlightRepository
 
 __all__ = [
     "SqliteAirportRepository",
+    "SqliteCycleRepository",
     "SqliteDatabase",
     "SqliteDeadLetterRepository",
     "SqliteFlightRepository",

@@ -27,8 +27,8 @@ _UPSERT = (
 )
 # Several airports can share an IATA code in the data: prefer the bigger one.
 _TYPE_RANK = (
-    "CASE type WHEN 'large_airport' THEN 0 WHEN 'medium_airport' THEN 1 "
-    "WHEN 'small_airport' THEN 2 WHEN NULL THEN 3 ELSE 4 END"
+    "CASE WHEN type = 'large_airport' THEN 0 WHEN type = 'medium_airport' THEN 1 "
+    "WHEN type = 'small_airport' THEN 2 WHEN type IS NULL THEN 3 ELSE 4 END"
 )
 
 

@@ -22,7 +22,27 @@ _STATE_TABLE = """
     latitude REAL, longitude REAL, baro_altitude_m REAL, geo_altitude_m REAL,
     on_ground INTEGER NOT NULL, velocity_mps REAL, true_track_deg REAL,
     vertical_rate_mps REAL, squawk TEXT, spi INTEGER NOT NULL, position_source INTEGER,
-    category INTEGER, source TEXT NOT NULL, region TEXT NOT NULL, hour INTEGER NOT NULL
+    category INTEGER, source TEXT NOT NULL, region TEXT NOT NULL, hour INTEGER NOT NULL,
+    grid_cell TEXT, phase TEXT, nearest_airport_icao TEXT, nearest_airport_km REAL
+"""
+# Columns added after a table was first created: (table, column, declaration).
+_ADDED_COLUMNS = (
+    *(
+        (table, column, kind)
+        for table in ("states", "latest")
+        for column, kind in (
+            ("grid_cell", "TEXT"),
+            ("phase", "TEXT"),
+            ("nearest_airport_icao", "TEXT"),
+            ("nearest_airport_km", "REAL"),
+        )
+    ),
+    ("dead_letters", "cycle_id", "TEXT"),
+    ("dead_letters", "observed_at", "REAL"),
+    ("dead_letters", "fingerprint", "BLOB"),
+)
+_AFTER_MIGRATION = """
+CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_fingerprint ON dead_letters (fingerprint);
 """
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS states ({_STATE_TABLE}, PRIMARY KEY (icao24, time)) WITHOUT ROWID;
@@ -44,8 +64,15 @@ CREATE TABLE IF NOT EXISTS runways (
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, reason TEXT NOT NULL, detail TEXT NOT NULL,
     source TEXT NOT NULL, raw BLOB NOT NULL, received_at REAL NOT NULL,
-    attempts INTEGER NOT NULL
+    attempts INTEGER NOT NULL, cycle_id TEXT, observed_at REAL, fingerprint BLOB
 );
+CREATE TABLE IF NOT EXISTS cycles (
+    cycle_id TEXT PRIMARY KEY, source TEXT NOT NULL, started_at REAL NOT NULL,
+    finished_at REAL, received INTEGER NOT NULL, stored INTEGER NOT NULL,
+    rejected INTEGER NOT NULL, duplicates INTEGER NOT NULL, reasons BLOB NOT NULL,
+    error TEXT, archive_key TEXT
+);
+CREATE INDEX IF NOT EXISTS cycles_started ON cycles (started_at);
 CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, id);
 """
 
@@ -57,12 +84,22 @@ class SqliteDatabase:
         self.path = Path(path)
         self._write_lock = threading.Lock()
         self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = self._connect()
             self._writer.executescript(SCHEMA)
+            self._migrate()
+            self._writer.executescript(_AFTER_MIGRATION)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open SQLite store at {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Add the columns a database made by an earlier version lacks."""
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {row[1] for row in self._writer.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._writer.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -77,6 +114,8 @@ class SqliteDatabase:
             conn = self._connect()
             conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
+            with self._write_lock:
+                self._readers.append(conn)
         return conn
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -109,8 +148,10 @@ class SqliteDatabase:
         self.read("SELECT 1")
 
     def close(self) -> None:
-        self._writer.close()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close the writer and every thread's reader."""
+        with self._write_lock:
+            readers, self._readers = self._readers, []
+            self._writer.close()
+        for conn in readers:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,40 @@ from storage import cursor
 from storage.base import DeadLetter, Page
 from storage.sqlite.db import SqliteDatabase
 
+_COLUMNS = "id, reason, detail, source, raw, received_at, attempts, cycle_id, observed_at"
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _letter(row: Sequence[Any]) -> DeadLetter:
+    return DeadLetter(
+        id=str(row[0]),
+        reason=row[1],
+        detail=row[2],
+        source=row[3],
+        raw=orjson.loads(row[4]),
+        received_at=datetime.fromtimestamp(row[5], UTC),
+        attempts=row[6],
+        cycle_id=row[7],
+        observed_at=None if row[8] is None else datetime.fromtimestamp(row[8], UTC),
+    )
+
+
+def fingerprint(letter: DeadLetter, raw: bytes) -> bytes:
+    """The identity of the rejected record: the same record rejected again (a re-run of
+    the same body) is not stored twice."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(letter.source.encode())
+    h.update(raw)
+    h.update(str(_ts(letter.observed_at)).encode())
+    return h.digest()
+
+
+def _ids(ids: Sequence[str]) -> list[int]:
+    return [int(i) for i in ids if str(i).isdigit()]
+
 
 class SqliteDeadLetterRepository:
     """``DeadLetterRepository`` on SQLite."""
@@ -20,28 +55,63 @@ class SqliteDeadLetterRepository:
         self._db = db
 
     def add(self, letters: Sequence[DeadLetter]) -> None:
-        rows = [
-            (
-                d.reason,
-                d.detail,
-                d.source,
-                orjson.dumps(d.raw, default=str),
-                d.received_at.timestamp(),
-                d.attempts,
+        rows = []
+        for d in letters:
+            raw = orjson.dumps(d.raw, default=str)
+            rows.append(
+                (
+                    d.reason,
+                    d.detail,
+                    d.source,
+                    raw,
+                    d.received_at.timestamp(),
+                    d.attempts,
+                    d.cycle_id,
+                    _ts(d.observed_at),
+                    fingerprint(d, raw),
+                )
             )
-            for d in letters
-        ]
         with self._db.transaction() as conn:
             conn.executemany(
-                "INSERT INTO dead_letters (reason, detail, source, raw, received_at, attempts) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO dead_letters (reason, detail, source, raw, received_at, "
+                "attempts, cycle_id, observed_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
+            )
+
+    def get(self, ids: Sequence[str]) -> list[DeadLetter]:
+        wanted = _ids(ids)
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        rows = self._db.read(
+            f"SELECT {_COLUMNS} FROM dead_letters WHERE id IN ({marks}) ORDER BY id", wanted
+        )
+        return [_letter(r) for r in rows]
+
+    def remove(self, ids: Sequence[str]) -> int:
+        with self._db.transaction() as conn:
+            cur = conn.executemany(
+                "DELETE FROM dead_letters WHERE id = ?", [(i,) for i in _ids(ids)]
+            )
+            return int(cur.rowcount)
+
+    def retried(self, ids: Sequence[str], reason: str, detail: str) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "UPDATE dead_letters SET attempts = attempts + 1, reason = ?, detail = ? "
+                "WHERE id = ?",
+                [(reason, detail, i) for i in _ids(ids)],
             )
 
     def count(self, reason: str | None = None) -> int:
         if reason is None:
             return int(self._db.scalar("SELECT count(*) FROM dead_letters"))
-        return int(self._db.scalar("SELECT count(*) FROM dead_letters WHERE reason = ?", (reason,)))
+        sql = "SELECT count(*) FROM dead_letters WHERE reason = ?"
+        return int(self._db.scalar(sql, (reason,)))
+
+    def reasons(self) -> dict[str, int]:
+        rows = self._db.read("SELECT reason, count(*) FROM dead_letters GROUP BY reason")
+        return {reason: int(n) for reason, n in rows}
 
     def list(
         self, *, first: int, after: str | None = None, reason: str | None = None
@@ -61,22 +131,10 @@ class SqliteDeadLetterRepository:
             where.append("id > ?")
             params.append(last_id)
         rows = self._db.read(
-            "SELECT id, reason, detail, source, raw, received_at, attempts FROM dead_letters "
-            f"WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+            f"SELECT {_COLUMNS} FROM dead_letters WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
             [*params, first + 1],
         )
-        items = [
-            DeadLetter(
-                id=str(r[0]),
-                reason=r[1],
-                detail=r[2],
-                source=r[3],
-                raw=orjson.loads(r[4]),
-                received_at=datetime.fromtimestamp(r[5], UTC),
-                attempts=r[6],
-            )
-            for r in rows[:first]
-        ]
+        items = [_letter(r) for r in rows[:first]]
         return Page(
             items=items,
             cursors=[cursor.encode("dead-letters", int(r[0])) for r in rows[:first]],

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from domain import FlightState
+from domain import FlightPhase, FlightState
 from domain.flight import PositionSource, Source
 from domain.geo import region_of
 from storage import cursor
@@ -18,7 +18,7 @@ COLUMNS = (
     "icao24, time, non_icao, callsign, origin_country, time_position, last_contact, "
     "latitude, longitude, baro_altitude_m, geo_altitude_m, on_ground, velocity_mps, "
     "true_track_deg, vertical_rate_mps, squawk, spi, position_source, category, source, "
-    "region, hour"
+    "region, hour, grid_cell, phase, nearest_airport_icao, nearest_airport_km"
 )
 _MARKS = ", ".join("?" * len(COLUMNS.split(",")))
 _PUT_HISTORY = f"INSERT OR IGNORE INTO states ({COLUMNS}) VALUES ({_MARKS})"
@@ -29,6 +29,7 @@ _UPSERT_LATEST = (
 )
 _POSITION_SOURCES = {p.value: p for p in PositionSource}
 _SOURCES = {s.value: s for s in Source}
+_PHASES = {p.value: p for p in FlightPhase}
 
 
 def state_row(state: FlightState) -> tuple[Any, ...]:
@@ -54,8 +55,12 @@ def state_row(state: FlightState) -> tuple[Any, ...]:
         None if state.position_source is None else int(state.position_source),
         state.category,
         state.source.value,
-        region_of(state.latitude, state.longitude),
+        state.region or region_of(state.latitude, state.longitude),
         int(key_time // 3600),
+        state.grid_cell,
+        None if state.phase is None else state.phase.value,
+        state.nearest_airport_icao,
+        state.nearest_airport_km,
     )
 
 
@@ -82,6 +87,11 @@ def state_from_row(row: Sequence[Any]) -> FlightState:
             "position_source": None if row[17] is None else _POSITION_SOURCES.get(row[17]),
             "category": row[18],
             "source": _SOURCES[row[19]],
+            "region": row[20],
+            "grid_cell": row[22],
+            "phase": None if row[23] is None else _PHASES[row[23]],
+            "nearest_airport_icao": row[24],
+            "nearest_airport_km": row[25],
         }
     )
 

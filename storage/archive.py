@@ -1,0 +1,118 @@
+"""The raw archive: every body a source sent, gzip-compressed, before anything parses it.
+
+Keys follow the S3 layout of the architecture, under the data directory locally:
+``raw/year=YYYY/month=MM/day=DD/hour=HH/flights-YYYYMMDD-HHMMSS.json.gz``. A second body in
+the same second gets ``-1``, ``-2``... before the extension. Each object carries its
+source name (S3 object metadata; a ``.meta`` file beside it locally) so a re-run knows how
+to read it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedBody:
+    key: str
+    source: str
+    received_at: datetime
+    body: bytes
+
+
+def raw_prefix(at: datetime) -> str:
+    at = at.astimezone(UTC)
+    return f"raw/year={at:%Y}/month={at:%m}/day={at:%d}/hour={at:%H}/"
+
+
+def raw_key(at: datetime, attempt: int = 0) -> str:
+    at = at.astimezone(UTC)
+    suffix = f"-{attempt}" if attempt else ""
+    return f"{raw_prefix(at)}flights-{at:%Y%m%d-%H%M%S}{suffix}.json.gz"
+
+
+def hours_between(start: datetime, end: datetime) -> Iterator[datetime]:
+    """The start of every UTC hour that overlaps ``[start, end]``."""
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    while hour <= end:
+        yield hour
+        hour += timedelta(hours=1)
+
+
+class RawArchive(Protocol):
+    def put(self, body: bytes, *, source: str, received_at: datetime) -> str:
+        """Store ``body``; returns its key."""
+        ...
+
+    def get(self, key: str) -> ArchivedBody: ...
+
+    def keys(self, start: datetime, end: datetime) -> list[str]:
+        """Keys of the bodies received in ``[start, end]``, oldest first."""
+        ...
+
+
+class LocalArchive:
+    """``RawArchive`` on the local file system. Writes are atomic (temp file, rename)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+
+    def put(self, body: bytes, *, source: str, received_at: datetime) -> str:
+        data = gzip.compress(body, compresslevel=5)
+        meta = orjson.dumps({"source": source, "received_at": received_at.isoformat()})
+        with self._lock:
+            attempt = 0
+            while (self.root / raw_key(received_at, attempt)).exists():
+                attempt += 1
+            key = raw_key(received_at, attempt)
+            path = self.root / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path.with_name(path.name + ".meta"), meta)
+            _write_atomic(path, data)
+        return key
+
+    def get(self, key: str) -> ArchivedBody:
+        path = self.root / key
+        if not key.startswith("raw/") or ".." in Path(key).parts:
+            raise FileNotFoundError(key)
+        meta = orjson.loads(path.with_name(path.name + ".meta").read_bytes())
+        return ArchivedBody(
+            key=key,
+            source=meta["source"],
+            received_at=datetime.fromisoformat(meta["received_at"]),
+            body=gzip.decompress(path.read_bytes()),
+        )
+
+    def keys(self, start: datetime, end: datetime) -> list[str]:
+        found: list[tuple[datetime, str]] = []
+        for hour in hours_between(start, end):
+            folder = self.root / raw_prefix(hour)
+            if not folder.is_dir():
+                continue
+            for path in folder.glob("flights-*.json.gz"):
+                key = str(path.relative_to(self.root))
+                at = _key_time(path.name)
+                if start <= at <= end:
+                    found.append((at, key))
+        return [key for _, key in sorted(found)]
+
+
+def _key_time(name: str) -> datetime:
+    stamp = name.removeprefix("flights-")[:15]
+    return datetime.strptime(stamp, "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

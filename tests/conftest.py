@@ -1,0 +1,144 @@
+"""Fixtures shared by the whole suite: settings, stores per backend, a seeded airport file,
+a replayed world, and an HTTP client that runs the app's lifespan.
+
+Backends: each store fixture is parametrised by ``BACKENDS``; a new backend (DynamoDB Local,
+Redis) is one more name there and one more branch in ``_open_backend``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+import pytest
+from testkit import ReplayWorld, SteppedClock, TestClient
+
+from app import Runtime, create_app
+from config import Settings
+from ingestion.pipeline import Pipeline
+from ingestion.replay import ReplaySource, load_snapshot
+from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
+from storage.factory import Stores, open_stores, seed_airports
+
+BACKENDS = ["sqlite"]
+
+
+def _open_backend(backend: str, settings: Settings) -> Stores:
+    if backend == "sqlite":
+        return open_stores(settings)
+    raise AssertionError(f"no test wiring for backend {backend!r}")
+
+
+def _copy_seeded(seeded_db: Path, settings: Settings) -> Settings:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(seeded_db, settings.database_path)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file holding the airportsdata airports and nothing else; copy, never open."""
+    settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("seeded"))
+    stores = open_stores(settings)
+    try:
+        assert seed_airports(stores) > 20_000
+    finally:
+        stores.close()
+    return settings.database_path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({}, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def seeded_settings(settings: Settings, seeded_db: Path) -> Settings:
+    """``settings`` whose data directory already holds the seeded airports."""
+    return _copy_seeded(seeded_db, settings)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def open_backend(backend: str, settings: Settings) -> Iterator[Callable[[], Stores]]:
+    """Opens (and reopens, to simulate a restart) the stores of ``settings`` on ``backend``."""
+    opened: list[Stores] = []
+
+    def open_() -> Stores:
+        stores = _open_backend(backend, settings)
+        opened.append(stores)
+        return stores
+
+    yield open_
+    for stores in opened:
+        stores.close()
+
+
+@pytest.fixture
+def stores(open_backend: Callable[[], Stores]) -> Stores:
+    return open_backend()
+
+
+@pytest.fixture
+def flight_repo(stores: Stores) -> FlightRepository:
+    return stores.flights
+
+
+@pytest.fixture
+def dead_letter_repo(stores: Stores) -> DeadLetterRepository:
+    return stores.dead_letters
+
+
+@pytest.fixture
+def seeded_stores(backend: str, seeded_settings: Settings) -> Iterator[Stores]:
+    stores = _open_backend(backend, seeded_settings)
+    yield stores
+    stores.close()
+
+
+@pytest.fixture
+def airport_repo(seeded_stores: Stores) -> AirportRepository:
+    return seeded_stores.airports
+
+
+@pytest.fixture
+def client(seeded_settings: Settings) -> Iterator[TestClient]:
+    """The app (no ingest loop) over seeded airports and no flights, lifespan running."""
+    with TestClient(create_app(seeded_settings, ingest=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def replay_world(
+    tmp_path_factory: pytest.TempPathFactory, seeded_db: Path
+) -> Iterator[ReplayWorld]:
+    """Read-only for tests: the replay snapshot ingested twice, served over HTTP."""
+    settings = _copy_seeded(
+        seeded_db, Settings.from_env({}, data_dir=tmp_path_factory.mktemp("world"))
+    )
+    app = create_app(settings, ingest=False)
+    runtime: Runtime = app.state.runtime
+    now = datetime.now(UTC).timestamp()
+    source = ReplaySource(load_snapshot(), clock=SteppedClock(now - 10.0, now))
+    pipeline = Pipeline(runtime.stores.flights, runtime.stores.dead_letters)
+    reports = [pipeline.process(source.name, source.advance(), source.normalise) for _ in "12"]
+    # Dead letters come back in the order they were added: cycle by cycle. An aircraft is
+    # missing from the live view only when every cycle rejected it.
+    letters = iter(runtime.stores.dead_letters.list(first=1000).items)
+    rejected = [
+        {
+            d.raw[0]
+            for d in islice(letters, r.rejected)
+            if d.raw[5] is not None and d.raw[6] is not None
+        }
+        for r in reports
+    ]
+    with TestClient(app) as test_client:
+        yield ReplayWorld(test_client, runtime, reports, len(set.intersection(*rejected)))

@@ -1,0 +1,78 @@
+"""Helpers the tests import: fixture paths, hand-made states, a stepped clock, the replayed
+world, and Starlette's ``TestClient``.
+
+Imported as ``testkit`` (``tests/`` is on ``sys.path`` because its conftest is not in a
+package); fixtures themselves live in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.exceptions import StarletteDeprecationWarning
+
+from app import Runtime
+from domain import FlightState, Source
+
+with warnings.catch_warnings():
+    # Starlette 1.x wants httpx2 for its TestClient and warns once, at import, when it falls
+    # back to httpx (which the app itself depends on). The client works the same either way.
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+__all__ = ["FIXTURES", "T0", "ReplayWorld", "SteppedClock", "TestClient", "make_state"]
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# 2024-06-01T12:00:00Z: a fixed instant for hand-made states.
+T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def make_state(icao24: str = "abc123", time: datetime = T0, **fields: Any) -> FlightState:
+    """A valid state at ``time`` (both position time and last contact), airborne over Paris."""
+    values: dict[str, Any] = {
+        "icao24": icao24,
+        "callsign": "AFR1234",
+        "origin_country": "France",
+        "time_position": time,
+        "last_contact": time,
+        "latitude": 48.85,
+        "longitude": 2.35,
+        "baro_altitude_m": 10_000.0,
+        "velocity_mps": 230.0,
+        "true_track_deg": 90.0,
+        "vertical_rate_mps": 0.0,
+        "source": Source.OPENSKY,
+    }
+    values.update(fields)
+    return FlightState.model_validate(values)
+
+
+class SteppedClock:
+    """A clock for ``ReplaySource`` that returns the next of its times on each call."""
+
+    def __init__(self, *times: float) -> None:
+        self._times = list(times)
+
+    def __call__(self) -> float:
+        return self._times.pop(0)
+
+
+@dataclass
+class ReplayWorld:
+    """The app after two replay cycles 10 s apart, the second at about now."""
+
+    client: TestClient
+    runtime: Runtime
+    reports: list[Any]  # the pipeline's cycle reports
+    rejected_with_position: int
+
+    def query(self, query: str, **variables: Any) -> dict[str, Any]:
+        """POST ``query``; the GraphQL response body (HTTP 200 is asserted)."""
+        response = self.client.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
