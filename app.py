@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,8 +24,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
@@ -36,6 +40,20 @@ from storage.base import StoreUnavailable
 from storage.factory import Stores, open_stores, seed_airports
 
 log = logging.getLogger("flightdata")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_IDE_ASSETS = {
+    "https://unpkg.com/react@18.2.0/umd/react.production.min.js": "react.production.min.js",
+    "https://unpkg.com/react-dom@18.2.0/umd/react-dom.production.min.js": (
+        "react-dom.production.min.js"
+    ),
+    "https://unpkg.com/js-cookie@3.0.5/dist/js.cookie.min.js": "js.cookie.min.js",
+    "https://unpkg.com/graphiql@3.8.3/graphiql.min.css": "graphiql.min.css",
+    "https://unpkg.com/graphiql@3.8.3/graphiql.min.js": "graphiql.min.js",
+    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/style.css": "plugin-explorer.css",
+    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/index.umd.js": (
+        "plugin-explorer.umd.js"
+    ),
+}
 
 
 @dataclass
@@ -62,6 +80,18 @@ class FlightGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self._ide_html)
+
+    @cached_property
+    def _ide_html(self) -> str:
+        """Strawberry's GraphiQL page with its scripts served from here, not a CDN."""
+        html = self.graphql_ide_html
+        for cdn, local in _IDE_ASSETS.items():
+            html = html.replace(cdn, f"/static/graphiql/{local}")
+        # Subresource-integrity hashes name the CDN files; ours are the same bytes.
+        return re.sub(r'\s+integrity="[^"]*"', "", html)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -144,6 +174,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", _healthz(runtime)),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -35,6 +35,14 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, UpstreamError) and exc.transient
 
 
+class FetchFailed(UpstreamError):
+    """Fetching failed for good; ``archive_key`` names the last body received, if any."""
+
+    def __init__(self, message: str, *, archive_key: str | None) -> None:
+        super().__init__(message)
+        self.archive_key = archive_key
+
+
 def new_cycle_id(source: str, at: datetime) -> str:
     return f"{source}@{at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
 
@@ -92,13 +100,12 @@ class IngestLoop:
         started = datetime.now(UTC)
         cycle_id = new_cycle_id(self.source.name, started)
         failed = CycleReport(source=self.source.name, started_at=started, cycle_id=cycle_id)
-        last_key: list[str | None] = [None]
         try:
-            payload, key = await self._fetch_parsed(cycle_id, last_key)
-        except UpstreamError as exc:
+            payload, key = await self.fetch_archived(cycle_id)
+        except FetchFailed as exc:
             failed.error = str(exc)
-            failed.archive_key = last_key[0]
-            if last_key[0] is not None:
+            failed.archive_key = exc.archive_key
+            if exc.archive_key is not None:
                 # A body arrived but never parsed: account for it as one rejected record.
                 await self._unparseable(failed, str(exc))
             failed.finished_at = datetime.now(UTC)
@@ -118,9 +125,14 @@ class IngestLoop:
             started_at=started,
         )
 
-    async def _fetch_parsed(
-        self, cycle_id: str, last_key: list[str | None]
-    ) -> tuple[Any, str | None]:
+    async def fetch_archived(self, cycle_id: str) -> tuple[Any, str | None]:
+        """Fetch, archive and parse one body, retrying transient failures.
+
+        Every body received is archived before it is parsed. Returns the parsed payload
+        and its archive key; raises ``FetchFailed``, naming the last body archived (if
+        any), when the retries run out.
+        """
+        archived: list[str | None] = [None]
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=wait_exponential_jitter(
@@ -129,23 +141,24 @@ class IngestLoop:
             retry=retry_if_exception(_transient),
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                body = await self.source.fetch()
-                received_at = datetime.now(UTC)
-                key = await self._archive(body, received_at)
-                last_key[0] = key
-                if self.events is not None:
-                    self.events.publish(
-                        FlightDataReceived(
-                            source=self.source.name,
-                            cycle_id=cycle_id,
-                            bytes=len(body),
-                            archive_key=key,
-                        )
-                    )
-                return parse_json(body), key
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    body = await self.source.fetch()
+                    archived[0] = await self._archive(body, datetime.now(UTC))
+                    self._received(cycle_id, body, archived[0])
+                    return parse_json(body), archived[0]
+        except UpstreamError as exc:
+            raise FetchFailed(str(exc), archive_key=archived[0]) from exc
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _received(self, cycle_id: str, body: bytes, key: str | None) -> None:
+        if self.events is not None:
+            self.events.publish(
+                FlightDataReceived(
+                    source=self.source.name, cycle_id=cycle_id, bytes=len(body), archive_key=key
+                )
+            )
 
     async def _archive(self, body: bytes, received_at: datetime) -> str | None:
         if self.archive is None:

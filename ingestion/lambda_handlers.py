@@ -1,0 +1,143 @@
+"""AWS Lambda entry points for ingest: the scheduled fetcher and the SQS processor.
+
+``fetcher`` fetches the configured source (with the loop's retries), archives the raw
+body and asks for it to be processed: through the processing queue when one is
+configured (``PROCESSING_QUEUE_URL``, wired with SQS on AWS), else in the same
+invocation. ``processor`` takes an SQS batch of such messages, processes each archived
+body, and reports the messages that failed in ``batchItemFailures`` so SQS retries only
+those (and moves them to the DLQ after three receives).
+
+Both build their runtime on the first invocation and keep it while the container is warm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from config import Settings
+from domain.cycle import CycleReport
+from ingestion.events import InProcessBus
+from ingestion.loop import FetchFailed, IngestLoop, new_cycle_id
+from ingestion.pipeline import Pipeline
+from ingestion.rerun import normaliser_for
+from ingestion.service import build_pipeline
+from ingestion.sources import build_source
+from storage.factory import Stores, open_stores
+
+log = logging.getLogger(__name__)
+
+
+class ProcessingQueue(Protocol):
+    def send(self, message: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class _Runtime:
+    settings: Settings
+    stores: Stores
+    pipeline: Pipeline
+    queue: ProcessingQueue | None = None
+
+
+_runtime: _Runtime | None = None
+
+
+def _get_runtime() -> _Runtime:
+    global _runtime
+    if _runtime is None:
+        settings = Settings.from_env()
+        stores = open_stores(settings)
+        _runtime = _Runtime(settings, stores, build_pipeline(settings, stores, InProcessBus()))
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the warm runtime (tests; a new configuration)."""
+    global _runtime
+    if _runtime is not None:
+        _runtime.stores.close()
+    _runtime = None
+
+
+def _summary(report: CycleReport) -> dict[str, Any]:
+    return {
+        "cycle_id": report.cycle_id,
+        "source": report.source,
+        "archive_key": report.archive_key,
+        "received": report.received,
+        "stored": report.stored,
+        "rejected": report.rejected,
+        "duplicates": report.duplicates,
+        "error": report.error,
+    }
+
+
+def fetcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Scheduled fetch: one ingest cycle of the configured source."""
+    rt = _get_runtime()
+    return asyncio.run(_fetch(rt))
+
+
+async def _fetch(rt: _Runtime) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=rt.settings.http_timeout_s) as client:
+        loop = IngestLoop(
+            build_source(rt.settings.source, rt.settings, client),
+            rt.pipeline,
+            interval_s=rt.settings.interval_s,
+            history=timedelta(hours=rt.settings.history_hours),
+            archive=rt.stores.archive,
+            cycles=rt.stores.cycles,
+            events=rt.pipeline.events,
+        )
+        if rt.queue is None:
+            report = await loop.run_once()
+            await loop.flush_processed()
+            return _summary(report)
+        cycle_id = new_cycle_id(loop.source.name, datetime.now(UTC))
+        try:
+            _, key = await loop.fetch_archived(cycle_id)
+        except FetchFailed as exc:
+            return {"cycle_id": cycle_id, "archive_key": exc.archive_key, "error": str(exc)}
+        message = {"archive_key": key, "source": loop.source.name, "cycle_id": cycle_id}
+        rt.queue.send(message)
+        return {**message, "queued": True}
+
+
+def processor(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch: process each archived body; failed messages are reported for retry."""
+    rt = _get_runtime()
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records", []):
+        message_id = str(record.get("messageId", ""))
+        try:
+            report = _process_message(rt, orjson.loads(record["body"]))
+        except Exception:
+            log.exception("processing message %s failed", message_id)
+            failures.append({"itemIdentifier": message_id})
+            continue
+        if report.error:
+            failures.append({"itemIdentifier": message_id})
+    if rt.pipeline.processed is not None:
+        rt.pipeline.processed.flush()
+    return {"batchItemFailures": failures}
+
+
+def _process_message(rt: _Runtime, message: dict[str, Any]) -> CycleReport:
+    body = rt.stores.archive.get(str(message["archive_key"]))
+    payload = orjson.loads(body.body)
+    report = rt.pipeline.process(
+        body.source,
+        payload,
+        normaliser_for(body.source, payload),
+        cycle_id=str(message.get("cycle_id") or ""),
+        archive_key=body.key,
+    )
+    rt.stores.cycles.put_cycle(report)
+    return report
