@@ -49,8 +49,29 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def _setting(env: str, default: Any, convert: Callable[[str], Any] = str) -> Any:
-    return field(default=default, metadata={"env": env, "convert": convert})
+def _non_negative(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"must be 0 or more, got {raw!r}")
+    return value
+
+
+def _bbox(raw: str) -> tuple[float, float, float, float]:
+    parts = _csv(raw)
+    if len(parts) != 4:
+        raise ValueError(f"expected lamin,lomin,lamax,lomax, got {raw!r}")
+    lamin, lomin, lamax, lomax = (float(p) for p in parts)
+    if not (-90 <= lamin <= lamax <= 90 and -180 <= lomin <= lomax <= 180):
+        raise ValueError(
+            f"expected -90 <= lamin <= lamax <= 90 and -180 <= lomin <= lomax <= 180, got {raw!r}"
+        )
+    return lamin, lomin, lamax, lomax
+
+
+def _setting(
+    env: str, default: Any, convert: Callable[[str], Any] = str, *, secret: bool = False
+) -> Any:
+    return field(default=default, repr=not secret, metadata={"env": env, "convert": convert})
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,17 @@ class Settings:
     adsbx_api_key: str = _setting("ADSBX_API_KEY", "")
     adsbx_rapidapi_host: str = _setting("ADSBX_RAPIDAPI_HOST", "")
     receiver_url: str = _setting("RECEIVER_URL", "/run/readsb/aircraft.json")
+    opensky_client_id: str = _setting("OPENSKY_CLIENT_ID", "")
+    opensky_client_secret: str = _setting("OPENSKY_CLIENT_SECRET", "", secret=True)
+    opensky_auth_url: str = _setting(
+        "OPENSKY_AUTH_URL",
+        "https://auth.opensky-network.org/auth/realms/opensky-network/protocol/openid-connect/token",
+    )
+    opensky_username: str = _setting("OPENSKY_USERNAME", "")
+    opensky_password: str = _setting("OPENSKY_PASSWORD", "", secret=True)
+    opensky_bbox: tuple[float, float, float, float] | None = _setting("OPENSKY_BBOX", None, _bbox)
+    opensky_icao24: tuple[str, ...] = _setting("OPENSKY_ICAO24", (), _csv)
+    opensky_max_retry_after_s: float = _setting("OPENSKY_MAX_RETRY_AFTER", 300.0, _non_negative)
     http_timeout_s: float = _setting("FLIGHTDATA_HTTP_TIMEOUT", 20.0, _positive(float))
     cors_origins: tuple[str, ...] = _setting("CORS_ORIGINS", (), _csv)
     graphiql: bool = _setting("FLIGHTDATA_GRAPHIQL", True, _bool)

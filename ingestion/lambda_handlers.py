@@ -88,7 +88,7 @@ def fetcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
 async def _fetch(rt: _Runtime) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=rt.settings.http_timeout_s) as client:
         loop = IngestLoop(
-            build_source(rt.settings.source, rt.settings, client),
+            build_source(rt.settings.source, rt.settings, client, rt.pipeline.events),
             rt.pipeline,
             interval_s=rt.settings.interval_s,
             history=timedelta(hours=rt.settings.history_hours),

@@ -33,7 +33,7 @@ def build_ingest_loop(
     settings: Settings, stores: Stores, client: httpx.AsyncClient, events: EventBus | None
 ) -> IngestLoop:
     return IngestLoop(
-        build_source(settings.source, settings, client),
+        build_source(settings.source, settings, client, events),
         build_pipeline(settings, stores, events),
         interval_s=settings.interval_s,
         history=timedelta(hours=settings.history_hours),

@@ -14,12 +14,12 @@ import httpx
 import orjson
 
 from config import ConfigError, Settings
-from domain import Source
 from ingestion.adsbx import AdsbxSource, auth_headers
 from ingestion.batch import Normalised
 from ingestion.detect import normalise_any
 from ingestion.errors import UpstreamError
-from ingestion.opensky import fetch_states, normalise_states
+from ingestion.events import EventBus
+from ingestion.opensky import OpenSkySource
 from ingestion.receiver import ReceiverSource
 from ingestion.replay import ReplaySource
 
@@ -41,21 +41,6 @@ def parse_json(body: bytes) -> Any:
         raise UpstreamError(f"response is not JSON: {exc}", transient=True) from exc
 
 
-class OpenSkySource:
-    name = "opensky"
-
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
-        self._client = client
-        self._base_url = base_url
-
-    async def fetch(self) -> bytes:
-        return await fetch_states(self._client, self._base_url)
-
-    @staticmethod
-    def normalise(payload: Any) -> Normalised:
-        return normalise_states(payload, Source.OPENSKY)
-
-
 class FileSource:
     """A recorded response read from a file: OpenSky ``states/all``, an ADS-B v2 response
     or a readsb ``aircraft.json``, told apart by their layout."""
@@ -75,11 +60,13 @@ class FileSource:
         return normalise_any(payload)
 
 
-def build_source(spec: str, settings: Settings, client: httpx.AsyncClient) -> FlightSource:
+def build_source(
+    spec: str, settings: Settings, client: httpx.AsyncClient, events: EventBus | None = None
+) -> FlightSource:
     if spec == "replay":
         return ReplaySource()
     if spec == "opensky":
-        return OpenSkySource(client, settings.opensky_api_url)
+        return OpenSkySource.from_settings(settings, client, events)
     if spec == "adsbx":
         return _adsbx(settings, client)
     if spec == "receiver":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,14 @@ def _letter(row: Sequence[Any]) -> DeadLetter:
     )
 
 
+def _dump(raw: object) -> bytes:
+    try:
+        return orjson.dumps(raw, default=str)
+    except TypeError:
+        # orjson stops at 64-bit integers; a payload parsed by the stdlib can hold more.
+        return json.dumps(raw, default=str).encode()
+
+
 def fingerprint(letter: DeadLetter, raw: bytes) -> bytes:
     """The identity of the rejected record: the same record rejected again (a re-run of
     the same body) is not stored twice."""
@@ -57,7 +66,7 @@ class SqliteDeadLetterRepository:
     def add(self, letters: Sequence[DeadLetter]) -> None:
         rows = []
         for d in letters:
-            raw = orjson.dumps(d.raw, default=str)
+            raw = _dump(d.raw)
             rows.append(
                 (
                     d.reason,

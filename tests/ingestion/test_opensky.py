@@ -1,25 +1,18 @@
-"""OpenSky ``states/all``: the pure normaliser on recorded responses, and the HTTP fetch
-against a loopback server that serves those recordings."""
+"""OpenSky ``states/all``: the pure normaliser on recorded responses. The HTTP side is in
+``test_opensky_client.py``, against the fake upstream server."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
-from testkit import FIXTURES
 
 from domain import Source
 from ingestion.errors import UpstreamError
-from ingestion.opensky import fetch_states, normalise_states
-from ingestion.sources import OpenSkySource, parse_json
+from ingestion.opensky import normalise_states
+from testkit import FIXTURES
 
 SMALL = FIXTURES / "opensky_states_small_4_18field.json"
 ALPS = FIXTURES / "opensky_states_bbox_alps_79.json"
@@ -116,88 +109,3 @@ def test_not_a_states_response(payload: Any) -> None:
 def test_observed_at_needs_a_numeric_time(time: Any) -> None:
     assert normalise_states({"time": time, "states": []}).observed_at is None
     assert normalise_states({"states": []}).observed_at is None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    body = SMALL.read_bytes()
-    requests: list[str] = []  # noqa: RUF012 - shared with the test on purpose
-
-    def do_GET(self) -> None:
-        self.requests.append(self.path)
-        if self.path.startswith("/api/states/all"):
-            status, body = 200, self.body
-        elif self.path.startswith("/limited/states/all"):
-            status, body = 429, b'{"error": "Too many requests"}'
-        else:
-            status, body = 200, b"<html>not json</html>"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def opensky_url() -> Iterator[str]:
-    """A loopback server answering like OpenSky under /api (no network)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-def fetch(url: str, params: dict[str, Any] | None = None) -> bytes:
-    async def go() -> bytes:
-        async with httpx.AsyncClient() as client:
-            return await fetch_states(client, url, params)
-
-    return asyncio.run(go())
-
-
-def test_fetch_returns_the_raw_body(opensky_url: str) -> None:
-    body = fetch(f"{opensky_url}/api/", {"extended": 1})
-    assert body == SMALL.read_bytes()
-    assert _Handler.requests[-1] == "/api/states/all?extended=1"
-
-
-def test_fetch_fails_on_an_http_error(opensky_url: str) -> None:
-    with pytest.raises(UpstreamError, match="OpenSky answered HTTP 429") as exc:
-        fetch(f"{opensky_url}/limited")
-    assert exc.value.status == 429
-    assert exc.value.transient is False
-
-
-def test_fetch_fails_when_nobody_answers() -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago: connection refused
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with pytest.raises(UpstreamError, match="OpenSky unreachable") as exc:
-        fetch(f"http://127.0.0.1:{port}/api")
-    assert exc.value.transient is True
-
-
-def test_opensky_source_fetches_the_body_for_normalising(opensky_url: str) -> None:
-    async def go() -> bytes:
-        async with httpx.AsyncClient() as client:
-            return await OpenSkySource(client, f"{opensky_url}/api").fetch()
-
-    body = asyncio.run(go())
-    assert body == SMALL.read_bytes()
-    result = OpenSkySource.normalise(parse_json(body))
-    assert len(result.candidates) == 4
-    assert {c.fields["source"] for c in result.candidates} == {Source.OPENSKY}
-
-
-def test_a_body_that_is_not_json_is_an_upstream_error(opensky_url: str) -> None:
-    async def go() -> bytes:
-        async with httpx.AsyncClient() as client:
-            return await OpenSkySource(client, f"{opensky_url}/html").fetch()
-
-    with pytest.raises(UpstreamError, match="response is not JSON"):
-        parse_json(asyncio.run(go()))
