@@ -14,7 +14,6 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
-from testkit import ReplayWorld, SteppedClock, TestClient
 
 from app import Runtime, create_app
 from config import Settings
@@ -22,6 +21,7 @@ from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
 from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
 from storage.factory import Stores, open_stores, seed_airports
+from testkit import ReplayWorld, SteppedClock, TestClient
 
 BACKENDS = ["sqlite"]
 

@@ -6,11 +6,11 @@ import time
 from dataclasses import replace
 
 import pytest
-from testkit import FIXTURES, ReplayWorld, TestClient
 
 from app import create_app
 from config import Settings
 from storage.base import StoreUnavailable
+from testkit import FIXTURES, ReplayWorld, TestClient
 
 QUERY = "{ flights(first: 1) { totalCount } }"
 

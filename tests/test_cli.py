@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from testkit import FIXTURES
 
 import cli
 from config import Settings
 from domain.geo import haversine_km
 from schema import build_schema, export_sdl
 from storage.factory import open_stores
+from testkit import FIXTURES
 
 ALPS = FIXTURES / "opensky_states_bbox_alps_79.json"
 BIN = Path(sys.executable).parent

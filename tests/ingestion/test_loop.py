@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from testkit import FIXTURES, make_state
 
 from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline
 from ingestion.sources import FileSource
 from storage.factory import Stores
+from testkit import FIXTURES, make_state
 
 ALPS = FIXTURES / "opensky_states_bbox_alps_79.json"
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
-from testkit import FIXTURES
 
 from ingestion.opensky import normalise_states
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
 from storage.base import FlightFilter
 from storage.factory import Stores
+from testkit import FIXTURES
 
 SNAPSHOT_REASONS = {"stale_position": 69, "implausible_vertical_rate": 2, "implausible_altitude": 1}
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 import pytest
-from testkit import SteppedClock
 
 from domain import Source
 from domain.geo import haversine_km
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.validate import validate
+from testkit import SteppedClock
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 LON, LAT, BARO, GROUND, SPEED, TRACK, VRATE, GEO = 5, 6, 7, 8, 9, 10, 11, 13

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import TestClient
 
 from app import create_app
 from config import Settings
 from domain.geo import haversine_km
+from testkit import TestClient
 
 HEATHROW = (51.4706, -0.46194)
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from testkit import ReplayWorld
 
 from domain import BoundingBox
+from testkit import ReplayWorld
 
 NODE = "icao24 callsign originCountry latitude longitude onGround velocityMps lastContact"
 

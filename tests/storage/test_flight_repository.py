@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from testkit import T0, make_state
 
 from domain import BoundingBox, FlightState, InvalidArgument
 from storage import cursor
 from storage.base import FlightFilter, FlightRepository
 from storage.factory import Stores
+from testkit import T0, make_state
 
 MINUTE = timedelta(minutes=1)
 
