@@ -151,6 +151,11 @@ class FlightState(BaseModel):
         return self.time_position or self.last_contact
 
     @property
+    def altitude_m(self) -> float | None:
+        """Barometric altitude, else geometric: what most consumers mean by altitude."""
+        return self.baro_altitude_m if self.baro_altitude_m is not None else self.geo_altitude_m
+
+    @property
     def has_position(self) -> bool:
         return self.latitude is not None and self.longitude is not None
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 
 from config import Settings
+from ingestion.enrichment import EnrichmentStep
 from ingestion.events import EventBus
 from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline
@@ -23,6 +24,12 @@ def build_pipeline(settings: Settings, stores: Stores, events: EventBus | None) 
         Rules(max_position_age=timedelta(seconds=settings.max_position_age_s)),
         events=events,
         alert_threshold=settings.reject_alert_rate,
+        enrich=EnrichmentStep(
+            stores.flights,
+            stores.airports,
+            stores.routes,
+            radius_km=settings.nearest_airport_km,
+        ),
         processed=ProcessedWriter(
             LocalSink(settings.data_dir), flush_every_s=settings.parquet_flush_s
         ),

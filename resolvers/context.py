@@ -11,7 +11,8 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from config import Settings
-from domain import FlightState
+from domain import Airport, FlightState
+from domain.route import Route
 from domain.runway import Runway
 from storage.base import NearestAirport
 from storage.factory import Stores
@@ -50,6 +51,26 @@ class Loaders:
             return [
                 [s for s in found.get(icao24, []) if lo <= s.time <= hi] for icao24, lo, hi in keys
             ]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def airport(self) -> DataLoader[str, Airport | None]:
+        airports = self._stores.airports
+
+        async def load(codes: Sequence[str]) -> list[Airport | None]:
+            found = airports.many_by_icao(codes)
+            return [found.get(code.upper()) for code in codes]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def route(self) -> DataLoader[str, Route | None]:
+        routes = self._stores.routes
+
+        async def load(codes: Sequence[str]) -> list[Route | None]:
+            found = routes.current(codes)
+            return [found.get(code) for code in codes]
 
         return DataLoader(load_fn=load)
 

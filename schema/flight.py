@@ -16,7 +16,8 @@ from resolvers._args import track_window
 from resolvers.context import Context
 from schema.airport import NearestAirport
 from schema.pagination import PageInfo
-from schema.scalars import PositionSource, Source
+from schema.route import Route
+from schema.scalars import FlightPhase, PositionSource, Source
 from schema.track import Track
 from storage.base import Page
 
@@ -42,6 +43,16 @@ class Flight:
     position_source: PositionSource | None
     category: int | None = strawberry.field(description="Emitter category, OpenSky's 0-20")
     source: Source
+    region: str | None = strawberry.field(description="Named world region, e.g. europe")
+    grid_cell: str | None = strawberry.field(description='1° cell "lat:lon" of the position')
+    phase: FlightPhase | None = strawberry.field(
+        description="GROUND, TAKEOFF, CLIMB, CRUISE, DESCENT, APPROACH or LANDING"
+    )
+
+    @strawberry.field(description="The leg this aircraft is flying, or its last one.")
+    async def route(self, info: Info[Context, None]) -> Route | None:
+        found = await info.context.loaders.route.load(self.icao24)
+        return None if found is None else Route.from_record(found)
 
     @strawberry.field(description="The closest airport within the configured radius.")
     async def nearest_airport(self, info: Info[Context, None]) -> NearestAirport | None:
@@ -83,6 +94,9 @@ class Flight:
             position_source=s.position_source,
             category=s.category,
             source=s.source,
+            region=s.region,
+            grid_cell=s.grid_cell,
+            phase=s.phase,
         )
 
 

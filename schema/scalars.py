@@ -5,8 +5,11 @@ from __future__ import annotations
 import strawberry
 
 from domain.flight import PositionSource, Source
+from domain.route import FlightPhase
 
 strawberry.enum(Source, name="Source", description="Where a state came from.")
 strawberry.enum(PositionSource, name="PositionSource", description="How the position was found.")
 
-__all__ = ["PositionSource", "Source"]
+strawberry.enum(FlightPhase, name="FlightPhase", description="What the aircraft is doing.")
+
+__all__ = ["FlightPhase", "PositionSource", "Source"]

@@ -14,6 +14,7 @@ from typing import Generic, Protocol, TypeVar
 
 from domain import Airport, BoundingBox, FlightState, GeoPoint
 from domain.cycle import CycleReport
+from domain.route import Route
 from domain.runway import Runway
 
 T = TypeVar("T")
@@ -84,6 +85,24 @@ class DeadLetter:
         default=None, metadata={"doc": "the source's snapshot time, for re-normalising"}
     )
     id: str | None = field(default=None, compare=False)
+
+
+class RouteRepository(Protocol):
+    def put_routes(self, routes: Sequence[Route]) -> None:
+        """Store legs, replacing any stored leg with the same ``(icao24, departed_at)``."""
+        ...
+
+    def current(self, icao24s: Sequence[str]) -> dict[str, Route]:
+        """The most recent leg of each aircraft that has one."""
+        ...
+
+    def in_flight(self, since: datetime) -> list[Route]:
+        """Legs not yet arrived that were updated at or after ``since``."""
+        ...
+
+    def completed(self, since: datetime, until: datetime) -> list[Route]:
+        """Legs that arrived in ``[since, until]``."""
+        ...
 
 
 class CycleRepository(Protocol):

@@ -12,6 +12,7 @@ from storage.base import (
     CycleRepository,
     DeadLetterRepository,
     FlightRepository,
+    RouteRepository,
 )
 from storage.sqlite import (
     SqliteAirportRepository,
@@ -19,6 +20,7 @@ from storage.sqlite import (
     SqliteDatabase,
     SqliteDeadLetterRepository,
     SqliteFlightRepository,
+    SqliteRouteRepository,
 )
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class Stores:
     airports: AirportRepository
     dead_letters: DeadLetterRepository
     cycles: CycleRepository
+    routes: RouteRepository
     archive: RawArchive
     db: SqliteDatabase
 
@@ -47,6 +50,7 @@ def open_stores(settings: Settings) -> Stores:
         airports=SqliteAirportRepository(db),
         dead_letters=SqliteDeadLetterRepository(db),
         cycles=SqliteCycleRepository(db),
+        routes=SqliteRouteRepository(db),
         archive=LocalArchive(settings.data_dir),
         db=db,
     )

@@ -17,8 +17,8 @@ import pytest
 
 from app import Runtime, create_app
 from config import Settings
-from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
+from ingestion.service import build_pipeline
 from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
 from storage.factory import Stores, open_stores, seed_airports
 from testkit import ReplayWorld, SteppedClock, TestClient
@@ -127,7 +127,7 @@ def replay_world(
     runtime: Runtime = app.state.runtime
     now = datetime.now(UTC).timestamp()
     source = ReplaySource(load_snapshot(), clock=SteppedClock(now - 10.0, now))
-    pipeline = Pipeline(runtime.stores.flights, runtime.stores.dead_letters)
+    pipeline = build_pipeline(settings, runtime.stores, None)
     reports = [pipeline.process(source.name, source.advance(), source.normalise) for _ in "12"]
     # Dead letters come back in the order they were added: cycle by cycle. An aircraft is
     # missing from the live view only when every cycle rejected it.

@@ -10,6 +10,7 @@ from storage.sqlite.cycles import SqliteCycleRepository
 from storage.sqlite.db import SqliteDatabase
 from storage.sqlite.dead_letters import SqliteDeadLetterRepository
 from storage.sqlite.flights import SqliteFlightRepository
+from storage.sqlite.routes import SqliteRouteRepository
 
 __all__ = [
     "SqliteAirportRepository",
@@ -17,4 +18,5 @@ __all__ = [
     "SqliteDatabase",
     "SqliteDeadLetterRepository",
     "SqliteFlightRepository",
+    "SqliteRouteRepository",
 ]

@@ -11,7 +11,7 @@ from domain import Airport
 from domain.runway import Runway
 from storage import cursor
 from storage.base import AirportFilter, NearestAirport, Page
-from storage.spatial import AirportGrid
+from storage.spatial import AirportGrid, NearestAirports
 from storage.sqlite._like import escape_like
 from storage.sqlite.db import SqliteDatabase
 
@@ -74,6 +74,7 @@ class SqliteAirportRepository:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
         self._grid: AirportGrid | None = None
+        self._nearest: dict[float, NearestAirports] = {}
         self._grid_lock = threading.Lock()
 
     def put_airports(self, airports: Sequence[Airport]) -> int:
@@ -97,6 +98,7 @@ class SqliteAirportRepository:
             conn.executemany(_UPSERT, rows)
         with self._grid_lock:
             self._grid = None
+            self._nearest = {}
         return len(rows)
 
     def put_runways(self, runways: Sequence[Runway]) -> int:
@@ -211,5 +213,11 @@ class SqliteAirportRepository:
     def nearest(
         self, points: Sequence[tuple[float, float]], radius_km: float
     ) -> list[NearestAirport | None]:
-        grid = self._airport_grid()
-        return [grid.nearest(lat, lon, radius_km) for lat, lon in points]
+        with self._grid_lock:
+            lookup = self._nearest.get(radius_km)
+        if lookup is None:
+            rows = self._db.read(f"SELECT {_COLUMNS} FROM airports")
+            lookup = NearestAirports([_airport_from_row(r) for r in rows], radius_km)
+            with self._grid_lock:
+                self._nearest[radius_km] = lookup
+        return lookup(points)

@@ -66,6 +66,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     source TEXT NOT NULL, raw BLOB NOT NULL, received_at REAL NOT NULL,
     attempts INTEGER NOT NULL, cycle_id TEXT, observed_at REAL, fingerprint BLOB
 );
+CREATE TABLE IF NOT EXISTS routes (
+    icao24 TEXT NOT NULL, departed_at REAL NOT NULL, arrived_at REAL, updated_at REAL NOT NULL,
+    body BLOB NOT NULL, PRIMARY KEY (icao24, departed_at)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS routes_arrived ON routes (arrived_at);
+CREATE INDEX IF NOT EXISTS routes_updated ON routes (updated_at);
 CREATE TABLE IF NOT EXISTS cycles (
     cycle_id TEXT PRIMARY KEY, source TEXT NOT NULL, started_at REAL NOT NULL,
     finished_at REAL, received INTEGER NOT NULL, stored INTEGER NOT NULL,

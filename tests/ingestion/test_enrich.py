@@ -17,20 +17,13 @@ from hypothesis import strategies as st
 from domain import Airport, FlightState, Source
 from domain.geo import REGIONS, haversine_km
 from domain.route import FlightPhase, Route
-from ingestion.enrich import (
-    AIRPORT_LOOKUP_ALTITUDE_M,
-    Enricher,
-    NearestAirports,
-    RouteTracker,
-    classify_phase,
-    great_circle_km,
-    grid_cell,
-)
+from ingestion.enrich import AIRPORT_LOOKUP_ALTITUDE_M, Enricher, classify_phase, grid_cell
 from ingestion.reference import airportsdata_airports
 from ingestion.replay import ReplaySource
+from ingestion.routes import RouteTracker, great_circle_km
 from ingestion.validate import validate
 from storage.base import NearestAirport, StoreUnavailable
-from storage.spatial import AirportGrid
+from storage.spatial import AirportGrid, NearestAirports
 from testkit import T0, make_state
 
 P = FlightPhase

@@ -406,3 +406,21 @@ def test_unexpected_failures_are_masked(
     [error] = body["errors"]
     assert error["message"] == "Unexpected error."
     assert "secret" not in response.text
+
+
+def test_flights_carry_phase_region_and_route(replay_world: ReplayWorld) -> None:
+    body = replay_world.query(
+        "{ flights(first: 1000) { nodes { icao24 onGround phase region gridCell"
+        " route { departedAt inFlight flownKm departureIcao departure { icao } } } } }"
+    )
+
+    assert "errors" not in body
+    nodes = body["data"]["flights"]["nodes"]
+    assert all(n["phase"] and n["region"] and n["gridCell"] for n in nodes)
+    assert all(n["phase"] == "GROUND" for n in nodes if n["onGround"])
+    with_route = [n for n in nodes if n["route"] is not None]
+    assert len(with_route) > 900
+    assert all(n["route"]["flownKm"] >= 0 for n in with_route)
+    departed = [n["route"] for n in with_route if n["route"]["departureIcao"]]
+    assert departed
+    assert all(r["departure"]["icao"] == r["departureIcao"] for r in departed)

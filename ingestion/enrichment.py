@@ -1,0 +1,105 @@
+"""The pipeline's enrichment step: an ``Enricher`` wired to the stores.
+
+It primes itself from the store on first use (the latest state of each aircraft and the
+legs in flight), writes the enrichment into each state, and saves route legs: at once
+when a leg starts or ends, and at most once a minute while it is in flight.
+
+Holds the enricher's memory; called from the pipeline's thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from domain import FlightState
+from domain.route import Route
+from ingestion.enrich import Enricher, Enrichment
+from storage.base import (
+    AirportRepository,
+    FlightFilter,
+    FlightRepository,
+    RouteRepository,
+    StoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
+SAVE_IN_FLIGHT_EVERY = timedelta(seconds=60)
+FORGET_AFTER = timedelta(hours=6)
+
+
+def _enriched(state: FlightState, e: Enrichment) -> FlightState:
+    return FlightState.trusted(
+        {
+            **state.__dict__,
+            "origin_country": e.origin_country,
+            "region": e.region,
+            "grid_cell": e.grid_cell,
+            "phase": e.phase,
+            "nearest_airport_icao": e.nearest_airport_icao,
+            "nearest_airport_km": e.nearest_airport_km,
+        }
+    )
+
+
+class EnrichmentStep:
+    def __init__(
+        self,
+        flights: FlightRepository,
+        airports: AirportRepository,
+        routes: RouteRepository,
+        *,
+        radius_km: float = 50.0,
+    ) -> None:
+        self._flights = flights
+        self._airports = airports
+        self._routes = routes
+        self._enricher = Enricher(lambda points: airports.nearest(points, radius_km))
+        self._primed = False
+        self._saved: dict[tuple[str, datetime], datetime] = {}
+
+    def _prime(self) -> None:
+        self._primed = True
+        since = datetime.now(UTC) - FORGET_AFTER
+        try:
+            legs = self._routes.in_flight(since)
+            latest = self._flights.search_latest(FlightFilter(since=since), first=10_000_000)
+        except StoreUnavailable as exc:
+            log.warning("enrichment starts without history: %s", exc)
+            return
+        self._enricher.routes.load(legs, locate=self._airports.many_by_icao)
+        self._enricher.prime(latest.items)
+        log.info("enrichment resumed %d legs and %d aircraft", len(legs), len(latest.items))
+
+    def __call__(self, states: Sequence[FlightState]) -> list[FlightState]:
+        if not self._primed:
+            self._prime()
+        enrichments = self._enricher.enrich(states)
+        self._save_routes([e.route for e in enrichments if e.route is not None])
+        newest = max((s.time for s in states), default=datetime.now(UTC))
+        self._enricher.prune(newest - FORGET_AFTER)
+        return [_enriched(s, e) for s, e in zip(states, enrichments, strict=True)]
+
+    def _save_routes(self, routes: list[Route]) -> None:
+        now = datetime.now(UTC)
+        due = []
+        for route in routes:
+            key = (route.icao24, route.departed_at)
+            last = self._saved.get(key)
+            if route.arrived_at is not None or last is None or now - last >= SAVE_IN_FLIGHT_EVERY:
+                due.append(route)
+                if route.arrived_at is None:
+                    self._saved[key] = now
+                else:
+                    self._saved.pop(key, None)
+        if not due:
+            return
+        try:
+            self._routes.put_routes(due)
+        except StoreUnavailable as exc:
+            # Legs are rebuilt from states; a missed save costs freshness, not data.
+            log.warning("saving %d route legs failed: %s", len(due), exc)
+        if len(self._saved) > 200_000:
+            cutoff = now - FORGET_AFTER
+            self._saved = {k: v for k, v in self._saved.items() if v >= cutoff}
