@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import platform
 
-from bench import flights_query, http_flight, ingest
+from bench import flights_query, http_flight, ingest, pipeline
+from cli import tune_gc
 
 
 def main() -> None:
+    tune_gc()  # as the service does at start-up
     print(
         f"flightdata benchmarks: Python {platform.python_version()} on {platform.machine()}, "
         f"{platform.processor() or 'unknown cpu'}",
         flush=True,
     )
-    for bench in (ingest, flights_query, http_flight):
+    for bench in (ingest, pipeline, flights_query, http_flight):
         bench.run()
         print(flush=True)
 

@@ -12,6 +12,7 @@ import time
 import orjson
 
 from bench._common import line, median, p95, scratch_settings
+from cli import tune_gc
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from resolvers.context import Context, make_loaders
@@ -82,4 +83,5 @@ def run() -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    tune_gc()
     run()

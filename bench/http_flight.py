@@ -20,6 +20,7 @@ import httpx
 import orjson
 
 from bench._common import line, scratch_settings
+from cli import tune_gc
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from storage.factory import open_stores, seed_airports
@@ -127,4 +128,5 @@ def run() -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    tune_gc()
     run()

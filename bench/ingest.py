@@ -11,6 +11,7 @@ import time
 import orjson
 
 from bench._common import line, median, scratch_settings, timed
+from cli import tune_gc
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
 from storage.factory import open_stores
@@ -51,4 +52,5 @@ def run() -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    tune_gc()
     run()
