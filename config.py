@@ -87,6 +87,8 @@ class Settings:
     max_page_size: int = _setting("MAX_PAGE_SIZE", 1000, _positive(int))
     max_position_age_s: float = _setting("FLIGHTDATA_MAX_POSITION_AGE", 300.0, _positive(float))
     reject_alert_rate: float = _setting("FLIGHTDATA_REJECT_ALERT_RATE", 0.10, _positive(float))
+    retry_attempts: int = _setting("FLIGHTDATA_RETRY_ATTEMPTS", 3, _positive(int))
+    retry_wait_s: float = _setting("FLIGHTDATA_RETRY_WAIT", 0.5, _non_negative)
     parquet_flush_s: float = _setting("FLIGHTDATA_PARQUET_FLUSH", 300.0, _positive(float))
     live_window_s: float = _setting("FLIGHTDATA_LIVE_WINDOW", 300.0, _positive(float))
     history_hours: float = _setting("FLIGHTDATA_HISTORY_HOURS", 6.0, _positive(float))

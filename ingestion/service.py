@@ -10,7 +10,7 @@ from config import Settings
 from ingestion.enrichment import EnrichmentStep
 from ingestion.events import EventBus
 from ingestion.loop import IngestLoop
-from ingestion.pipeline import Pipeline
+from ingestion.pipeline import Pipeline, RetryPolicy
 from ingestion.sources import build_source
 from ingestion.validate import Rules
 from storage.factory import Stores
@@ -24,6 +24,7 @@ def build_pipeline(settings: Settings, stores: Stores, events: EventBus | None) 
         Rules(max_position_age=timedelta(seconds=settings.max_position_age_s)),
         events=events,
         alert_threshold=settings.reject_alert_rate,
+        retry=RetryPolicy(attempts=settings.retry_attempts, initial_wait_s=settings.retry_wait_s),
         enrich=EnrichmentStep(
             stores.flights,
             stores.airports,
