@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 def _malformed_payload() -> bytes:
     payload = orjson.loads((FIXTURES / ALPS).read_bytes())
-    payload["states"] += [["zzzzzz"] + payload["states"][0][1:], [1, 2, 3], "not a row", None]
+    payload["states"] += [["zzzzzz", *payload["states"][0][1:]], [1, 2, 3], "not a row", None]
     return orjson.dumps(payload)
 
 
