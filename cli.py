@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import multiprocessing
 import os
@@ -308,20 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def tune_gc() -> None:
-    """Collect garbage less often than CPython's default of every 700 allocations.
-
-    An ingest cycle allocates hundreds of thousands of short-lived objects beside a large
-    set of long-lived ones (airports, the latest states); with the default thresholds the
-    collector rescans those again and again, which measured 20 % of a cycle. Objects made
-    at start-up are frozen out of collection altogether.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 50)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
+    from app import tune_gc
+
     tune_gc()
     args = build_parser().parse_args(argv)
     try:

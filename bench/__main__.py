@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import platform
 
+from app import tune_gc
 from bench import flights_query, http_flight, ingest, pipeline
-from cli import tune_gc
 
 
 def main() -> None:

@@ -11,8 +11,8 @@ import time
 
 import orjson
 
+from app import tune_gc
 from bench._common import line, median, p95, scratch_settings
-from cli import tune_gc
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from resolvers.context import Context, make_loaders

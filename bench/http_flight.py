@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import orjson
 
+from app import tune_gc
 from bench._common import line, scratch_settings
-from cli import tune_gc
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from storage.factory import open_stores, seed_airports

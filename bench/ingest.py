@@ -10,8 +10,8 @@ import time
 
 import orjson
 
+from app import tune_gc
 from bench._common import line, median, scratch_settings, timed
-from cli import tune_gc
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
 from storage.factory import open_stores

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import orjson
 
+from app import tune_gc
 from bench._common import line, median, scratch_settings
-from cli import tune_gc
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.service import build_pipeline
 from storage.factory import open_stores, seed_airports

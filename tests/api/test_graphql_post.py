@@ -1,0 +1,97 @@
+"""The lean JSON POST path answers exactly as Strawberry's own view would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from app import FlightGraphQL, Runtime
+from testkit import ReplayWorld, TestClient
+
+REQUESTS: list[Any] = [
+    {"query": '{ airport(code: "LHR") { icao name } }'},
+    {
+        "query": 'query A { flights(first: 2) { totalCount } } '
+        'query B { airport(code: "x") { icao } }',
+        "operationName": "A",
+    },
+    {"query": "query Q($c: String!) { airport(code: $c) { icao } }", "variables": {"c": "egll"}},
+    {"query": "query Q($c: String!) { airport(code: $c) { icao } }", "variables": {}},
+    {"query": '{ flight(icao24: "nothex") { icao24 } }'},
+    {"query": "{ flights(first: 5000) { totalCount } }"},
+    {"query": "{ flights(first: 1) { nodes { nope } } }"},
+    {"query": "{ flights(first: 1) { totalCount "},
+    {"query": "query A { flights { totalCount } } query B { flights { totalCount } }"},
+    {"query": "mutation { x }"},
+]
+
+
+@pytest.fixture(scope="module")
+def strawberry_view(replay_world: ReplayWorld) -> Iterator[TestClient]:
+    runtime: Runtime = replay_world.runtime
+    view = FlightGraphQL(runtime, graphql_ide=None, allow_queries_via_get=True)
+    with TestClient(Starlette(routes=[Route("/graphql", view, methods=["GET", "POST"])])) as c:
+        yield c
+
+
+@pytest.mark.parametrize("body", REQUESTS)
+def test_same_answer_as_the_strawberry_view(
+    replay_world: ReplayWorld, strawberry_view: TestClient, body: dict[str, Any]
+) -> None:
+    lean = replay_world.client.post("/graphql", json=body)
+    reference = strawberry_view.post("/graphql", json=body)
+
+    assert lean.status_code == reference.status_code
+    assert lean.headers["content-type"].startswith(reference.headers["content-type"].split(";")[0])
+    if reference.headers["content-type"].startswith("application/json"):
+        assert lean.json() == reference.json()
+    else:
+        assert lean.text == reference.text
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"{not json", "Unable to parse request body as JSON"),
+        (b"[]", "Batching is not enabled"),
+        (b'{"variables": {}}', "No GraphQL query found in the request"),
+        (b'{"query": "{ __typename }", "variables": [1]}', "The variables must be an object"),
+    ],
+)
+def test_a_body_that_is_not_a_graphql_request_is_a_400(
+    replay_world: ReplayWorld, raw: bytes, message: str
+) -> None:
+    response = replay_world.client.post(
+        "/graphql", content=raw, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert message in response.text
+
+
+def test_other_requests_go_to_the_strawberry_view(replay_world: ReplayWorld) -> None:
+    get = replay_world.client.get("/graphql", params={"query": "{ __typename }"})
+    form = replay_world.client.post(
+        "/graphql", content=b"query={ __typename }", headers={"content-type": "text/plain"}
+    )
+
+    assert get.json() == {"data": {"__typename": "Query"}}
+    assert form.status_code in {400, 415}
+
+
+def test_unexpected_errors_are_masked(
+    replay_world: ReplayWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(icao24: str) -> None:
+        raise RuntimeError("sqlite file /secret/path is corrupt")
+
+    monkeypatch.setattr(replay_world.runtime.stores.flights, "latest", broken)
+    body = replay_world.query('{ flight(icao24: "4ca7b5") { icao24 } }')
+
+    assert body["data"] == {"flight": None}
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "secret" not in str(body)
