@@ -19,9 +19,13 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
+    """A record that will not be stored. ``key`` names the state it was, when it was one,
+    so the same state rejected in several cycles is one dead letter."""
+
     reason: str
     detail: str
     raw: Any
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

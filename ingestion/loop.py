@@ -62,11 +62,13 @@ class IngestLoop:
         events: EventBus | None = None,
         retry: RetryPolicy | None = None,
         keep_reports: int = 100,
+        dead_letter_retention: timedelta = timedelta(days=30),
     ) -> None:
         self.source = source
         self.pipeline = pipeline
         self.interval_s = interval_s
         self.history = history
+        self.dead_letter_retention = dead_letter_retention
         self.archive = archive
         self.cycles = cycles
         self.events = events
@@ -220,11 +222,14 @@ class IngestLoop:
             now = datetime.now(UTC)
             cutoff = min(now, newest or now) - self.history
             removed = await asyncio.to_thread(self.pipeline.flights.prune, cutoff)
+            letters = await asyncio.to_thread(
+                self.pipeline.dead_letters.prune, now - self.dead_letter_retention
+            )
         except StoreUnavailable as exc:
             log.warning("pruning history failed: %s", exc)
             return
-        if removed:
-            log.info("pruned %d states older than %s", removed, cutoff.isoformat())
+        if removed or letters:
+            log.info("pruned %d states and %d dead letters", removed, letters)
 
     def _maybe_health_check(self, report: CycleReport) -> None:
         if self.events is None or time.monotonic() - self._last_health < _HEALTH_EVERY_S:

@@ -25,7 +25,7 @@ from domain.geo import haversine_km
 from ingestion.batch import Normalised, Reject
 from ingestion.errors import UpstreamError
 from ingestion.events import DataQualityAlert, EventBus, FlightDataProcessed
-from ingestion.validate import Rules, validate_with_raw
+from ingestion.validate import Rules, state_key, validate_with_raw
 from storage.base import (
     DeadLetter,
     DeadLetterRepository,
@@ -158,7 +158,7 @@ class Pipeline:
             )
         except StoreUnavailable as exc:
             log.error("storing %d states failed after retries: %s", len(states), exc)
-            return [Reject("store_failed", str(exc), raw_of[id(s)]) for s in states]
+            return [Reject("store_failed", str(exc), raw_of[id(s)], state_key(s)) for s in states]
         report.stored = result.stored
         report.duplicates += result.duplicates
         report.changed = [s.icao24 for s in states]
@@ -184,6 +184,7 @@ class Pipeline:
                 attempts=attempts if r.reason == "store_failed" else 1,
                 cycle_id=cycle.cycle_id or None,
                 observed_at=cycle.observed_at,
+                key=r.key,
             )
             for r in rejects
         ]
@@ -211,7 +212,9 @@ class Pipeline:
             if dt > 0 and distance_km > MIN_JUMP_KM and distance_km * 1000 / dt > MAX_SPEED_MPS:
                 speed = distance_km * 1000 / dt
                 detail = f"moved {distance_km:.1f} km in {dt:.0f} s ({speed:.0f} m/s)"
-                rejects.append(Reject("impossible_jump", detail, raw_of[id(state)]))
+                rejects.append(
+                    Reject("impossible_jump", detail, raw_of[id(state)], state_key(state))
+                )
             else:
                 kept.append(state)
         return kept, rejects

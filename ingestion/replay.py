@@ -3,7 +3,10 @@
 The snapshot (``data/opensky_states_all_large_5485.json``, 5,485 states recorded
 2021-10-17T11:49:50Z) is re-stamped to now on the first fetch, keeping each state's age.
 Each later fetch advances every airborne aircraft by dead reckoning: along its true track
-at its ground speed, and vertically at its vertical rate until it levels off.
+at its ground speed, and vertically at its vertical rate until it levels off. An aircraft
+whose position was already more than five minutes old in the recording has lost its
+position source: its position stays where and when it was, as OpenSky would keep
+reporting it (and validation keeps rejecting it as stale, as one dead letter).
 
 Holds the moving snapshot; not thread-safe, call ``fetch`` from one task at a time.
 """
@@ -27,6 +30,7 @@ SNAPSHOT = "opensky_states_all_large_5485.json"
 # so that hours of replay keep altitudes plausible.
 _CRUISE_M = 11_500.0
 _FLOOR_M = 450.0
+_LOST_AFTER_S = 300.0
 _LON, _LAT, _BARO, _GROUND, _SPEED, _TRACK, _VRATE, _GEO = 5, 6, 7, 8, 9, 10, 11, 13
 
 
@@ -46,6 +50,9 @@ class ReplaySource:
         self._recorded_at = float(snap["time"])
         self._rows: list[list[Any]] = [list(r) for r in snap["states"] or []]
         self._limits = [_altitude_limits(r) for r in self._rows]
+        self._lost = [
+            r[3] is not None and self._recorded_at - r[3] > _LOST_AFTER_S for r in self._rows
+        ]
         self._clock = clock
         self._now: float | None = None
 
@@ -58,11 +65,13 @@ class ReplaySource:
         dt = now - (self._recorded_at if self._now is None else self._now)
         first = self._now is None
         self._now = now
-        for row, limits in zip(self._rows, self._limits, strict=True):
-            if row[3] is not None:
-                row[3] += dt
+        for row, limits, lost in zip(self._rows, self._limits, self._lost, strict=True):
             if row[4] is not None:
                 row[4] += dt
+            if lost and not first:
+                continue
+            if row[3] is not None:
+                row[3] += dt
             if not first:
                 _dead_reckon(row, dt, limits)
         return {"time": int(now), "states": [list(r) for r in self._rows]}

@@ -45,6 +45,7 @@ def build_ingest_loop(
         build_pipeline(settings, stores, events),
         interval_s=settings.interval_s,
         history=timedelta(hours=settings.history_hours),
+        dead_letter_retention=timedelta(days=settings.dead_letter_days),
         archive=stores.archive,
         cycles=stores.cycles,
         events=events,

@@ -39,6 +39,11 @@ def _reject(candidate: Candidate, exc: ValidationError) -> Reject:
     return Reject(reason, detail, candidate.raw)
 
 
+def state_key(state: FlightState) -> str:
+    """The store's key of a state, ``icao24@epoch``."""
+    return f"{state.icao24}@{state.time.timestamp():.3f}"
+
+
 @dataclass(frozen=True, slots=True)
 class Rules:
     """Limits beyond the model's own: how old a position may be, how far in the future."""
@@ -81,12 +86,12 @@ def validate_with_raw(
             continue
         if state.time > latest or state.last_contact > latest:
             detail = f"time {state.time.isoformat()} is in the future"
-            rejects.append(Reject("future_time", detail, candidate.raw))
+            rejects.append(Reject("future_time", detail, candidate.raw, state_key(state)))
         elif state.time_position is not None and state.time_position < oldest:
             age = (reference - state.time_position).total_seconds()
             limit = rules.max_position_age.total_seconds()
             detail = f"position is {age:.0f} s old, more than {limit:.0f} s"
-            rejects.append(Reject("stale_position", detail, candidate.raw))
+            rejects.append(Reject("stale_position", detail, candidate.raw, state_key(state)))
         else:
             states.append(state)
             raws.append(candidate.raw)

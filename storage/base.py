@@ -84,6 +84,9 @@ class DeadLetter:
     observed_at: datetime | None = field(
         default=None, metadata={"doc": "the source's snapshot time, for re-normalising"}
     )
+    key: str | None = field(
+        default=None, compare=False, metadata={"doc": "the state it was, icao24@time"}
+    )
     id: str | None = field(default=None, compare=False)
 
 
@@ -188,6 +191,10 @@ class DeadLetterRepository(Protocol):
 
     def reasons(self) -> dict[str, int]:
         """How many letters there are for each reason."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete letters received before ``before``; returns how many."""
         ...
 
     def count(self, reason: str | None = None) -> int: ...

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from app import Runtime, create_app
 from config import Settings
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.service import build_pipeline
+from ingestion.validate import validate
 from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
 from storage.factory import Stores, open_stores, seed_airports
 from testkit import ReplayWorld, SteppedClock, TestClient
@@ -128,17 +128,13 @@ def replay_world(
     now = datetime.now(UTC).timestamp()
     source = ReplaySource(load_snapshot(), clock=SteppedClock(now - 10.0, now))
     pipeline = build_pipeline(settings, runtime.stores, None)
-    reports = [pipeline.process(source.name, source.advance(), source.normalise) for _ in "12"]
-    # Dead letters come back in the order they were added: cycle by cycle. An aircraft is
-    # missing from the live view only when every cycle rejected it.
-    letters = iter(runtime.stores.dead_letters.list(first=1000).items)
-    rejected = [
-        {
-            d.raw[0]
-            for d in islice(letters, r.rejected)
-            if d.raw[5] is not None and d.raw[6] is not None
-        }
-        for r in reports
-    ]
+    payloads = [source.advance() for _ in "12"]
+    reports = [pipeline.process(source.name, p, source.normalise) for p in payloads]
+    # An aircraft is missing from the live view only when every cycle rejected it.
+    rejected = []
+    for payload in payloads:
+        normalised = source.normalise(payload)
+        _, bad = validate(normalised.candidates, observed_at=normalised.observed_at)
+        rejected.append({r.raw[0] for r in bad if r.raw[5] is not None and r.raw[6] is not None})
     with TestClient(app) as test_client:
         yield ReplayWorld(test_client, runtime, reports, len(set.intersection(*rejected)))

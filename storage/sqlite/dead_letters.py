@@ -44,12 +44,16 @@ def _dump(raw: object) -> bytes:
 
 
 def fingerprint(letter: DeadLetter, raw: bytes) -> bytes:
-    """The identity of the rejected record: the same record rejected again (a re-run of
-    the same body) is not stored twice."""
+    """The identity of the rejected record, so that the same record rejected again (a
+    re-run of the same body, the same stale state in the next cycle) is stored once: the
+    state's key when it had become a state, else its raw value and snapshot time."""
     h = hashlib.blake2b(digest_size=16)
     h.update(letter.source.encode())
-    h.update(raw)
-    h.update(str(_ts(letter.observed_at)).encode())
+    if letter.key is not None:
+        h.update(b"key:" + letter.reason.encode() + b":" + letter.key.encode())
+    else:
+        h.update(raw)
+        h.update(str(_ts(letter.observed_at)).encode())
     return h.digest()
 
 
@@ -117,6 +121,13 @@ class SqliteDeadLetterRepository:
             return int(self._db.scalar("SELECT count(*) FROM dead_letters"))
         sql = "SELECT count(*) FROM dead_letters WHERE reason = ?"
         return int(self._db.scalar(sql, (reason,)))
+
+    def prune(self, before: datetime) -> int:
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM dead_letters WHERE received_at < ?", (before.timestamp(),)
+            )
+            return int(cur.rowcount)
 
     def reasons(self) -> dict[str, int]:
         rows = self._db.read("SELECT reason, count(*) FROM dead_letters GROUP BY reason")

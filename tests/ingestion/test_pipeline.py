@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -14,7 +14,7 @@ from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
 from storage.base import FlightFilter
 from storage.factory import Stores
-from testkit import FIXTURES
+from testkit import FIXTURES, SteppedClock
 
 SNAPSHOT_REASONS = {"stale_position": 69, "implausible_vertical_rate": 2, "implausible_altitude": 1}
 
@@ -156,3 +156,25 @@ def test_newest_contact_follows_the_payload(
     assert newest is not None
     observed = datetime.fromtimestamp(replay_payload["time"], UTC)
     assert abs((newest - observed).total_seconds()) < 2
+
+
+def test_the_same_stale_state_in_many_cycles_is_one_dead_letter(stores: Stores) -> None:
+    pipeline = Pipeline(stores.flights, stores.dead_letters)
+    now = datetime.now(UTC).timestamp() - 60
+    source = ReplaySource(clock=SteppedClock(*(now + 10.0 * i for i in range(4))))
+    reports = [pipeline.process(source.name, source.advance(), source.normalise) for _ in "1234"]
+
+    # Recorded positions older than five minutes never move: the same state every cycle.
+    assert all(r.reasons["stale_position"] == 69 for r in reports)
+    assert stores.dead_letters.count("stale_position") == 69
+
+
+def test_old_dead_letters_are_pruned(stores: Stores) -> None:
+    pipeline = Pipeline(stores.flights, stores.dead_letters)
+    source = ReplaySource()
+    pipeline.process(source.name, source.advance(), source.normalise)
+    total = stores.dead_letters.count()
+
+    assert stores.dead_letters.prune(datetime.now(UTC) - timedelta(days=1)) == 0
+    assert stores.dead_letters.prune(datetime.now(UTC) + timedelta(seconds=1)) == total
+    assert stores.dead_letters.count() == 0

@@ -24,6 +24,13 @@ def snapshot() -> dict[str, Any]:
     return load_snapshot()
 
 
+def lost(snapshot: dict[str, Any]) -> set[str]:
+    """Aircraft whose position was more than five minutes old when recorded."""
+    return {
+        r[0] for r in snapshot["states"] if r[3] is not None and snapshot["time"] - r[3] > 300
+    }
+
+
 def by_icao(payload: dict[str, Any]) -> dict[str, list[Any]]:
     rows = {row[0]: row for row in payload["states"]}
     assert len(rows) == len(payload["states"])  # one row per aircraft in this snapshot
@@ -78,10 +85,15 @@ def test_a_cycle_later_airborne_aircraft_have_moved_along_their_track(
     second = by_icao(source.advance())
     assert second.keys() == first.keys()
     moved = 0
+    frozen = lost(snapshot)
+    assert len(frozen) == 69
     for icao24, a in first.items():
         b = second[icao24]
         assert b[4] == pytest.approx(a[4] + 10)
-        if a[LAT] is None or a[GROUND] or not a[SPEED] or a[TRACK] is None:
+        no_fix = icao24 in frozen  # no fresh position: stays where and when it was
+        if no_fix:
+            assert b[3] == a[3]
+        if a[LAT] is None or a[GROUND] or not a[SPEED] or a[TRACK] is None or no_fix:
             assert (b[LAT], b[LON]) == (a[LAT], a[LON])
             continue
         distance_m = 1000 * haversine_km(a[LAT], a[LON], b[LAT], b[LON])
@@ -106,10 +118,12 @@ def test_ground_aircraft_stay_put_and_vertical_rate_changes_altitude(
     for icao24 in grounded:
         assert second[icao24][LAT : LAT + 1] == first[icao24][LAT : LAT + 1]
         assert second[icao24][LON] == first[icao24][LON]
+    frozen = lost(snapshot)
     climbing = [
         k
         for k, row in first.items()
-        if not row[GROUND]
+        if k not in frozen
+        and not row[GROUND]
         and row[BARO]
         and (row[VRATE] or 0) > 2
         and 1_000 < row[BARO] < row[BARO] + 10 * row[VRATE] < 11_000
