@@ -160,21 +160,16 @@ class SqliteAirportRepository:
         where, params = _filter_clause(flt)
         if flt.near is not None:
             return self._search_near(flt, where, params, first=first, after=after)
-        clause = " AND ".join(where) or "1"
-        total = self._db.scalar(f"SELECT count(*) FROM airports WHERE {clause}", params)
-        if after is not None:
-            clause += " AND icao > ?"
-            params.append(str(cursor.decode("airports", after)))
-        rows = self._db.read(
-            f"SELECT {_COLUMNS} FROM airports WHERE {clause} ORDER BY icao LIMIT ?",
-            [*params, first + 1],
-        )
-        items = [_airport_from_row(r) for r in rows[:first]]
-        return Page(
-            items=items,
-            cursors=[cursor.encode("airports", a.icao) for a in items],
-            total_count=int(total),
-            has_next_page=len(rows) > first,
+        return self._db.keyset_page(
+            table="airports",
+            columns=_COLUMNS,
+            where=" AND ".join(where) or "1",
+            params=params,
+            key="icao",
+            kind="airports",
+            first=first,
+            after=after,
+            build=_airport_from_row,
         )
 
     def _search_near(

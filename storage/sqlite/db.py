@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from storage.base import StoreUnavailable
+from storage import cursor
+from storage.base import Page, StoreUnavailable
+
+T = TypeVar("T")
 
 _STATE_TABLE = """
     icao24 TEXT NOT NULL, time REAL NOT NULL, non_icao INTEGER NOT NULL,
@@ -153,6 +156,44 @@ class SqliteDatabase:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    def keyset_page(
+        self,
+        *,
+        table: str,
+        columns: str,
+        where: str,
+        params: list[Any],
+        key: str,
+        kind: str,
+        first: int,
+        after: str | None,
+        build: Callable[[Sequence[Any]], T],
+        key_type: type = str,
+    ) -> Page[T]:
+        """One page of ``table`` ordered by the unique column ``key``, after the cursor.
+
+        The first selected column must be ``key``; cursors are ``storage.cursor``s of
+        ``kind`` holding it, and ``total_count`` counts every row matching ``where``.
+        """
+        total = self.scalar(f"SELECT count(*) FROM {table} WHERE {where}", params)
+        if after is not None:
+            last = cursor.decode(kind, after)
+            if type(last) is not key_type:
+                raise cursor.invalid(after)
+            where = f"{where} AND {key} > ?"
+            params = [*params, last]
+        rows = self.read(
+            f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {key} LIMIT ?",
+            [*params, first + 1],
+        )
+        page = rows[:first]
+        return Page(
+            items=[build(r) for r in page],
+            cursors=[cursor.encode(kind, r[0]) for r in page],
+            total_count=int(total),
+            has_next_page=len(rows) > first,
+        )
 
     def ping(self) -> None:
         self.read("SELECT 1")

@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 
-from storage import cursor
 from storage.base import DeadLetter, Page
 from storage.sqlite.db import SqliteDatabase
 
@@ -141,23 +140,15 @@ class SqliteDeadLetterRepository:
         if reason is not None:
             where.append("reason = ?")
             params.append(reason)
-        total = self._db.scalar(
-            f"SELECT count(*) FROM dead_letters WHERE {' AND '.join(where)}", params
-        )
-        if after is not None:
-            last_id = cursor.decode("dead-letters", after)
-            if not isinstance(last_id, int):
-                raise cursor.invalid(after)
-            where.append("id > ?")
-            params.append(last_id)
-        rows = self._db.read(
-            f"SELECT {_COLUMNS} FROM dead_letters WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
-            [*params, first + 1],
-        )
-        items = [_letter(r) for r in rows[:first]]
-        return Page(
-            items=items,
-            cursors=[cursor.encode("dead-letters", int(r[0])) for r in rows[:first]],
-            total_count=int(total),
-            has_next_page=len(rows) > first,
+        return self._db.keyset_page(
+            table="dead_letters",
+            columns=_COLUMNS,
+            where=" AND ".join(where),
+            params=params,
+            key="id",
+            kind="dead-letters",
+            first=first,
+            after=after,
+            build=_letter,
+            key_type=int,
         )

@@ -9,7 +9,6 @@ from typing import Any
 from domain import FlightPhase, FlightState
 from domain.flight import PositionSource, Source
 from domain.geo import region_of
-from storage import cursor
 from storage.base import FlightFilter, Page, PutResult
 from storage.sqlite._like import escape_like
 from storage.sqlite.db import SqliteDatabase
@@ -155,20 +154,16 @@ class SqliteFlightRepository:
         self, flt: FlightFilter, *, first: int, after: str | None = None
     ) -> Page[FlightState]:
         clause, params = _filter_clause(flt)
-        total = self._db.scalar(f"SELECT count(*) FROM latest WHERE {clause}", params)
-        if after is not None:
-            clause += " AND icao24 > ?"
-            params.append(str(cursor.decode("flights", after)))
-        rows = self._db.read(
-            f"SELECT {COLUMNS} FROM latest WHERE {clause} ORDER BY icao24 LIMIT ?",
-            [*params, first + 1],
-        )
-        items = [state_from_row(r) for r in rows[:first]]
-        return Page(
-            items=items,
-            cursors=[cursor.encode("flights", s.icao24) for s in items],
-            total_count=int(total),
-            has_next_page=len(rows) > first,
+        return self._db.keyset_page(
+            table="latest",
+            columns=COLUMNS,
+            where=clause,
+            params=params,
+            key="icao24",
+            kind="flights",
+            first=first,
+            after=after,
+            build=state_from_row,
         )
 
     def tracks(
