@@ -9,7 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint bench schema clean
+STAGE ?= dev
+.PHONY: run test lint bench schema lambda package deploy clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -38,10 +39,23 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || echo "wrk is not installed: the HTTP benchmark will be skipped (apt-get install wrk)"
 	$(BIN)/python -m bench
 
 schema: $(VENV)/.installed
 	$(BIN)/flightdata schema export
 
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+lambda: $(VENV)/.installed
+	$(BIN)/python scripts/build_lambda.py
+
+package: $(VENV)/.installed-dev
+	.ci/package-check
+
+deploy: node_modules/.package-lock.json lambda
+	npx --no-install osls deploy --stage $(STAGE) $(DEPLOY_PARAMS)
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache build .serverless node_modules
