@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,22 +95,29 @@ class LocalArchive:
         )
 
     def keys(self, start: datetime, end: datetime) -> list[str]:
-        found: list[tuple[datetime, str]] = []
+        found: list[tuple[tuple[datetime, int], str]] = []
         for hour in hours_between(start, end):
             folder = self.root / raw_prefix(hour)
             if not folder.is_dir():
                 continue
             for path in folder.glob("flights-*.json.gz"):
-                key = str(path.relative_to(self.root))
-                at = _key_time(path.name)
-                if start <= at <= end:
-                    found.append((at, key))
+                order = key_order(path.name)
+                if order is not None and start <= order[0] <= end:
+                    found.append((order, str(path.relative_to(self.root))))
         return [key for _, key in sorted(found)]
 
 
-def _key_time(name: str) -> datetime:
-    stamp = name.removeprefix("flights-")[:15]
-    return datetime.strptime(stamp, "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+_KEY_NAME = re.compile(r"flights-(\d{8}-\d{6})(?:-(\d+))?\.json\.gz")
+
+
+def key_order(name: str) -> tuple[datetime, int] | None:
+    """When a body named ``name`` was received and its same-second suffix; ``None`` if the
+    name is not an archive name."""
+    match = _KEY_NAME.fullmatch(name)
+    if match is None:
+        return None
+    at = datetime.strptime(match[1], "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+    return at, int(match[2] or 0)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
