@@ -37,7 +37,7 @@ from api.graphql_post import GraphQLPost
 from config import Settings
 from ingestion.events import InProcessBus
 from ingestion.loop import IngestLoop
-from ingestion.service import build_ingest_loop
+from ingestion.service import build_event_bus, build_ingest_loop
 from resolvers.context import Context, make_loaders
 from schema import build_schema, mask_errors
 from storage.base import StoreUnavailable
@@ -151,6 +151,10 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(seed_airports, runtime.stores)
+        remote_bus = build_event_bus(settings)
+        if remote_bus is not None:
+            # Local subscribers keep their events; EventBridge gets them too.
+            runtime.events.subscribe(remote_bus.publish)
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
             task = None
             if run_ingest:

@@ -74,6 +74,11 @@ def _setting(
     return field(default=default, repr=not secret, metadata={"env": env, "convert": convert})
 
 
+_REQUIRED_FOR_AWS = frozenset(
+    {"dynamodb_flights_table", "dynamodb_airports_table", "dynamodb_ops_table", "s3_raw_bucket"}
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = _setting("FLIGHTDATA_DATA_DIR", Path("var"), Path)
@@ -115,6 +120,20 @@ class Settings:
     opensky_bbox: tuple[float, float, float, float] | None = _setting("OPENSKY_BBOX", None, _bbox)
     opensky_icao24: tuple[str, ...] = _setting("OPENSKY_ICAO24", (), _csv)
     opensky_max_retry_after_s: float = _setting("OPENSKY_MAX_RETRY_AFTER", 300.0, _non_negative)
+    # The AWS backend (FLIGHTDATA_BACKEND=aws); AWS_ENDPOINT_URL points every client at
+    # local engines (DynamoDB Local, the moto server) instead of AWS.
+    aws_endpoint_url: str = _setting("AWS_ENDPOINT_URL", "")
+    dynamodb_endpoint_url: str = _setting("DYNAMODB_ENDPOINT_URL", "")
+    aws_region: str = _setting("AWS_REGION", "eu-west-1")
+    dynamodb_flights_table: str = _setting("DYNAMODB_FLIGHTS_TABLE", "")
+    dynamodb_airports_table: str = _setting("DYNAMODB_AIRPORTS_TABLE", "")
+    dynamodb_ops_table: str = _setting("DYNAMODB_OPS_TABLE", "")
+    s3_raw_bucket: str = _setting("S3_RAW_BUCKET", "")
+    processing_queue_url: str = _setting("PROCESSING_QUEUE_URL", "")
+    eventbridge_bus_name: str = _setting("EVENTBRIDGE_BUS_NAME", "")
+    redis_url: str = _setting("REDIS_URL", "")
+    redis_cluster_endpoint: str = _setting("REDIS_CLUSTER_ENDPOINT", "")
+    ssm_prefix: str = _setting("FLIGHTDATA_SSM_PREFIX", "")
     http_timeout_s: float = _setting("FLIGHTDATA_HTTP_TIMEOUT", 20.0, _positive(float))
     cors_origins: tuple[str, ...] = _setting("CORS_ORIGINS", (), _csv)
     graphiql: bool = _setting("FLIGHTDATA_GRAPHIQL", True, _bool)
@@ -140,8 +159,20 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        if self.backend not in {"embedded"}:
-            raise ConfigError(f"FLIGHTDATA_BACKEND: unknown backend {self.backend!r}")
+        if self.backend not in {"embedded", "aws"}:
+            raise ConfigError(
+                f"FLIGHTDATA_BACKEND: unknown backend {self.backend!r} (expected embedded or aws)"
+            )
+        if self.backend == "aws":
+            missing = [
+                f.metadata["env"]
+                for f in fields(self)
+                if f.name in _REQUIRED_FOR_AWS and not getattr(self, f.name)
+            ]
+            if missing:
+                raise ConfigError(
+                    f"{', '.join(missing)}: required when FLIGHTDATA_BACKEND=aws, but not set"
+                )
 
     @property
     def database_path(self) -> Path:

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import orjson
@@ -27,15 +27,17 @@ from ingestion.events import InProcessBus
 from ingestion.loop import FetchFailed, IngestLoop, new_cycle_id
 from ingestion.pipeline import Pipeline
 from ingestion.rerun import normaliser_for
-from ingestion.service import build_pipeline
+from ingestion.service import (
+    ProcessingQueue,
+    build_event_bus,
+    build_pipeline,
+    build_queue,
+    with_ssm_credentials,
+)
 from ingestion.sources import build_source
-from storage.factory import Stores, open_stores
+from storage.factory import Stores, aws_client, open_stores
 
 log = logging.getLogger(__name__)
-
-
-class ProcessingQueue(Protocol):
-    def send(self, message: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -44,6 +46,7 @@ class _Runtime:
     stores: Stores
     pipeline: Pipeline
     queue: ProcessingQueue | None = None
+    ssm: Any = None
 
 
 _runtime: _Runtime | None = None
@@ -54,7 +57,14 @@ def _get_runtime() -> _Runtime:
     if _runtime is None:
         settings = Settings.from_env()
         stores = open_stores(settings)
-        _runtime = _Runtime(settings, stores, build_pipeline(settings, stores, InProcessBus()))
+        events = build_event_bus(settings) or InProcessBus()
+        _runtime = _Runtime(
+            settings,
+            stores,
+            build_pipeline(settings, stores, events),
+            queue=build_queue(settings),
+            ssm=aws_client(settings, "ssm") if settings.ssm_prefix else None,
+        )
     return _runtime
 
 
@@ -86,9 +96,11 @@ def fetcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 async def _fetch(rt: _Runtime) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=rt.settings.http_timeout_s) as client:
+    # Per invocation, so that rotated credentials arrive within the SSM cache's lifetime.
+    settings = with_ssm_credentials(rt.settings, rt.ssm)
+    async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
         loop = IngestLoop(
-            build_source(rt.settings.source, rt.settings, client, rt.pipeline.events),
+            build_source(settings.source, settings, client, rt.pipeline.events),
             rt.pipeline,
             interval_s=rt.settings.interval_s,
             history=timedelta(hours=rt.settings.history_hours),
@@ -102,9 +114,16 @@ async def _fetch(rt: _Runtime) -> dict[str, Any]:
             return _summary(report)
         cycle_id = new_cycle_id(loop.source.name, datetime.now(UTC))
         try:
-            _, key = await loop.fetch_archived(cycle_id)
+            payload, key = await loop.fetch_archived(cycle_id)
         except FetchFailed as exc:
             return {"cycle_id": cycle_id, "archive_key": exc.archive_key, "error": str(exc)}
+        if key is None:
+            # The archive is down: nothing to queue, but the data need not be lost.
+            report = rt.pipeline.process(
+                loop.source.name, payload, loop.source.normalise, cycle_id=cycle_id
+            )
+            rt.stores.cycles.put_cycle(report)
+            return _summary(report)
         message = {"archive_key": key, "source": loop.source.name, "cycle_id": cycle_id}
         rt.queue.send(message)
         return {**message, "queued": True}

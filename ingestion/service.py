@@ -1,8 +1,14 @@
-"""Builds the ingest loop the settings describe: source, pipeline, archive, events."""
+"""Builds what the settings describe for ingest: source, pipeline, archive, Parquet sink,
+event bus, processing queue, credentials. AWS services are used when their settings name
+them (``S3_RAW_BUCKET``, ``EVENTBRIDGE_BUS_NAME``, ``PROCESSING_QUEUE_URL``,
+``FLIGHTDATA_SSM_PREFIX``), local stand-ins otherwise."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any, Protocol
 
 import httpx
 
@@ -13,8 +19,8 @@ from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline, RetryPolicy
 from ingestion.sources import build_source
 from ingestion.validate import Rules
-from storage.factory import Stores
-from storage.processed import LocalSink, ProcessedWriter
+from storage.factory import Stores, aws_client
+from storage.processed import LocalSink, ObjectSink, ProcessedWriter
 
 
 def build_pipeline(settings: Settings, stores: Stores, events: EventBus | None) -> Pipeline:
@@ -31,9 +37,52 @@ def build_pipeline(settings: Settings, stores: Stores, events: EventBus | None) 
             stores.routes,
             radius_km=settings.nearest_airport_km,
         ),
-        processed=ProcessedWriter(
-            LocalSink(settings.data_dir), flush_every_s=settings.parquet_flush_s
-        ),
+        processed=build_processed_writer(settings),
+    )
+
+
+class ProcessingQueue(Protocol):
+    def send(self, message: Mapping[str, Any]) -> None: ...
+
+
+def build_processed_writer(settings: Settings) -> ProcessedWriter:
+    sink: ObjectSink = LocalSink(settings.data_dir)
+    if settings.s3_raw_bucket:
+        from storage.s3 import S3Sink
+
+        sink = S3Sink(aws_client(settings, "s3"), settings.s3_raw_bucket)
+    return ProcessedWriter(sink, flush_every_s=settings.parquet_flush_s)
+
+
+def build_event_bus(settings: Settings) -> EventBus | None:
+    """EventBridge when ``EVENTBRIDGE_BUS_NAME`` is set; else no remote bus."""
+    if not settings.eventbridge_bus_name:
+        return None
+    from ingestion.aws import EventBridgeBus
+
+    return EventBridgeBus(aws_client(settings, "events"), settings.eventbridge_bus_name)
+
+
+def build_queue(settings: Settings) -> ProcessingQueue | None:
+    if not settings.processing_queue_url:
+        return None
+    from ingestion.aws import SqsQueue
+
+    return SqsQueue(aws_client(settings, "sqs"), settings.processing_queue_url)
+
+
+def with_ssm_credentials(settings: Settings, ssm: Any) -> Settings:
+    """The settings with the OpenSky credentials read from SSM Parameter Store (cached five
+    minutes per client) when ``FLIGHTDATA_SSM_PREFIX`` is set."""
+    if ssm is None or not settings.ssm_prefix:
+        return settings
+    from ingestion.aws import opensky_parameter_names, ssm_credentials
+
+    found = ssm_credentials(ssm, opensky_parameter_names(settings.ssm_prefix))
+    return replace(
+        settings,
+        opensky_client_id=found["opensky_client_id"],
+        opensky_client_secret=found["opensky_client_secret"],
     )
 
 

@@ -110,3 +110,27 @@ def test_settings_are_immutable() -> None:
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_the_aws_backend_names_every_missing_setting() -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"FLIGHTDATA_BACKEND": "aws", "S3_RAW_BUCKET": "b"})
+    assert str(error.value) == (
+        "DYNAMODB_FLIGHTS_TABLE, DYNAMODB_AIRPORTS_TABLE, DYNAMODB_OPS_TABLE: "
+        "required when FLIGHTDATA_BACKEND=aws, but not set"
+    )
+
+
+def test_the_aws_backend_with_its_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "FLIGHTDATA_BACKEND": "aws",
+            "DYNAMODB_FLIGHTS_TABLE": "flights",
+            "DYNAMODB_AIRPORTS_TABLE": "airports",
+            "DYNAMODB_OPS_TABLE": "ops",
+            "S3_RAW_BUCKET": "raw",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+        }
+    )
+    assert settings.backend == "aws"
+    assert settings.aws_endpoint_url == "http://127.0.0.1:5000"
