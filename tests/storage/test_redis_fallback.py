@@ -1,0 +1,216 @@
+"""``LiveFirst`` over SQLite and a redis-server of its own, which the test stops and
+starts again: queries keep answering from the store while Redis is down (``degraded``),
+and Redis answers again once it is back and known complete.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from domain import FlightState
+from storage.base import FlightFilter
+from storage.redis import connect
+from storage.redis.fallback import LiveFirst
+from storage.redis.live import RedisLiveIndex
+from storage.sqlite import SqliteDatabase, SqliteFlightRepository
+from testkit import make_state
+
+PREFIX = "fallback"
+
+
+class RedisProcess:
+    """A throwaway ``redis-server`` on a free port, without persistence."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("the Redis tests need redis-server on PATH")
+        self._argv = [binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self._workdir = workdir
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        argv = [*self._argv, "--port", str(self.port), "--dir", str(self._workdir)]
+        self._proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = connect(self.url)
+        try:
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    probe.ping()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"redis-server did not start on port {self.port}")
+                    time.sleep(0.01)
+        finally:
+            probe.close()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(5)
+            self._proc = None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisProcess]:
+    process = RedisProcess(tmp_path)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def client(server: RedisProcess) -> Iterator[redis.Redis]:
+    conn = connect(server.url)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteFlightRepository]:
+    db = SqliteDatabase(tmp_path / "flights.sqlite3")
+    yield SqliteFlightRepository(db)
+    db.close()
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def world(at: datetime) -> list[FlightState]:
+    return [
+        make_state(f"{i:06x}", at - timedelta(seconds=i), latitude=40.0 + i, longitude=i * 3.0)
+        for i in range(10)
+    ]
+
+
+def codes(states: list[FlightState]) -> list[str]:
+    return [s.icao24 for s in states]
+
+
+def settle(client: redis.Redis) -> None:
+    """Make the index complete since long ago, as it is a TTL after its first put."""
+    client.set(f"{PREFIX}:live:complete_since", 0)
+
+
+def test_reads_go_to_redis_only_where_it_is_complete(
+    client: redis.Redis, store: SqliteFlightRepository
+) -> None:
+    repo = LiveFirst(RedisLiveIndex(client, prefix=PREFIX), store)
+    t = now()
+    repo.put_states(world(t))
+    # Only in Redis: shows which side answered.
+    repo.live.put([make_state("ffffff", t, latitude=45.0, longitude=5.0)])
+    live_window = FlightFilter(since=t - timedelta(seconds=60))
+    assert "ffffff" not in codes(repo.search_latest(live_window, first=100).items)  # just began
+    settle(client)
+    assert "ffffff" in codes(repo.search_latest(live_window, first=100).items)
+    history = FlightFilter(since=t - timedelta(hours=2))
+    assert "ffffff" not in codes(repo.search_latest(history, first=100).items)
+    assert "ffffff" not in codes(repo.search_latest(FlightFilter(), first=100).items)
+    assert repo.latest("ffffff") is not None
+    assert repo.latest("000009") == store.latest("000009")
+    assert repo.newest_contact() == t
+    assert (repo.fallbacks, repo.degraded) == (0, False)
+
+
+def test_queries_answer_from_the_store_while_redis_is_down(
+    server: RedisProcess, client: redis.Redis, store: SqliteFlightRepository
+) -> None:
+    repo = LiveFirst(RedisLiveIndex(client, prefix=PREFIX), store, retry_after_s=0.05)
+    t = now()
+    repo.put_states(world(t))
+    settle(client)
+    live_window = FlightFilter(since=t - timedelta(seconds=60))
+    expected = codes(store.search_latest(live_window, first=100).items)
+    assert codes(repo.search_latest(live_window, first=100).items) == expected
+
+    server.stop()
+    assert codes(repo.search_latest(live_window, first=100).items) == expected
+    assert repo.degraded
+    assert repo.latest("000001") == store.latest("000001")
+    assert repo.newest_contact() == t
+    later = t + timedelta(seconds=10)
+    result = repo.put_states([make_state("000001", later, latitude=60.0)])  # store only
+    assert result.stored == 1
+    assert repo.latest("000001") == store.latest("000001")
+    assert repo.fallbacks >= 3
+
+    server.start()  # empty: it lost everything
+    time.sleep(0.06)  # past retry_after_s
+    repo.put_states([make_state("000002", later)])
+    assert not repo.degraded
+    # Redis lacks what was written while it was down: the store keeps answering...
+    assert codes(repo.search_latest(live_window, first=100).items) == expected
+    assert repo.latest("000003") == store.latest("000003")
+    # ...until the index is complete again: the next cycles rewrite every aircraft, and
+    # a TTL later nothing older is left (here, by decree).
+    repo.put_states(world(later))
+    settle(client)
+    expected = codes(store.search_latest(live_window, first=100).items)
+    repo.live.put([make_state("ffffff", later, latitude=45.0, longitude=5.0)])
+    assert codes(repo.search_latest(live_window, first=100).items) == [*expected, "ffffff"]
+    assert not repo.degraded
+
+
+def test_a_missed_write_restarts_completeness(
+    client: redis.Redis, store: SqliteFlightRepository
+) -> None:
+    live = RedisLiveIndex(client, prefix=PREFIX)
+    repo = LiveFirst(live, store, retry_after_s=0.05)
+    t = now()
+    repo.put_states(world(t))
+    settle(client)
+    # Writes stall past the read timeout: this put is lost for the index.
+    client.client_pause(1000, all=False)  # WRITE mode
+    try:
+        repo.put_states([make_state("000001", t + timedelta(seconds=5), latitude=70.0)])
+    finally:
+        client.client_unpause()
+    assert repo.degraded
+    time.sleep(0.06)
+    repo.put_states([make_state("000002", t + timedelta(seconds=5))])
+    since, _ = live.complete_since()
+    assert since is not None
+    assert since > 0  # restarted: reads go to the store until the missed state expired
+    assert repo.latest("000001") == store.latest("000001")
+
+
+def test_a_hanging_redis_costs_one_short_timeout(
+    client: redis.Redis, store: SqliteFlightRepository
+) -> None:
+    repo = LiveFirst(RedisLiveIndex(client, prefix=PREFIX), store, retry_after_s=5)
+    t = now()
+    repo.put_states(world(t))
+    settle(client)
+    live_window = FlightFilter(since=t - timedelta(seconds=60))
+    client.client_pause(500)  # every command hangs, as on a stalled network
+    started = time.monotonic()
+    assert codes(repo.search_latest(live_window, first=100).items) == codes(world(t))
+    first_call = time.monotonic() - started
+    started = time.monotonic()
+    repo.search_latest(live_window, first=100)
+    repo.newest_contact()
+    later_calls = time.monotonic() - started
+    assert repo.degraded
+    assert 0.2 < first_call < 1.0  # the 0.25 s read timeout, once
+    assert later_calls < 0.2  # the breaker skips Redis meanwhile
+    time.sleep(0.5)  # the pause ends before the server is stopped
