@@ -120,6 +120,10 @@ def _healthz(runtime: Runtime) -> Any:
             log.warning("health check: store unavailable: %s", exc)
             return JSONResponse({"status": "unavailable", "store": "unreachable"}, 503)
         body["store"] = "reachable"
+        if down := runtime.stores.degraded():
+            # Still 200: the store answers; what is down only makes answers slower.
+            body["status"] = "degraded"
+            body["degraded"] = down
         body["newest_state_age_s"] = (
             None if newest is None else round((datetime.now(UTC) - newest).total_seconds(), 1)
         )
@@ -197,6 +201,8 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
         middleware=middleware,
         lifespan=lifespan,
     )
+    if runtime.stores.cache is not None:
+        runtime.events.subscribe(runtime.stores.cache.on_event)
     app.state.runtime = runtime
     return app
 

@@ -15,6 +15,8 @@ from storage.base import (
     FlightRepository,
     RouteRepository,
 )
+from storage.redis.cache import ResponseCache
+from storage.redis.fallback import LiveFirst
 from storage.sqlite import (
     SqliteAirportRepository,
     SqliteCycleRepository,
@@ -36,12 +38,26 @@ class Stores:
     routes: RouteRepository
     archive: RawArchive
     db: SqliteDatabase
+    cache: ResponseCache | None = None
+    live: LiveFirst | None = None
+    redis: Any = None
 
     def ping(self) -> None:
         self.db.ping()
 
+    def degraded(self) -> list[str]:
+        """Optional parts that are down while the API still answers from the store."""
+        down = []
+        if self.live is not None and self.live.degraded:
+            down.append("live_index")
+        if self.cache is not None and not self.cache.healthy:
+            down.append("cache")
+        return down
+
     def close(self) -> None:
         self.db.close()
+        if self.redis is not None:
+            self.redis.close()
 
 
 def aws_client(settings: Settings, service: str) -> Any:
@@ -75,7 +91,7 @@ def open_stores(settings: Settings) -> Stores:
     if settings.backend != "embedded":
         raise ConfigError(f"FLIGHTDATA_BACKEND: the {settings.backend} stores are not wired yet")
     db = SqliteDatabase(settings.database_path)
-    return Stores(
+    stores = Stores(
         flights=SqliteFlightRepository(db),
         airports=SqliteAirportRepository(db),
         dead_letters=SqliteDeadLetterRepository(db),
@@ -84,6 +100,33 @@ def open_stores(settings: Settings) -> Stores:
         archive=_archive(settings),
         db=db,
     )
+    return _with_redis(settings, stores)
+
+
+def _with_redis(settings: Settings, stores: Stores) -> Stores:
+    """Put Redis in front of the stores when ``REDIS_URL`` or ``REDIS_CLUSTER_ENDPOINT`` is
+    set: the live index answers live queries, the cache answers repeated ones, and both
+    fall back to the store when Redis is down."""
+    from storage.redis import connect, redis_url
+
+    url = redis_url(settings.redis_url, settings.redis_cluster_endpoint)
+    if url is None:
+        return stores
+    from storage.cached import CachedAirports, CachedFlights
+    from storage.redis.cache import ResponseCache
+    from storage.redis.fallback import LiveFirst
+    from storage.redis.live import RedisLiveIndex
+
+    client = connect(url)  # lazy: a Redis that is down fails no start-up
+    # The index must hold an aircraft for the whole live window, plus clock skew and lag.
+    live = LiveFirst(
+        RedisLiveIndex(client, ttl_s=int(settings.live_window_s) + 120), stores.flights
+    )
+    cache = ResponseCache(client)
+    stores.flights = CachedFlights(live, cache)
+    stores.airports = CachedAirports(stores.airports, cache)
+    stores.live, stores.cache, stores.redis = live, cache, client
+    return stores
 
 
 def seed_airports(stores: Stores) -> int:
