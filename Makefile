@@ -10,7 +10,7 @@ PORT ?= 8000
 export HOST PORT
 
 STAGE ?= dev
-.PHONY: run test lint bench schema lambda package deploy clean
+.PHONY: run run-aws-local test lint bench schema lambda package deploy clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -27,6 +27,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/flightdata serve
+
+run-aws-local: $(VENV)/.installed-dev
+	$(BIN)/python scripts/aws_local.py
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -96,6 +96,7 @@ class Settings:
     retry_wait_s: float = _setting("FLIGHTDATA_RETRY_WAIT", 0.5, _non_negative)
     parquet_flush_s: float = _setting("FLIGHTDATA_PARQUET_FLUSH", 300.0, _positive(float))
     live_window_s: float = _setting("FLIGHTDATA_LIVE_WINDOW", 300.0, _positive(float))
+    dynamodb_history_days: float = _setting("DYNAMODB_HISTORY_DAYS", 7.0, _positive(float))
     history_hours: float = _setting("FLIGHTDATA_HISTORY_HOURS", 6.0, _positive(float))
     dead_letter_days: float = _setting("FLIGHTDATA_DEAD_LETTER_DAYS", 30.0, _positive(float))
     nearest_airport_km: float = _setting("FLIGHTDATA_NEAREST_AIRPORT_KM", 50.0, _positive(float))

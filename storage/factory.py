@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
-from config import ConfigError, Settings
+from config import Settings
 from storage.archive import LocalArchive, RawArchive
 from storage.base import (
     AirportRepository,
@@ -15,6 +16,7 @@ from storage.base import (
     FlightRepository,
     RouteRepository,
 )
+from storage.dynamodb.tables import DynamoNames
 from storage.redis.cache import ResponseCache
 from storage.redis.fallback import LiveFirst
 from storage.sqlite import (
@@ -29,6 +31,14 @@ from storage.sqlite import (
 log = logging.getLogger(__name__)
 
 
+class Backend(Protocol):
+    """What holds the repositories' connections: the SQLite file, the DynamoDB client."""
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class Stores:
     flights: FlightRepository
@@ -37,13 +47,13 @@ class Stores:
     cycles: CycleRepository
     routes: RouteRepository
     archive: RawArchive
-    db: SqliteDatabase
+    backend: Backend
     cache: ResponseCache | None = None
     live: LiveFirst | None = None
     redis: Any = None
 
     def ping(self) -> None:
-        self.db.ping()
+        self.backend.ping()
 
     def degraded(self) -> list[str]:
         """Optional parts that are down while the API still answers from the store."""
@@ -55,7 +65,7 @@ class Stores:
         return down
 
     def close(self) -> None:
-        self.db.close()
+        self.backend.close()
         if self.redis is not None:
             self.redis.close()
 
@@ -88,19 +98,48 @@ def _archive(settings: Settings) -> RawArchive:
 
 
 def open_stores(settings: Settings) -> Stores:
-    if settings.backend != "embedded":
-        raise ConfigError(f"FLIGHTDATA_BACKEND: the {settings.backend} stores are not wired yet")
+    stores = _open_dynamodb(settings) if settings.backend == "aws" else _open_sqlite(settings)
+    return _with_redis(settings, stores)
+
+
+def _open_sqlite(settings: Settings) -> Stores:
     db = SqliteDatabase(settings.database_path)
-    stores = Stores(
+    return Stores(
         flights=SqliteFlightRepository(db),
         airports=SqliteAirportRepository(db),
         dead_letters=SqliteDeadLetterRepository(db),
         cycles=SqliteCycleRepository(db),
         routes=SqliteRouteRepository(db),
         archive=_archive(settings),
-        db=db,
+        backend=db,
     )
-    return _with_redis(settings, stores)
+
+
+def dynamo_names(settings: Settings) -> DynamoNames:
+    return DynamoNames(
+        flights=settings.dynamodb_flights_table,
+        airports=settings.dynamodb_airports_table,
+        ops=settings.dynamodb_ops_table,
+    )
+
+
+def _open_dynamodb(settings: Settings) -> Stores:
+    from storage.dynamodb import open_dynamo_stores
+
+    dynamo = open_dynamo_stores(
+        aws_client(settings, "dynamodb"),
+        dynamo_names(settings),
+        retention=timedelta(days=settings.dynamodb_history_days),
+    )
+    return Stores(
+        flights=dynamo.flights,
+        airports=dynamo.airports,
+        dead_letters=dynamo.dead_letters,
+        cycles=dynamo.cycles,
+        routes=dynamo.routes,
+        archive=_archive(settings),
+        backend=dynamo,
+    )
 
 
 def _with_redis(settings: Settings, stores: Stores) -> Stores:

@@ -7,6 +7,7 @@ Redis) is one more name there and one more branch in ``_open_backend``.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,17 +20,67 @@ from config import Settings
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.service import build_pipeline
 from ingestion.validate import validate
+from storage.archive import LocalArchive
 from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
+from storage.dynamodb import AirportIndex, DynamoNames, open_dynamo_stores
+from storage.dynamodb.local import DynamoDBLocal
+from storage.dynamodb.local import start as start_dynamodb_local
 from storage.factory import Stores, open_stores, seed_airports
 from testkit import ReplayWorld, SteppedClock, TestClient
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "dynamodb"]
 
 
-def _open_backend(backend: str, settings: Settings) -> Stores:
+def _open_backend(
+    backend: str, settings: Settings, request: pytest.FixtureRequest, *, seeded: bool = False
+) -> Stores:
     if backend == "sqlite":
         return open_stores(settings)
+    if backend == "dynamodb":
+        return _open_dynamodb(settings, request, seeded=seeded)
     raise AssertionError(f"no test wiring for backend {backend!r}")
+
+
+def _open_dynamodb(settings: Settings, request: pytest.FixtureRequest, *, seeded: bool) -> Stores:
+    """Tables of the test's own, named after its data directory so that reopening finds
+    them again; a seeded test shares the session's read-only seeded airports table."""
+    local: DynamoDBLocal = request.getfixturevalue("dynamodb_local")
+    names = local.names(settings.data_dir)
+    index = None
+    if seeded:
+        airports, index = request.getfixturevalue("dynamodb_seeded_airports")
+        names = dataclasses.replace(names, airports=airports)
+    local.create(names)
+    dynamo = open_dynamo_stores(local.client, names, airport_index=index)
+    return Stores(
+        flights=dynamo.flights,
+        airports=dynamo.airports,
+        dead_letters=dynamo.dead_letters,
+        cycles=dynamo.cycles,
+        routes=dynamo.routes,
+        archive=LocalArchive(settings.data_dir),
+        backend=dynamo,
+    )
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    """DynamoDB Local for the session (or ``DYNAMODB_ENDPOINT``); fails if it cannot start."""
+    local = start_dynamodb_local()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_seeded_airports(dynamodb_local: DynamoDBLocal) -> tuple[str, AirportIndex]:
+    """An airports table holding the airportsdata airports, and one index of it to share."""
+    names = dynamodb_local.create(DynamoNames.prefixed("seeded"))
+    stores = open_dynamo_stores(dynamodb_local.client, names)
+    try:
+        assert seed_airports(stores) > 20_000  # type: ignore[arg-type]
+    finally:
+        stores.close()
+    return names.airports, AirportIndex()
 
 
 def _copy_seeded(seeded_db: Path, settings: Settings) -> Settings:
@@ -61,18 +112,28 @@ def seeded_settings(settings: Settings, seeded_db: Path) -> Settings:
     return _copy_seeded(seeded_db, settings)
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The repository contract tests (``tests/storage/``) run on every backend; the rest
+    of the suite, which only needs a working store, on the embedded one."""
+    if "backend" in metafunc.fixturenames:
+        contract = metafunc.definition.path.parent.name == "storage"
+        metafunc.parametrize("backend", BACKENDS if contract else ["sqlite"], indirect=True)
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def open_backend(backend: str, settings: Settings) -> Iterator[Callable[[], Stores]]:
+def open_backend(
+    backend: str, settings: Settings, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], Stores]]:
     """Opens (and reopens, to simulate a restart) the stores of ``settings`` on ``backend``."""
     opened: list[Stores] = []
 
     def open_() -> Stores:
-        stores = _open_backend(backend, settings)
+        stores = _open_backend(backend, settings, request)
         opened.append(stores)
         return stores
 
@@ -97,8 +158,10 @@ def dead_letter_repo(stores: Stores) -> DeadLetterRepository:
 
 
 @pytest.fixture
-def seeded_stores(backend: str, seeded_settings: Settings) -> Iterator[Stores]:
-    stores = _open_backend(backend, seeded_settings)
+def seeded_stores(
+    backend: str, seeded_settings: Settings, request: pytest.FixtureRequest
+) -> Iterator[Stores]:
+    stores = _open_backend(backend, seeded_settings, request, seeded=True)
     yield stores
     stores.close()
 

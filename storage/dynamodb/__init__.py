@@ -1,0 +1,89 @@
+"""The AWS backend's stores: the repository protocols on DynamoDB.
+
+Three tables (``tables``): ``flights`` (state history), ``airports`` (reference data) and
+``ops`` (single-table: latest states, dead letters, cycles, route legs, runways). The
+client comes from the caller (``boto3.client("dynamodb", ...)``), typed by the narrow
+``DynamoClientProtocol``; nothing here creates one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from storage.dynamodb._client import Backoff, DynamoClientProtocol, DynamoUnavailable
+from storage.dynamodb.airports import AirportIndex, DynamoAirportRepository
+from storage.dynamodb.flights import DynamoFlightRepository
+from storage.dynamodb.ops import (
+    DynamoCycleRepository,
+    DynamoDeadLetterRepository,
+    DynamoRouteRepository,
+)
+from storage.dynamodb.tables import TABLES, DynamoNames, create_tables
+
+__all__ = [
+    "TABLES",
+    "AirportIndex",
+    "Backoff",
+    "DynamoAirportRepository",
+    "DynamoClientProtocol",
+    "DynamoCycleRepository",
+    "DynamoDeadLetterRepository",
+    "DynamoFlightRepository",
+    "DynamoNames",
+    "DynamoRouteRepository",
+    "DynamoStores",
+    "DynamoUnavailable",
+    "create_tables",
+    "open_dynamo_stores",
+]
+
+
+@dataclass
+class DynamoStores:
+    """The five repositories on one client; ``close`` stops their worker threads."""
+
+    flights: DynamoFlightRepository
+    airports: DynamoAirportRepository
+    dead_letters: DynamoDeadLetterRepository
+    cycles: DynamoCycleRepository
+    routes: DynamoRouteRepository
+    client: DynamoClientProtocol = field(repr=False)
+    names: DynamoNames
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the flights table can be described."""
+        from storage.dynamodb._client import Dynamo
+
+        Dynamo(self.client, backoff=Backoff(attempts=1)).call(
+            self.client.describe_table, TableName=self.names.flights
+        )
+
+    def close(self) -> None:
+        for repo in (self.flights, self.airports, self.dead_letters, self.cycles, self.routes):
+            repo.close()
+
+
+def open_dynamo_stores(
+    client: DynamoClientProtocol,
+    names: DynamoNames,
+    *,
+    retention: timedelta = timedelta(days=7),
+    airport_index: AirportIndex | None = None,
+    backoff: Backoff | None = None,
+    workers: int = 8,
+) -> DynamoStores:
+    """The repositories on existing tables (``create_tables`` makes them)."""
+    return DynamoStores(
+        flights=DynamoFlightRepository(
+            client, names, retention=retention, backoff=backoff, workers=workers
+        ),
+        airports=DynamoAirportRepository(
+            client, names, index=airport_index, backoff=backoff, workers=workers
+        ),
+        dead_letters=DynamoDeadLetterRepository(client, names, backoff=backoff, workers=workers),
+        cycles=DynamoCycleRepository(client, names, backoff=backoff),
+        routes=DynamoRouteRepository(client, names, backoff=backoff, workers=workers),
+        client=client,
+        names=names,
+    )
