@@ -2,7 +2,9 @@
 
 Numbers go over the wire as the shortest string that reads back as the same float
 (``Decimal(str(x))``), so a float survives the round trip bit for bit; times are epoch
-seconds the same way. ``None`` fields are left out of the item.
+seconds the same way. ``None`` fields are left out of the item. DynamoDB numbers hold 38
+digits, magnitudes from 1e-130 to 1e126: a float outside (1e308 or NaN in an unbounded
+field, 1e-200 anywhere) fails the write with ``DynamoUnavailable`` (``ValidationException``).
 
 | attribute            | type | from                                                      |
 |----------------------|------|-----------------------------------------------------------|
