@@ -36,6 +36,23 @@ class Page(Generic[T]):
         return self.cursors[-1] if self.cursors else None
 
 
+def offset_page(found: Sequence[T], *, kind: str, first: int, after: str | None) -> Page[T]:
+    """One page of an already ordered, fully computed result, with offset cursors of
+    ``kind`` (for results ranked in memory, such as airports by distance)."""
+    from storage import cursor
+
+    offset = 0 if after is None else cursor.decode(kind, after)
+    if type(offset) is not int or offset < 0:
+        raise cursor.invalid(after)
+    chunk = list(found[offset : offset + first])
+    return Page(
+        items=chunk,
+        cursors=[cursor.encode(kind, offset + i + 1) for i in range(len(chunk))],
+        total_count=len(found),
+        has_next_page=offset + first < len(found),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class FlightFilter:
     """Filters for the latest state per aircraft; only states with a position match."""

@@ -32,7 +32,7 @@ from pydantic import TypeAdapter
 from domain import Airport
 from domain.runway import Runway
 from storage import cursor
-from storage.base import AirportFilter, NearestAirport, Page
+from storage.base import AirportFilter, NearestAirport, Page, offset_page
 from storage.dynamodb._client import Backoff, Dynamo, DynamoClientProtocol
 from storage.dynamodb._states import number
 from storage.dynamodb.tables import COUNTRY_REGION_INDEX, IATA_CODE_INDEX, DynamoNames
@@ -274,15 +274,12 @@ class DynamoAirportRepository:
         grid = self._index.grid(self._load)
         found = grid.within(flt.near.latitude, flt.near.longitude, flt.radius_km)
         found = [n for n in found if _matches(n.airport, flt)]
-        offset = 0 if after is None else cursor.decode("airports-near", after)
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise cursor.invalid(after)
-        chunk = found[offset : offset + first]
+        page = offset_page(found, kind="airports-near", first=first, after=after)
         return Page(
-            items=[n.airport for n in chunk],
-            cursors=[cursor.encode("airports-near", offset + i + 1) for i in range(len(chunk))],
-            total_count=len(found),
-            has_next_page=offset + first < len(found),
+            items=[n.airport for n in page.items],
+            cursors=page.cursors,
+            total_count=page.total_count,
+            has_next_page=page.has_next_page,
         )
 
     def nearest(

@@ -9,8 +9,7 @@ from typing import Any
 
 from domain import Airport
 from domain.runway import Runway
-from storage import cursor
-from storage.base import AirportFilter, NearestAirport, Page
+from storage.base import AirportFilter, NearestAirport, Page, offset_page
 from storage.spatial import AirportGrid, NearestAirports
 from storage.sqlite._like import escape_like
 from storage.sqlite.db import SqliteDatabase
@@ -187,15 +186,12 @@ class SqliteAirportRepository:
             sql = f"SELECT icao FROM airports WHERE {' AND '.join(where)}"
             allowed = {row[0] for row in self._db.read(sql, params)}
             found = [n for n in found if n.airport.icao in allowed]
-        offset = 0 if after is None else cursor.decode("airports-near", after)
-        if not isinstance(offset, int) or offset < 0:
-            raise cursor.invalid(after)
-        chunk = found[offset : offset + first]
+        page = offset_page(found, kind="airports-near", first=first, after=after)
         return Page(
-            items=[n.airport for n in chunk],
-            cursors=[cursor.encode("airports-near", offset + i + 1) for i in range(len(chunk))],
-            total_count=len(found),
-            has_next_page=offset + first < len(found),
+            items=[n.airport for n in page.items],
+            cursors=page.cursors,
+            total_count=page.total_count,
+            has_next_page=page.has_next_page,
         )
 
     def _airport_grid(self) -> AirportGrid:
