@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from moto_server import MotoServer
 
 pytest_plugins = ["moto_server"]
+# Mangum keeps one event loop for the life of a Lambda container and never closes it;
+# in a test process it is collected unclosed, which is not a fault of the code under test.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 SNAPSHOT = FIXTURES / "opensky_states_bbox_alps_79.json"
 EVENTS = FIXTURES / "events"

@@ -49,7 +49,7 @@ class Listener:
         self.subscriptions += 1
         self._changed.set()
 
-    async def until(self, done: Callable[[], object], timeout: float = 3.0) -> None:
+    async def until(self, done: Callable[[], object], timeout: float = 15.0) -> None:
         async def wait() -> None:
             while not done():
                 self._changed.clear()
