@@ -37,23 +37,22 @@ class Listener:
     def __init__(self, broadcaster: RedisBroadcaster) -> None:
         self.received: list[bytes] = []
         self.subscriptions = 0
-        self._changed = asyncio.Event()
         self._task = asyncio.create_task(self._run(broadcaster))
 
     async def _run(self, broadcaster: RedisBroadcaster) -> None:
         async for message in broadcaster.listen(on_subscribed=self._subscribed):
             self.received.append(message)
-            self._changed.set()
 
     def _subscribed(self) -> None:
         self.subscriptions += 1
-        self._changed.set()
 
     async def until(self, done: Callable[[], object], timeout: float = 15.0) -> None:
+        """Wait for ``done()``, which may depend on other listeners too: polled, not
+        woken only by this listener's own events."""
+
         async def wait() -> None:
             while not done():
-                self._changed.clear()
-                await self._changed.wait()
+                await asyncio.sleep(0.01)
 
         await asyncio.wait_for(wait(), timeout)
 
@@ -61,6 +60,28 @@ class Listener:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+
+def test_published_messages_reach_listeners(client: redis.Redis) -> None:
+    channel = f"test:cycles:{uuid.uuid4().hex[:8]}"
+
+    async def run() -> None:
+        aclient = connect_async(REDIS_URL)
+        broadcaster = RedisBroadcaster(client, channel, aclient=aclient)
+        first, second = Listener(broadcaster), Listener(broadcaster)
+        try:
+            await first.until(lambda: first.subscriptions and second.subscriptions)
+            assert broadcaster.publish(b'{"cycle": 1}') == 2
+            await first.until(lambda: first.received)
+            await second.until(lambda: second.received)
+            assert first.received == second.received == [b'{"cycle": 1}']
+        finally:
+            await first.stop()
+            await second.stop()
+            await aclient.aclose()
+
+    asyncio.run(run())
+    assert RedisBroadcaster(client, channel).publish(b"nobody listens") == 0
 
 
 def test_listener_resubscribes_after_a_dropped_connection(client: redis.Redis) -> None:
