@@ -42,6 +42,8 @@ from resolvers.context import Context, make_loaders
 from schema import build_schema, mask_errors
 from storage.base import StoreUnavailable
 from storage.factory import Stores, open_stores, seed_airports
+from subscriptions.broadcast import build_broadcaster, publisher
+from subscriptions.hub import UpdateHub
 
 log = logging.getLogger("flightdata")
 
@@ -66,6 +68,7 @@ class Runtime:
 
     settings: Settings
     stores: Stores
+    hub: UpdateHub
     events: InProcessBus = field(default_factory=InProcessBus)
     ingest: IngestLoop | None = None
 
@@ -83,6 +86,7 @@ class FlightGraphQL(GraphQL[Context, None]):
             loaders=make_loaders(rt.stores, rt.settings),
             request=request,
             response=response,
+            hub=rt.hub,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -103,8 +107,9 @@ class FlightGraphQL(GraphQL[Context, None]):
         result.errors = mask_errors(result.errors)
         return process_result(result)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # A str: WebSocket messages of the GraphQL protocols are text frames.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
@@ -150,7 +155,13 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     ``serve`` run with ingest off; one separate process ingests)."""
     settings = settings or Settings.from_env()
     run_ingest = settings.ingest if ingest is None else ingest
-    runtime = Runtime(settings=settings, stores=open_stores(settings))
+    stores = open_stores(settings)
+    broadcaster = build_broadcaster(settings, stores)
+    runtime = Runtime(
+        settings=settings,
+        stores=stores,
+        hub=UpdateHub(broadcaster, live_window_s=settings.live_window_s),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -160,21 +171,27 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
             # Local subscribers keep their events; EventBridge gets them too.
             runtime.events.subscribe(remote_bus.publish)
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
-            task = None
+            tasks = [asyncio.create_task(runtime.hub.run(), name="live-updates")]
             if run_ingest:
-                runtime.ingest = build_ingest_loop(settings, runtime.stores, client, runtime.events)
-                task = asyncio.create_task(runtime.ingest.run_forever(), name="ingest")
+                runtime.ingest = build_ingest_loop(
+                    settings, runtime.stores, client, runtime.events, publisher(broadcaster)
+                )
+                tasks.append(asyncio.create_task(runtime.ingest.run_forever(), name="ingest"))
             try:
                 yield
             finally:
-                if task is not None:
+                for task in reversed(tasks):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
         runtime.stores.close()
 
     graphql = FlightGraphQL(
-        runtime, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=True
+        runtime,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=True,
+        keep_alive=True,  # legacy graphql-ws "ka" messages; graphql-transport-ws has ping/pong
+        keep_alive_interval=15,
     )
     middleware = []
     if settings.cors_origins:

@@ -36,6 +36,9 @@ from storage.base import (
 )
 from storage.processed import ProcessedWriter
 
+# Called once per processed cycle with the states it stored (live subscriptions).
+StoredHook = Callable[[CycleReport, Sequence[FlightState]], None]
+
 log = logging.getLogger(__name__)
 
 Normaliser = Callable[[Any], Normalised]
@@ -80,6 +83,7 @@ class Pipeline:
         alert_threshold: float = 0.10,
         retry: RetryPolicy | None = None,
         processed: ProcessedWriter | None = None,
+        on_stored: StoredHook | None = None,
     ) -> None:
         self.flights = flights
         self.dead_letters = dead_letters
@@ -89,6 +93,7 @@ class Pipeline:
         self.alert_threshold = alert_threshold
         self.retry = retry or RetryPolicy()
         self.processed = processed
+        self.on_stored = on_stored
         self._last_fix: dict[str, tuple[float, float, float]] | None = None
 
     def process(
@@ -139,7 +144,18 @@ class Pipeline:
             unique = enriched
         store_rejects = self._store(unique, raw_of, report)
         self._dead_letter(cycle, [*normalised.rejects, *rejects, *jumps, *store_rejects], report)
+        self._stored(report, [] if store_rejects else unique)
         return self._finish(report)
+
+    def _stored(self, report: CycleReport, states: Sequence[FlightState]) -> None:
+        """Hand the cycle's stored states to ``on_stored`` (live subscribers), every cycle,
+        even with none: subscribers learn of aircraft that went stale from it too."""
+        if self.on_stored is None:
+            return
+        try:
+            self.on_stored(report, states)
+        except Exception:  # live updates are best effort; the cycle itself succeeded
+            log.exception("publishing cycle %s to subscribers failed", report.cycle_id)
 
     def _finish(self, report: CycleReport) -> CycleReport:
         report.finished_at = datetime.now(UTC)

@@ -16,14 +16,19 @@ from config import Settings
 from ingestion.enrichment import EnrichmentStep
 from ingestion.events import EventBus
 from ingestion.loop import IngestLoop
-from ingestion.pipeline import Pipeline, RetryPolicy
+from ingestion.pipeline import Pipeline, RetryPolicy, StoredHook
 from ingestion.sources import build_source
 from ingestion.validate import Rules
 from storage.factory import Stores, aws_client
 from storage.processed import LocalSink, ObjectSink, ProcessedWriter
 
 
-def build_pipeline(settings: Settings, stores: Stores, events: EventBus | None) -> Pipeline:
+def build_pipeline(
+    settings: Settings,
+    stores: Stores,
+    events: EventBus | None,
+    on_stored: StoredHook | None = None,
+) -> Pipeline:
     return Pipeline(
         stores.flights,
         stores.dead_letters,
@@ -38,6 +43,7 @@ def build_pipeline(settings: Settings, stores: Stores, events: EventBus | None) 
             radius_km=settings.nearest_airport_km,
         ),
         processed=build_processed_writer(settings),
+        on_stored=on_stored,
     )
 
 
@@ -87,11 +93,15 @@ def with_ssm_credentials(settings: Settings, ssm: Any) -> Settings:
 
 
 def build_ingest_loop(
-    settings: Settings, stores: Stores, client: httpx.AsyncClient, events: EventBus | None
+    settings: Settings,
+    stores: Stores,
+    client: httpx.AsyncClient,
+    events: EventBus | None,
+    on_stored: StoredHook | None = None,
 ) -> IngestLoop:
     return IngestLoop(
         build_source(settings.source, settings, client, events),
-        build_pipeline(settings, stores, events),
+        build_pipeline(settings, stores, events, on_stored),
         interval_s=settings.interval_s,
         history=timedelta(hours=settings.history_hours),
         dead_letter_retention=timedelta(days=settings.dead_letter_days),

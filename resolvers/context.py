@@ -16,6 +16,7 @@ from domain.route import Route
 from domain.runway import Runway
 from storage.base import NearestAirport
 from storage.factory import Stores
+from subscriptions.hub import UpdateHub
 
 TrackKey = tuple[str, datetime, datetime]
 PointKey = tuple[float, float]
@@ -98,3 +99,4 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: Any = field(default=None)
+    hub: UpdateHub | None = None

@@ -7,12 +7,20 @@ package); fixtures themselves live in ``conftest.py``.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.exceptions import StarletteDeprecationWarning
 
 from app import Runtime
@@ -24,7 +32,16 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-__all__ = ["FIXTURES", "T0", "ReplayWorld", "SteppedClock", "TestClient", "make_state"]
+__all__ = [
+    "FIXTURES",
+    "T0",
+    "ReplayWorld",
+    "SteppedClock",
+    "TestClient",
+    "free_port",
+    "make_state",
+    "served",
+]
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # 2024-06-01T12:00:00Z: a fixed instant for hand-made states.
@@ -76,3 +93,47 @@ class ReplayWorld:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served(
+    env: dict[str, str], *args: str, ready_s: float = 60.0, log: Path | None = None
+) -> Iterator[str]:
+    """``flightdata serve`` as its own process on a free port, with ``env`` added to this
+    process's environment; yields its base URL once ``/healthz`` answers."""
+    port = free_port()
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port), *args],
+        env={**os.environ, "LOG_LEVEL": "WARNING", **env},
+        stdout=out,
+        stderr=out,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_s
+        while True:
+            assert server.poll() is None, "the server died while starting"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start in time"
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]

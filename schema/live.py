@@ -1,0 +1,27 @@
+"""Live update types: what a subscription yields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from schema.flight import Flight
+
+
+@strawberry.type(description="What changed inside a subscription's filter in one ingest cycle.")
+class FlightUpdateBatch:
+    cycle_id: str = strawberry.field(description="The ingest cycle; empty before the first one")
+    at: datetime = strawberry.field(description="When the cycle started")
+    flights: list[Flight] = strawberry.field(
+        description="States that changed inside the filter (on subscribe: all current ones)"
+    )
+    removed: list[str] = strawberry.field(
+        description="icao24 of aircraft that left the filter or went stale"
+    )
+    dropped_batches: int = strawberry.field(
+        description="Batches dropped before this one because the client fell behind"
+    )
+    snapshot: bool = strawberry.field(
+        description="This batch is the full current state (on subscribe or after a gap)"
+    )

@@ -1,0 +1,198 @@
+"""The hub of one API process: each cycle filtered for every subscriber, slow ones
+isolated, and the channel between processes over a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+import pytest
+import redis
+
+from domain import BoundingBox
+from storage.redis import connect, connect_async
+from storage.redis.pubsub import RedisBroadcaster
+from subscriptions.broadcast import InProcessBroadcaster, RedisCycleChannel
+from subscriptions.filtering import UpdateFilter
+from subscriptions.hub import UpdateHub
+from subscriptions.updates import CycleUpdate
+from testkit import T0, make_state
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+EUROPE = UpdateFilter(bbox=BoundingBox(35, -10, 70, 30))
+ASIA = UpdateFilter(bbox=BoundingBox(0, 60, 60, 150))
+
+
+def _cycle(n: int) -> CycleUpdate:
+    at = T0 + timedelta(seconds=10 * n)
+    states = [
+        make_state("aaaaaa", time=at, latitude=48.0 + n / 100, longitude=2.0, region="europe"),
+        make_state("bbbbbb", time=at, latitude=35.0, longitude=139.0 + n / 100, region="asia"),
+    ]
+    return CycleUpdate(f"cycle-{n}", at, states)
+
+
+async def _until(done: Callable[[], object], timeout: float = 10.0) -> None:
+    async def wait() -> None:
+        while not done():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(wait(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def _running(hub: UpdateHub) -> AsyncIterator[UpdateHub]:
+    task = asyncio.create_task(hub.run())
+    try:
+        await asyncio.wait_for(hub.ready.wait(), 10)
+        yield hub
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _publish_from_a_thread(broadcaster: InProcessBroadcaster, *updates: CycleUpdate) -> None:
+    """As the pipeline does: from its worker thread, not the event loop."""
+    thread = threading.Thread(target=lambda: [broadcaster.publish(u) for u in updates])
+    thread.start()
+    thread.join()
+
+
+def test_each_subscriber_gets_the_states_inside_its_filter_every_cycle() -> None:
+    async def run() -> None:
+        broadcaster = InProcessBroadcaster()
+        async with _running(UpdateHub(broadcaster, live_window_s=300)) as hub:
+            with hub.subscribe(EUROPE) as europe, hub.subscribe(ASIA) as asia:
+                _publish_from_a_thread(broadcaster, _cycle(1), _cycle(2))
+                for n in (1, 2):
+                    batch = await asyncio.wait_for(europe.next(), 5)
+                    assert batch.cycle_id == f"cycle-{n}"
+                    assert [s.icao24 for s in batch.flights] == ["aaaaaa"]
+                    batch = await asyncio.wait_for(asia.next(), 5)
+                    assert [s.icao24 for s in batch.flights] == ["bbbbbb"]
+                assert hub.cycles == 2
+            assert not hub.subscribers
+
+    asyncio.run(run())
+
+
+def test_a_stalled_subscriber_loses_its_oldest_batches_and_delays_nobody() -> None:
+    async def run() -> None:
+        broadcaster = InProcessBroadcaster()
+        async with _running(UpdateHub(broadcaster, live_window_s=300, queue_size=2)) as hub:
+            with hub.subscribe(EUROPE) as stalled, hub.subscribe(EUROPE) as keeping_up:
+                got: list[str] = []
+                for n in range(1, 6):
+                    _publish_from_a_thread(broadcaster, _cycle(n))
+                    got.append((await asyncio.wait_for(keeping_up.next(), 5)).cycle_id)
+                assert got == [f"cycle-{n}" for n in range(1, 6)]
+                assert keeping_up.dropped == 0
+                # The stalled one kept only the two newest; the next it takes says so.
+                assert stalled.dropped == 3
+                first = await stalled.next()
+                assert (first.cycle_id, first.dropped) == ("cycle-4", 3)
+                second = await stalled.next()
+                assert (second.cycle_id, second.dropped) == ("cycle-5", 0)
+                assert hub.dropped == 3
+
+    asyncio.run(run())
+
+
+class _Reconnecting:
+    """A channel that confirms its subscription, delivers, then reconnects once."""
+
+    def __init__(self, updates: list[CycleUpdate]) -> None:
+        self.updates = updates
+
+    def publish(self, update: CycleUpdate) -> None:  # pragma: no cover - not published to
+        raise AssertionError
+
+    async def listen(
+        self, *, on_subscribed: Callable[[], None] | None = None
+    ) -> AsyncIterator[CycleUpdate]:
+        assert on_subscribed is not None
+        on_subscribed()
+        await asyncio.sleep(0.05)
+        yield self.updates[0]
+        on_subscribed()  # back after a dropped connection: cycles may have been missed
+        yield self.updates[1]
+        await asyncio.Event().wait()
+
+
+def test_after_the_channel_reconnects_subscribers_are_told_to_resync() -> None:
+    async def run() -> None:
+        hub = UpdateHub(_Reconnecting([_cycle(1), _cycle(3)]), live_window_s=300)
+        with hub.subscribe(EUROPE) as sub:
+            async with _running(hub):
+                batches = [await asyncio.wait_for(sub.next(), 5) for _ in range(3)]
+        assert [(b.cycle_id, b.resync) for b in batches] == [
+            ("cycle-1", False),
+            ("cycle-1", True),
+            ("cycle-3", False),
+        ]
+
+    asyncio.run(run())
+
+
+def test_aircraft_not_heard_from_within_the_live_window_are_removed() -> None:
+    async def run() -> None:
+        broadcaster = InProcessBroadcaster()
+        async with _running(UpdateHub(broadcaster, live_window_s=60)) as hub:
+            with hub.subscribe(EUROPE) as sub:
+                _publish_from_a_thread(broadcaster, _cycle(0))
+                assert [s.icao24 for s in (await sub.next()).flights] == ["aaaaaa"]
+                # Only Asia is heard from for two minutes: the European one went stale.
+                later = T0 + timedelta(seconds=120)
+                quiet = CycleUpdate(
+                    "quiet", later, [make_state("bbbbbb", time=later, latitude=35, longitude=139)]
+                )
+                _publish_from_a_thread(broadcaster, quiet)
+                batch = await asyncio.wait_for(sub.next(), 5)
+                assert (batch.flights, batch.removed) == ([], ["aaaaaa"])
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    conn = connect(REDIS_URL)
+    try:
+        conn.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"the Redis tests need redis-server at {REDIS_URL}: {exc}")
+    return conn
+
+
+def test_updates_cross_redis_to_every_listening_hub(redis_client: redis.Redis) -> None:
+    channel = f"test:cycles:{uuid.uuid4().hex[:8]}"
+
+    async def run() -> None:
+        clients = [connect_async(REDIS_URL) for _ in "ab"]
+        hubs = [
+            UpdateHub(
+                RedisCycleChannel(RedisBroadcaster(redis_client, channel, aclient=c)),
+                live_window_s=300,
+            )
+            for c in clients
+        ]
+        try:
+            async with _running(hubs[0]), _running(hubs[1]):
+                with hubs[0].subscribe(EUROPE) as a, hubs[1].subscribe(ASIA) as b:
+                    publisher = RedisCycleChannel(RedisBroadcaster(redis_client, channel))
+                    await asyncio.to_thread(publisher.publish, _cycle(1))
+                    got_a = await asyncio.wait_for(a.next(), 10)
+                    got_b = await asyncio.wait_for(b.next(), 10)
+        finally:
+            for c in clients:
+                await c.aclose()
+        assert [s.icao24 for s in got_a.flights] == ["aaaaaa"]
+        assert [s.icao24 for s in got_b.flights] == ["bbbbbb"]
+        assert got_a.flights[0].model_dump() == _cycle(1).states[0].model_dump()
+
+    asyncio.run(run())
+    redis_client.close()
