@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -120,3 +121,36 @@ def region_of(latitude: float | None, longitude: float | None) -> str:
         if south <= latitude <= north and west <= longitude <= east:
             return name
     return "oceans"
+
+
+def regions_in(box: BoundingBox) -> tuple[str, ...]:
+    """Every region ``region_of`` can give a position inside ``box``: the named regions
+    whose area meets it, and ``oceans`` unless the named areas cover it."""
+    spans = (
+        [(box.west, 180.0), (-180.0, box.east)]
+        if box.crosses_antimeridian
+        else [(box.west, box.east)]
+    )
+    found = [
+        name
+        for name, south, west, north, east in _REGIONS
+        if south <= box.north
+        and box.south <= north
+        and any(west <= hi and lo <= east for lo, hi in spans)
+    ]
+    lats = _cuts(box.south, box.north, [edge for r in _REGIONS for edge in (r[1], r[3])])
+    for lo, hi in spans:
+        lons = _cuts(lo, hi, [edge for r in _REGIONS for edge in (r[2], r[4])])
+        if any(region_of(lat, lon) == "oceans" for lat in lats for lon in lons):
+            found.append("oceans")
+            break
+    return tuple(found)
+
+
+def _cuts(lo: float, hi: float, edges: list[float]) -> list[float]:
+    """One point inside each piece that ``edges`` cut ``[lo, hi]`` into: every region
+    holds the whole of a piece or none of it, so these points stand for all of them."""
+    points = sorted({lo, hi, *(e for e in edges if lo < e < hi)})
+    if len(points) == 1:
+        return points
+    return [(a + b) / 2 for a, b in itertools.pairwise(points)]

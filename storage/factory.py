@@ -72,7 +72,13 @@ class Stores:
 
 def aws_client(settings: Settings, service: str) -> Any:
     """A boto3 client: the settings' region, their local endpoint if any (DynamoDB Local,
-    the moto server), standard retries and bounded timeouts."""
+    the moto server), standard retries and bounded timeouts.
+
+    The DynamoDB client skips botocore's parameter validation: DynamoDB validates every
+    request itself (a bad one is a ``ValidationException``, ``StoreUnavailable`` as a
+    client-side failure would be), and walking each attribute of each item in Python was
+    a quarter of the client CPU of an ingest cycle (measured: 0.45 of 1.7 s, 5,485 states).
+    """
     import boto3
     from botocore.config import Config
 
@@ -84,7 +90,10 @@ def aws_client(settings: Settings, service: str) -> Any:
         region_name=settings.aws_region,
         endpoint_url=endpoint,
         config=Config(
-            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=5,
+            read_timeout=30,
+            parameter_validation=service != "dynamodb",
         ),
     )
 
@@ -130,6 +139,8 @@ def _open_dynamodb(settings: Settings) -> Stores:
         aws_client(settings, "dynamodb"),
         dynamo_names(settings),
         retention=timedelta(days=settings.dynamodb_history_days),
+        recent_window=timedelta(seconds=_live_ttl_s(settings)),
+        position_age=timedelta(seconds=settings.max_position_age_s),
     )
     return Stores(
         flights=dynamo.flights,
@@ -152,20 +163,27 @@ def _with_redis(settings: Settings, stores: Stores) -> Stores:
     if url is None:
         return stores
     from storage.cached import CachedAirports, CachedFlights
+    from storage.dynamodb.flights import DynamoFlightRepository
     from storage.redis.cache import ResponseCache
     from storage.redis.fallback import LiveFirst
     from storage.redis.live import RedisLiveIndex
 
     client = connect(url)  # lazy: a Redis that is down fails no start-up
-    # The index must hold an aircraft for the whole live window, plus clock skew and lag.
+    # While Redis cannot answer, DynamoDB's RegionTimeIndex answers bbox queries.
+    recent = stores.flights if isinstance(stores.flights, DynamoFlightRepository) else None
     live = LiveFirst(
-        RedisLiveIndex(client, ttl_s=int(settings.live_window_s) + 120), stores.flights
+        RedisLiveIndex(client, ttl_s=_live_ttl_s(settings)), stores.flights, recent=recent
     )
     cache = ResponseCache(client)
     stores.flights = CachedFlights(live, cache)
     stores.airports = CachedAirports(stores.airports, cache)
     stores.live, stores.cache, stores.redis = live, cache, client
     return stores
+
+
+def _live_ttl_s(settings: Settings) -> int:
+    """How long the live index holds an aircraft: the live window, plus clock skew and lag."""
+    return int(settings.live_window_s) + 120
 
 
 def seed_airports(stores: Stores) -> int:

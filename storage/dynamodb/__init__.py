@@ -72,11 +72,23 @@ def open_dynamo_stores(
     airport_index: AirportIndex | None = None,
     backoff: Backoff | None = None,
     workers: int = 8,
+    recent_window: timedelta = timedelta(minutes=7),
+    position_age: timedelta = timedelta(minutes=5),
 ) -> DynamoStores:
-    """The repositories on existing tables (``create_tables`` makes them)."""
+    """The repositories on existing tables (``create_tables`` makes them).
+
+    ``recent_window`` bounds how far back ``flights.search_recent`` answers (the live
+    window and its margin), ``position_age`` is validation's oldest position.
+    """
     return DynamoStores(
         flights=DynamoFlightRepository(
-            client, names, retention=retention, backoff=backoff, workers=workers
+            client,
+            names,
+            retention=retention,
+            backoff=backoff,
+            workers=workers,
+            recent_window=recent_window,
+            position_age=position_age,
         ),
         airports=DynamoAirportRepository(
             client, names, index=airport_index, backoff=backoff, workers=workers

@@ -143,11 +143,13 @@ class ConditionFailed(Exception):
 
 
 class TransactionCancelled(Exception):
-    """A transaction was cancelled; ``reasons`` has one code (or ``None``) per action."""
+    """A transaction was cancelled; ``reasons`` has one code (or ``None``) per action and
+    ``items`` the item held, where an action asked for it on a failed condition."""
 
-    def __init__(self, reasons: list[str | None]) -> None:
+    def __init__(self, reasons: list[str | None], items: list[Item | None] | None = None) -> None:
         super().__init__(f"transaction cancelled: {reasons}")
         self.reasons = reasons
+        self.items = items if items is not None else [None] * len(reasons)
 
 
 def error_code(exc: ClientError) -> str:
@@ -195,7 +197,8 @@ class Dynamo:
                     raise ConditionFailed(name) from exc
                 if code == "TransactionCanceledException":
                     reasons = exc.response.get("CancellationReasons", [])
-                    raise TransactionCancelled([r.get("Code") for r in reasons]) from exc
+                    held: list[Item | None] = [r.get("Item") for r in reasons]  # type: ignore[misc]
+                    raise TransactionCancelled([r.get("Code") for r in reasons], held) from exc
                 if code not in _THROTTLED:
                     raise DynamoUnavailable(
                         f"DynamoDB {name} failed: {exc}", code=code, operation=name

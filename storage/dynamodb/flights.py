@@ -11,27 +11,28 @@ state in the ops table.
 (UTC), for ``RegionTimeIndex``. ``expires_at`` is ``max(key time, time written)`` plus the
 retention (default 7 days): a replayed old recording is kept as long as live data.
 
-``put_states`` tells new states from stored ones with a strongly consistent
-``BatchGetItem`` of their keys, then ``BatchWriteItem``s only the new ones, 25 to a call.
-Measured against the alternative (a ``PutItem`` with ``attribute_not_exists`` per state on 8
-threads) on DynamoDB Local, 5,000 states took 2.4 to 4.9 s against 8 to 11.5 s: it makes a
-quarter of the requests (one per 100 keys plus one per 25 new states), and a duplicate costs
-a read unit instead of a write unit. What it gives up: two writers storing the same new
-state at the same moment both count it as stored. Latest items are written one
-``PutItem`` each with a condition on their time, so that they only move forward whatever
-order concurrent writers run in; those already holding the state are skipped.
+``put_states`` puts each aircraft's newest state as its latest item first (``_latest``:
+conditional puts, 100 to a transaction, so that the latest only moves forward whatever
+order concurrent writers run in), then ``BatchWriteItem``s the new history items, 25 to a
+call. Telling new states from stored ones costs no read in the usual case: a latest put
+that succeeds proves its state new to the history (the latest is always written first),
+and a state this process stored before is known; only the rest (a state older than the
+latest, several states of one aircraft in a batch, a restart) are looked up with a
+strongly consistent ``BatchGetItem`` of their keys. What it gives up, as before: two
+writers storing the same new state at the same moment may both count it as stored.
 
 Reads: ``search_latest`` reads every latest item (16 partitions at once, the numeric
 filters applied by DynamoDB, the text ones here) and sorts them by icao24: its cost grows
-with the number of aircraft. ``prune`` deletes what SQLite's would (one query per aircraft
-for its old keys); the TTL removes history even when nothing prunes.
+with the number of aircraft. ``search_recent`` answers the same for a box and a recent
+``since`` from ``RegionTimeIndex`` instead (``_recent``): the fallback of the Redis live
+index, whose cost grows with the states in the window in the box's regions. ``prune``
+deletes what SQLite's would (one query per aircraft for its old keys); the TTL removes
+history even when nothing prunes.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import string
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,9 +40,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from domain import FlightState
-from storage import cursor
 from storage.base import FlightFilter, Page, PutResult
 from storage.dynamodb._client import Backoff, ConditionFailed, Dynamo, DynamoClientProtocol
+from storage.dynamodb._latest import LatestItems
+from storage.dynamodb._recent import (
+    hour_key,
+    keys_in_box,
+    matches,
+    matches_text,
+    newest_per_aircraft,
+    page_of,
+    queries,
+)
 from storage.dynamodb._states import key_time, number, region, state_attributes, state_from_item
 from storage.dynamodb.tables import REGION_TIME_INDEX, TTL_ATTRIBUTE, DynamoNames
 
@@ -53,21 +63,12 @@ if TYPE_CHECKING:
 SHARDS = "0123456789abcdef"
 _META: Key = {"pk": {"S": "META"}, "sk": {"S": "NEWEST_CONTACT"}}
 _TS = {"#ts": "timestamp"}
-# SQLite's LIKE and NOCASE fold ASCII letters only; so does this.
-_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+RECENT_SLICE_S = 60  # seconds of the index read by one query of ``search_recent``
+RECENT_SPAN_MAX_S = 3600  # the most of the index it reads
 
 
 def latest_key(icao24: str) -> Key:
     return {"pk": {"S": f"LATEST#{icao24[-1]}"}, "sk": {"S": icao24}}
-
-
-def _fold(text: str) -> str:
-    return text.translate(_ASCII_FOLD)
-
-
-def _hour_key(region_name: str, epoch_s: float) -> str:
-    hour = datetime.fromtimestamp(epoch_s // 3600 * 3600, UTC)
-    return f"{region_name}#{hour:%Y%m%d%H}"
 
 
 class DynamoFlightRepository:
@@ -82,12 +83,19 @@ class DynamoFlightRepository:
         backoff: Backoff | None = None,
         workers: int = 8,
         clock: Callable[[], float] = time.time,
+        recent_window: timedelta = timedelta(minutes=7),
+        position_age: timedelta = timedelta(minutes=5),
+        clock_skew: timedelta = timedelta(minutes=1),
     ) -> None:
         self._dynamo = Dynamo(client, backoff=backoff, workers=workers)
         self._client = client
         self._names = names
         self._retention_s = retention.total_seconds()
         self._clock = clock
+        self._recent_window_s = recent_window.total_seconds()
+        self._position_age_s = position_age.total_seconds()
+        self._clock_skew_s = clock_skew.total_seconds()
+        self._latest = LatestItems(self._dynamo, names.ops)
 
     def close(self) -> None:
         self._dynamo.close()
@@ -98,18 +106,28 @@ class DynamoFlightRepository:
         if not states:
             return PutResult(stored=0, duplicates=0)
         now = float(self._clock())
-        # The first state of a key wins, as SQLite's INSERT OR IGNORE keeps it.
+        # The first state of a key wins, as SQLite's INSERT OR IGNORE keeps it; the latest
+        # takes the last of the newest, as SQLite's upsert does.
         unique: dict[tuple[str, Decimal], FlightState] = {}
+        newest: dict[str, FlightState] = {}
         for state in states:
             unique.setdefault((state.icao24, Decimal(key_time(state))), state)
-        stored = self._stored_keys(list(unique))
-        new = [state for key, state in unique.items() if key not in stored]
+            held = newest.get(state.icao24)
+            if held is None or state.time >= held.time:
+                newest[state.icao24] = state
         # Latest first: should the history write fail, a retry still finds these states new.
-        self._put_latest(states, now)
+        written = self._latest.put(self._latest_item(s, now) for s in newest.values())
+        if (contact := written.newest_contact) is not None:
+            self._raise_newest_contact(contact)
+        known, proved = written.in_history, written.new
+        unsure = [k for k in unique if k[1] not in (known.get(k[0]), proved.get(k[0]))]
+        stored = self._stored_keys(unsure) | {k for k in unique if known.get(k[0]) == k[1]}
+        new = [state for key, state in unique.items() if key not in stored]
         writes: list[WriteRequestTypeDef] = [
             {"PutRequest": {"Item": self._history_item(s, now)}} for s in new
         ]
         self._dynamo.write(self._names.flights, writes)
+        self._latest.remember(written)
         return PutResult(stored=len(new), duplicates=len(states) - len(new))
 
     def _expires_at(self, state: FlightState, now: float) -> dict[str, str]:
@@ -117,7 +135,7 @@ class DynamoFlightRepository:
 
     def _history_item(self, state: FlightState, now: float) -> Item:
         item = state_attributes(state)
-        item["region_time"] = {"S": _hour_key(region(state), state.time.timestamp())}
+        item["region_time"] = {"S": hour_key(region(state), state.time.timestamp())}
         item[TTL_ATTRIBUTE] = self._expires_at(state, now)
         return item
 
@@ -127,43 +145,13 @@ class DynamoFlightRepository:
         return item
 
     def _stored_keys(self, keys: list[tuple[str, Decimal]]) -> set[tuple[str, Decimal]]:
+        if not keys:
+            return set()
         wanted: list[Key] = [{"icao24": {"S": a}, "timestamp": {"N": str(t)}} for a, t in keys]
         found = self._dynamo.get_many(
             self._names.flights, wanted, projection="icao24, #ts", names=_TS
         )
         return {(i["icao24"]["S"], Decimal(i["timestamp"]["N"])) for i in found}
-
-    def _put_latest(self, states: Sequence[FlightState], now: float) -> None:
-        newest: dict[str, FlightState] = {}
-        for state in states:  # on a tie the later state wins, as SQLite's upsert does
-            held = newest.get(state.icao24)
-            if held is None or state.time >= held.time:
-                newest[state.icao24] = state
-        items = {code: self._latest_item(s, now) for code, s in newest.items()}
-        held_items = self._dynamo.get_many(self._names.ops, [latest_key(c) for c in items])
-        stored = {i["sk"]["S"]: i for i in held_items}
-        due = [item for code, item in items.items() if _moves_forward(stored.get(code), item)]
-        won = [
-            item
-            for item, ok in zip(due, self._dynamo.map(self._put_if_newer, due), strict=True)
-            if ok
-        ]
-        if won:
-            self._raise_newest_contact(max(Decimal(i["last_contact"]["N"]) for i in won))
-
-    def _put_if_newer(self, item: Item) -> bool:
-        try:
-            self._dynamo.call(
-                self._client.put_item,
-                TableName=self._names.ops,
-                Item=item,
-                ConditionExpression="attribute_not_exists(sk) OR #ts <= :ts",
-                ExpressionAttributeNames=_TS,
-                ExpressionAttributeValues={":ts": item["timestamp"]},
-            )
-        except ConditionFailed:
-            return False  # a newer state came in meanwhile
-        return True
 
     def _raise_newest_contact(self, last_contact: Decimal) -> None:
         with contextlib.suppress(ConditionFailed):  # already as new or newer
@@ -198,21 +186,29 @@ class DynamoFlightRepository:
     def search_latest(
         self, flt: FlightFilter, *, first: int, after: str | None = None
     ) -> Page[FlightState]:
-        items = [i for i in self._read_latest(flt) if _matches_text(i, flt)]
-        items.sort(key=lambda i: i["sk"]["S"])
-        start = 0
-        if after is not None:
-            last = cursor.decode("flights", after)
-            if not isinstance(last, str):
-                raise cursor.invalid(after)
-            start = bisect.bisect_right([i["sk"]["S"] for i in items], last)
-        page = [state_from_item(i) for i in items[start : start + first]]
-        return Page(
-            items=page,
-            cursors=[cursor.encode("flights", s.icao24) for s in page],
-            total_count=len(items),
-            has_next_page=len(items) > start + first,
-        )
+        items = [i for i in self._read_latest(flt) if matches_text(i, flt)]
+        return page_of(items, first=first, after=after)
+
+    def search_recent(
+        self, flt: FlightFilter, *, first: int, after: str | None = None
+    ) -> Page[FlightState] | None:
+        """``search_latest`` answered from ``RegionTimeIndex`` (see ``_recent``), for a
+        filter with a box and a ``since`` within ``recent_window`` of the newest contact;
+        ``None`` for any other filter, and where the index would be read for more than
+        ``RECENT_SPAN_MAX_S``: there the latest items cost less."""
+        if flt.bbox is None or flt.since is None:
+            return None
+        newest = self.newest_contact()
+        if newest is None:
+            return page_of([], first=first, after=after)
+        since, until = flt.since.timestamp(), newest.timestamp() + self._clock_skew_s
+        start = since - self._position_age_s
+        if newest.timestamp() - since > self._recent_window_s or until - start > RECENT_SPAN_MAX_S:
+            return None
+        requests = queries(self._names.flights, flt, start, until, slice_s=RECENT_SLICE_S)
+        keys = keys_in_box(newest_per_aircraft(self._dynamo.query_all(requests)), flt.bbox)
+        items = [i for i in self._dynamo.get_many(self._names.flights, keys) if matches(i, flt)]
+        return page_of(items, first=first, after=after)
 
     def _read_latest(self, flt: FlightFilter) -> list[Item]:
         """Every latest item passing ``flt``'s position, ground and time filters."""
@@ -289,7 +285,7 @@ class DynamoFlightRepository:
             "TableName": self._names.flights,
             "IndexName": REGION_TIME_INDEX,
             "KeyConditionExpression": "region_time = :rt",
-            "ExpressionAttributeValues": {":rt": {"S": _hour_key(region, hour.timestamp())}},
+            "ExpressionAttributeValues": {":rt": {"S": hour_key(region, hour.timestamp())}},
         }
         items = list(self._dynamo.query(request))
         items.sort(key=lambda i: (i["icao24"]["S"], Decimal(i["timestamp"]["N"])))
@@ -309,6 +305,7 @@ class DynamoFlightRepository:
         stale = [i["sk"]["S"] for i in latest if Decimal(i["last_contact"]["N"]) < Decimal(cutoff)]
         self._dynamo.map(lambda code: self._drop_latest(code, cutoff), stale)
         self._drop_newest_contact(cutoff)
+        self._latest.forget()  # what it remembered may be deleted now
         return removed
 
     def _prune_history(self, icao24: str, cutoff: str) -> int:
@@ -339,25 +336,3 @@ class DynamoFlightRepository:
                 ConditionExpression="last_contact < :cut",
                 ExpressionAttributeValues={":cut": {"N": cutoff}},
             )
-
-
-def _moves_forward(held: Item | None, item: Item) -> bool:
-    """Whether ``item`` should replace the latest item ``held``: it is newer, or as new
-    and different (SQLite's upsert takes a state of the same time too)."""
-    if held is None:
-        return True
-    new, old = Decimal(item["timestamp"]["N"]), Decimal(held["timestamp"]["N"])
-    return new > old or (new == old and state_from_item(held) != state_from_item(item))
-
-
-def _matches_text(item: Item, flt: FlightFilter) -> bool:
-    if flt.callsign_prefix:
-        callsign = item.get("callsign")
-        prefix = _fold(flt.callsign_prefix.strip())
-        if callsign is None or not _fold(callsign["S"]).startswith(prefix):
-            return False
-    if flt.origin_country:
-        country = item.get("origin_country")
-        if country is None or _fold(country["S"]) != _fold(flt.origin_country):
-            return False
-    return True

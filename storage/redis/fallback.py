@@ -6,7 +6,10 @@ is known complete (``RedisLiveIndex.complete_since``). So:
 
 - ``search_latest`` goes to Redis when the filter's ``since`` lies inside that window
   (the API's live-window queries), widened by ``clock_skew_s`` for states stamped ahead
-  of the clock; history queries (no ``since``, or an older one) go to the store;
+  of the clock; history queries (no ``since``, or an older one) go to the store. While
+  Redis is down, ``recent`` answers the live-window queries with a bounding box if given
+  (DynamoDB's ``RegionTimeIndex``: ``DynamoFlightRepository.search_recent``); while it is
+  up but not yet complete, the store does (reading the latest items costs less);
 - ``latest``/``latest_many``/``newest_contact`` go to Redis once it has been complete for
   a whole TTL, so that no state it holds can be older than the store's; a miss there
   (an aircraft not seen in the window) is asked of the store.
@@ -22,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from domain import FlightState
 from storage.base import FlightFilter, FlightRepository, Page, PutResult, StoreUnavailable
@@ -34,6 +37,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class RecentSearch(Protocol):
+    def search_recent(
+        self, flt: FlightFilter, *, first: int, after: str | None = None
+    ) -> Page[FlightState] | None:
+        """``search_latest``'s page for a live-window bbox filter; ``None`` for a filter it
+        does not answer."""
+        ...
+
+
 class LiveFirst:
     """``FlightRepository`` over ``live`` and ``store``; see the module docstring."""
 
@@ -42,11 +54,13 @@ class LiveFirst:
         live: RedisLiveIndex,
         store: FlightRepository,
         *,
+        recent: RecentSearch | None = None,
         retry_after_s: float = 2.0,
         clock_skew_s: float = 60.0,
     ) -> None:
         self.live = live
         self.store = store
+        self.recent = recent
         self.clock_skew_s = clock_skew_s
         self._breaker = Breaker(retry_after_s)
         self.fallbacks = 0
@@ -83,6 +97,10 @@ class LiveFirst:
             )
             if page is not None:
                 return page
+            if self.degraded and flt.bbox is not None and self.recent is not None:
+                page = self.recent.search_recent(flt, first=first, after=after)
+                if page is not None:
+                    return page
         return self.store.search_latest(flt, first=first, after=after)
 
     def latest(self, icao24: str) -> FlightState | None:

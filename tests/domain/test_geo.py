@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain import BoundingBox, GeoPoint, InvalidArgument
-from domain.geo import REGIONS, destination, haversine_km, region_of
+from domain.geo import REGIONS, destination, haversine_km, region_of, regions_in
 
 
 def test_south_greater_than_north_names_both_values() -> None:
@@ -122,3 +124,40 @@ def test_destination_wraps_at_the_antimeridian() -> None:
 def test_region_of(lat: float | None, lon: float | None, region: str) -> None:
     assert region_of(lat, lon) == region
     assert region == "unknown" or region in REGIONS
+
+
+@pytest.mark.parametrize(
+    ("box", "regions"),
+    [
+        ((49.5, -11.0, 61.0, 2.0), ("europe",)),  # the British Isles
+        ((34.0, -25.0, 72.0, 45.0), ("europe", "africa", "middle-east", "asia")),  # edges meet
+        ((35.0, -60.0, 60.0, -30.0), ("north-america", "oceans")),  # the North Atlantic
+        ((-25.0, 170.0, 0.0, -170.0), ("asia", "oceania", "oceans")),  # across the antimeridian
+        ((30.0, -40.0, 30.0, -40.0), ("oceans",)),  # a point
+    ],
+)
+def test_regions_in(box: tuple[float, float, float, float], regions: tuple[str, ...]) -> None:
+    assert regions_in(BoundingBox(*box)) == regions
+
+
+@given(
+    st.floats(-90, 90),
+    st.floats(-180, 180),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.floats(0, 1),
+)
+def test_regions_in_holds_the_region_of_every_position_in_the_box(
+    south: float, west: float, height: float, width: float, at_lat: float, at_lon: float
+) -> None:
+    north = south + (90.0 - south) * height
+    east = west + 360.0 * width
+    east = east - 360.0 if east > 180.0 else east
+    box = BoundingBox(south, west, north, east)
+    span = east - west + (360.0 if box.crosses_antimeridian else 0.0)
+    lon = west + span * at_lon
+    lon = lon - 360.0 if lon > 180.0 else lon
+    lat = south + (north - south) * at_lat
+    assert box.contains(lat, lon)
+    assert region_of(lat, lon) in regions_in(box)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,9 +21,9 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.stub import Stubber
 
-from domain import InvalidArgument
+from domain import BoundingBox, FlightState, InvalidArgument
 from storage import cursor
-from storage.base import DeadLetter, FlightFilter, StoreUnavailable
+from storage.base import DeadLetter, FlightFilter, Page, StoreUnavailable
 from storage.dynamodb import (
     Backoff,
     DynamoDeadLetterRepository,
@@ -35,6 +36,7 @@ from storage.dynamodb.local import DynamoDBLocal, make_client
 from testkit import T0, make_state
 
 ATTRIBUTE = {"AttributeType": "S"}
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ class Recorder:
         def call(**kwargs: Any) -> Any:
             batch = kwargs.get("RequestItems", {})
             size = sum(len(v) if isinstance(v, list) else len(v["Keys"]) for v in batch.values())
-            self.calls.append((name, size))
+            self.calls.append((name, size or len(kwargs.get("TransactItems", []))))
             return method(**kwargs)
 
         return call
@@ -223,14 +225,15 @@ def test_history_expires_a_retention_after_the_later_of_its_time_and_now(
 
 
 class Racing:
-    """A real client that lets ``before_put`` run just before its first ``put_item``."""
+    """A real client that lets ``before_put`` run just before its first latest-item write
+    (a ``transact_write_items``)."""
 
     def __init__(self, client: Any, before_put: Callable[[], object]) -> None:
         self._client = client
         self._before_put: Callable[[], object] | None = before_put
 
     def __getattr__(self, name: str) -> Any:
-        if name == "put_item" and self._before_put is not None:
+        if name == "transact_write_items" and self._before_put is not None:
             run, self._before_put = self._before_put, None
             run()
         return getattr(self._client, name)
@@ -241,7 +244,7 @@ def test_latest_only_moves_forward_when_writers_race(
 ) -> None:
     newer = make_state("abc123", T0 + timedelta(minutes=1), latitude=11.0)
     older = make_state("abc123", T0, latitude=10.0)
-    # The slow writer read no latest state, then the fast one stored a newer one.
+    # Just before the slow writer puts its latest item, the fast one stores a newer one.
     racing = Racing(dynamodb_local.client, lambda: flights.put_states([newer]))
     slow = DynamoFlightRepository(racing, names, workers=1)  # type: ignore[arg-type]
 
@@ -271,13 +274,116 @@ def test_batches_are_cut_at_dynamodb_s_limits(
     result = repo.put_states(states)
 
     assert (result.stored, result.duplicates) == (230, 0)
-    writes = [n for name, n in recorder.calls if name == "batch_write_item"]
-    reads = [n for name, n in recorder.calls if name == "batch_get_item"]
-    assert writes == [25] * 9 + [5]
-    assert reads == [100, 100, 30] * 2  # the history keys, then the latest items
+    assert sizes(recorder, "transact_write_items") == [100, 100, 30]  # the latest items
+    assert sizes(recorder, "batch_write_item") == [25] * 9 + [5]  # the history
+    assert sizes(recorder, "batch_get_item") == []  # a latest item put proves its state new
     assert len(repo.latest_many([s.icao24 for s in states])) == 230
+    recorder.calls.clear()
     assert repo.put_states(states).duplicates == 230
+    assert recorder.calls == []  # this process stored these very states: nothing to ask
+    restarted = DynamoFlightRepository(recorder, names, workers=1)  # type: ignore[arg-type]
+    assert restarted.put_states(states).duplicates == 230
+    # The latest items hold these states already; the history is read to tell.
+    assert sizes(recorder, "transact_write_items") == [100, 100, 30]
+    assert sizes(recorder, "batch_get_item") == [100, 100, 30]
+    assert sizes(recorder, "batch_write_item") == []
+    restarted.close()
     repo.close()
+
+
+def sizes(recorder: Recorder, call: str) -> list[int]:
+    return [n for name, n in recorder.calls if name == call]
+
+
+def test_a_later_contact_at_the_same_position_time_replaces_the_latest(
+    dynamodb_local: DynamoDBLocal, names: DynamoNames, flights: DynamoFlightRepository
+) -> None:
+    seen = make_state("abc123", T0)
+    heard_again = seen.model_copy(update={"last_contact": T0 + timedelta(seconds=5)})
+    assert flights.put_states([seen]).stored == 1
+    # Same key: a duplicate in the history, yet the latest takes it, as SQLite's upsert does.
+    assert flights.put_states([heard_again]).duplicates == 1
+    assert flights.latest("abc123").last_contact == heard_again.last_contact  # type: ignore[union-attr]
+    restarted = DynamoFlightRepository(dynamodb_local.client, names, workers=1)
+    later = seen.model_copy(update={"last_contact": T0 + timedelta(seconds=9)})
+    assert restarted.put_states([later]).duplicates == 1
+    assert flights.latest("abc123").last_contact == later.last_contact  # type: ignore[union-attr]
+    assert flights.newest_contact() == later.last_contact
+    restarted.close()
+
+
+def test_states_older_than_the_latest_skip_the_latest_write(
+    dynamodb_local: DynamoDBLocal, names: DynamoNames
+) -> None:
+    recorder = Recorder(dynamodb_local.client)
+    repo = DynamoFlightRepository(recorder, names, workers=1)  # type: ignore[arg-type]
+    repo.put_states([make_state("abc123", T0 + MINUTE, latitude=11.0)])
+    recorder.calls.clear()
+    assert repo.put_states([make_state("abc123", T0, latitude=10.0)]).stored == 1
+    assert [name for name, _ in recorder.calls] == ["batch_get_item", "batch_write_item"]
+    assert repo.latest("abc123").latitude == 11.0  # type: ignore[union-attr]
+    repo.close()
+
+
+def test_a_state_pruned_then_put_again_is_stored_again(flights: DynamoFlightRepository) -> None:
+    state = make_state("abc123", T0)
+    flights.put_states([state])
+    assert flights.prune(T0 + MINUTE) == 1
+    # What this process remembers storing is gone: it must not call the state a duplicate.
+    assert flights.put_states([state]).stored == 1
+    assert flights.latest("abc123") is not None
+
+
+def cancelled(*reasons: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "service_error_code": "TransactionCanceledException",
+        "modeled_fields": {"CancellationReasons": list(reasons)},
+    }
+
+
+def test_conflicting_transactions_are_retried_with_backoff() -> None:
+    client, stubber = stubbed()
+    sleeps: list[float] = []
+    repo = stubbed_flights(client, sleeps)
+    states = [make_state("abc123"), make_state("def456")]
+    conflict = cancelled({"Code": "None"}, {"Code": "TransactionConflict"})
+    stubber.add_client_error("transact_write_items", **conflict)
+    stubber.add_response("transact_write_items", {})
+    stubber.add_response("update_item", {})
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {}})
+    with stubber:
+        assert repo.put_states(states).stored == 2
+    stubber.assert_no_pending_responses()
+    assert len(sleeps) == 1
+
+
+def test_a_failed_condition_resends_the_rest_of_its_transaction_at_once() -> None:
+    client, stubber = stubbed()
+    sleeps: list[float] = []
+    repo = stubbed_flights(client, sleeps)
+    older, new = make_state("abc123"), make_state("def456")
+    newer = repo._latest_item(make_state("abc123", T0 + MINUTE), 1e9)
+    failed = cancelled({"Code": "ConditionalCheckFailed", "Item": newer}, {"Code": "None"})
+    stubber.add_client_error("transact_write_items", **failed)
+    stubber.add_response("transact_write_items", {})  # the other put alone
+    stubber.add_response("update_item", {})
+    stubber.add_response("batch_get_item", {"Responses": {"x-flights": []}})  # older's key
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {}})
+    with stubber:
+        assert repo.put_states([older, new]).stored == 2
+    stubber.assert_no_pending_responses()
+    assert sleeps == []
+
+
+def test_transactions_that_stay_in_conflict_are_store_unavailable() -> None:
+    client, stubber = stubbed()
+    repo = stubbed_flights(client)
+    for _ in range(4):
+        stubber.add_client_error(
+            "transact_write_items", **cancelled({"Code": "TransactionConflict"})
+        )
+    with stubber, pytest.raises(StoreUnavailable, match="still cancelled after 4 attempts"):
+        repo.put_states([make_state()])
 
 
 def test_unprocessed_items_are_retried_with_backoff() -> None:
@@ -285,9 +391,7 @@ def test_unprocessed_items_are_retried_with_backoff() -> None:
     sleeps: list[float] = []
     repo = stubbed_flights(client, sleeps)
     state = make_state("abc123")
-    stubber.add_response("batch_get_item", {"Responses": {"x-flights": []}})
-    stubber.add_response("batch_get_item", {"Responses": {"x-ops": []}})
-    stubber.add_response("put_item", {})
+    stubber.add_response("transact_write_items", {})  # the latest item: new, so no read
     stubber.add_response("update_item", {})
     put = repo._history_item(state, 1e9)  # what the write will send
     request = {"PutRequest": {"Item": put}}
@@ -310,9 +414,7 @@ def test_unprocessed_items_that_never_clear_are_store_unavailable() -> None:
     client, stubber = stubbed()
     repo = stubbed_flights(client)
     state = make_state("abc123")
-    stubber.add_response("batch_get_item", {"Responses": {"x-flights": []}})
-    stubber.add_response("batch_get_item", {"Responses": {"x-ops": []}})
-    stubber.add_response("put_item", {})
+    stubber.add_response("transact_write_items", {})  # the latest item: new, so no read
     stubber.add_response("update_item", {})
     request = {"PutRequest": {"Item": repo._history_item(state, 1e9)}}
     for _ in range(4):
@@ -392,6 +494,115 @@ def test_an_endpoint_that_is_down_is_store_unavailable(tmp_path: Path) -> None:
         assert isinstance(exc.value.__cause__, BotoCoreError)
     with pytest.raises(StoreUnavailable):
         create_tables(client, DynamoNames.prefixed("down"), wait=False)
+
+
+# --- recent states through RegionTimeIndex ------------------------------------------------
+
+
+def moving_world() -> list[FlightState]:
+    """Three reports 10 s apart of 60 aircraft over the globe, each flying a little east;
+    every fifth last heard of without a position, every seventh with a position 200 s
+    older than its last contact."""
+    states = []
+    for i in range(60):
+        for step in range(3):
+            at = T0 + timedelta(seconds=10 * step + i % 9)
+            position = at - timedelta(seconds=200) if i % 7 == 0 else at
+            last = i % 5 == 0 and step == 2
+            states.append(
+                make_state(
+                    f"{i:06x}",
+                    position,
+                    last_contact=at,
+                    latitude=None if last else -60.0 + 2 * i,
+                    longitude=None if last else -179.0 + 6 * i + 0.05 * step,
+                    on_ground=i % 3 == 0,
+                    callsign=f"TST{i:03d}",
+                    origin_country="Germany" if i % 2 else "Spain",
+                )
+            )
+    return states
+
+
+BOXES = [
+    BoundingBox(-20.0, -60.0, 30.0, 60.0),
+    BoundingBox(-25.0, 170.0, 0.0, -170.0),  # across the antimeridian
+    BoundingBox(-90.0, -180.0, 90.0, 180.0),
+    BoundingBox(49.5, -11.0, 61.0, 2.0),
+]
+
+
+@pytest.mark.parametrize("box", BOXES)
+def test_recent_states_from_the_index_are_the_latest_states(
+    flights: DynamoFlightRepository, box: BoundingBox
+) -> None:
+    flights.put_states(moving_world())
+    newest = flights.newest_contact()
+    assert newest is not None
+    live = FlightFilter(bbox=box, since=newest - timedelta(minutes=5))
+    for flt in [
+        live,
+        replace(live, since=newest - timedelta(seconds=12)),
+        replace(live, on_ground=False),
+        replace(live, callsign_prefix="tst0"),
+        replace(live, origin_country="SPAIN"),
+    ]:
+        assert flights.search_recent(flt, first=1000) == flights.search_latest(flt, first=1000)
+    after = None
+    while True:  # the same pages, the same cursors
+        page = flights.search_recent(live, first=7, after=after)
+        assert page == flights.search_latest(live, first=7, after=after)
+        if not page.has_next_page:
+            break
+        after = page.end_cursor
+
+
+def test_recent_states_read_only_the_regions_of_the_box(
+    dynamodb_local: DynamoDBLocal, names: DynamoNames
+) -> None:
+    recorder = Recorder(dynamodb_local.client)
+    repo = DynamoFlightRepository(recorder, names, workers=1)  # type: ignore[arg-type]
+    repo.put_states([make_state("abc123", T0, latitude=51.5, longitude=-0.1)])  # London
+    partitions: set[str] = set()
+    real_query = recorder.query
+
+    def query(**kwargs: Any) -> Any:
+        partitions.add(kwargs["ExpressionAttributeValues"][":rt"]["S"])
+        return real_query(**kwargs)
+
+    recorder.query = query  # type: ignore[method-assign]
+    british_isles = FlightFilter(bbox=BoundingBox(49.5, -11.0, 61.0, 2.0), since=T0)
+    assert codes(repo.search_recent(british_isles, first=10)) == ["abc123"]  # type: ignore[arg-type]
+    # 11:55 to 12:01: the position may be 5 minutes older than the last contact.
+    assert partitions == {f"{r}#{h}" for r in ("europe", "unknown") for h in HOURS}
+    repo.close()
+
+
+HOURS = ("2024060111", "2024060112")
+
+
+def codes(page: Page[FlightState]) -> list[str]:
+    return [s.icao24 for s in page.items]
+
+
+def test_recent_states_answer_only_live_window_box_queries(
+    dynamodb_local: DynamoDBLocal, names: DynamoNames, flights: DynamoFlightRepository
+) -> None:
+    client = dynamodb_local.client
+    box = BoundingBox(40.0, 0.0, 50.0, 10.0)
+    assert flights.search_recent(FlightFilter(bbox=box, since=T0), first=10) == Page(
+        [], [], 0, False
+    )  # nothing stored yet
+    flights.put_states([make_state("abc123", T0)])
+    assert flights.search_recent(FlightFilter(since=T0), first=10) is None  # no box
+    assert flights.search_recent(FlightFilter(bbox=box), first=10) is None  # no since
+    long_ago = FlightFilter(bbox=box, since=T0 - timedelta(hours=1))  # a history query
+    assert flights.search_recent(long_ago, first=10) is None
+    window_of_a_year = DynamoFlightRepository(client, names, recent_window=timedelta(days=365))
+    assert window_of_a_year.search_recent(long_ago, first=10) is None  # too much to read
+    window_of_a_year.close()
+    with pytest.raises(InvalidArgument):
+        flights.search_recent(FlightFilter(bbox=box, since=T0), first=10, after="nonsense")
 
 
 # --- cursors ------------------------------------------------------------------------------

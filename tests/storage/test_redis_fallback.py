@@ -1,6 +1,7 @@
 """``LiveFirst`` over SQLite and a redis-server of its own, which the test stops and
 starts again: queries keep answering from the store while Redis is down (``degraded``),
-and Redis answers again once it is back and known complete.
+and Redis answers again once it is back and known complete. On the AWS backend (DynamoDB
+Local, Redis at a port nothing listens on) bbox queries answer from ``RegionTimeIndex``.
 """
 
 from __future__ import annotations
@@ -10,19 +11,25 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
 
-from domain import FlightState
-from storage.base import FlightFilter
+from app import Runtime, create_app
+from config import Settings
+from domain import BoundingBox, FlightState
+from storage.base import FlightFilter, Page
+from storage.dynamodb import AirportIndex, DynamoStores
+from storage.dynamodb.local import CREDENTIALS, REGION, DynamoDBLocal
+from storage.factory import open_stores
 from storage.redis import connect
 from storage.redis.fallback import LiveFirst
 from storage.redis.live import RedisLiveIndex
 from storage.sqlite import SqliteDatabase, SqliteFlightRepository
-from testkit import make_state
+from testkit import TestClient, make_state
 
 PREFIX = "fallback"
 
@@ -214,3 +221,123 @@ def test_a_hanging_redis_costs_one_short_timeout(
     assert 0.2 < first_call < 1.0  # the 0.25 s read timeout, once
     assert later_calls < 0.2  # the breaker skips Redis meanwhile
     time.sleep(0.5)  # the pause ends before the server is stopped
+
+
+class Recent:
+    """A ``RecentSearch`` that counts what it is asked and answers with no aircraft."""
+
+    def __init__(self) -> None:
+        self.asked: list[FlightFilter] = []
+
+    def search_recent(
+        self, flt: FlightFilter, *, first: int, after: str | None = None
+    ) -> Page[FlightState]:
+        self.asked.append(flt)
+        return Page([], [], 0, False)
+
+
+def test_recent_answers_bbox_queries_only_while_redis_is_down(
+    server: RedisProcess, client: redis.Redis, store: SqliteFlightRepository
+) -> None:
+    recent = Recent()
+    repo = LiveFirst(RedisLiveIndex(client, prefix=PREFIX), store, recent=recent)
+    t = now()
+    repo.put_states(world(t))
+    in_box = FlightFilter(bbox=BoundingBox(40.0, 0.0, 46.0, 20.0), since=t - timedelta(minutes=1))
+    # Up but not yet complete: the store, whose latest items cost less to read.
+    assert repo.search_latest(in_box, first=10).total_count == 7
+    server.stop()
+    assert repo.search_latest(in_box, first=10).total_count == 0  # answered by ``recent``
+    everywhere = FlightFilter(since=in_box.since)
+    assert repo.search_latest(everywhere, first=10).total_count == 10  # no box: the store
+    assert recent.asked == [in_box]
+    assert repo.degraded
+
+
+# --- the AWS backend: DynamoDB's RegionTimeIndex answers while Redis is down ----------------
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens there
+
+
+@pytest.fixture
+def aws_settings(
+    dynamodb_local: DynamoDBLocal,
+    dynamodb_seeded_airports: tuple[str, AirportIndex],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    """The AWS backend on DynamoDB Local (seeded airports), its Redis down."""
+    for name, value in {**CREDENTIALS, "aws_region": REGION}.items():
+        monkeypatch.setenv(name.upper(), value)
+    tables = dynamodb_local.create(dynamodb_local.names(tmp_path))
+    settings = Settings.from_env(
+        {},
+        data_dir=tmp_path / "data",
+        backend="aws",
+        dynamodb_endpoint_url=dynamodb_local.endpoint,
+        dynamodb_flights_table=tables.flights,
+        dynamodb_airports_table=dynamodb_seeded_airports[0],
+        dynamodb_ops_table=tables.ops,
+        s3_raw_bucket="checked-at-start",
+        aws_region=REGION,
+    )
+    return replace(settings, s3_raw_bucket="", redis_url=DEAD_REDIS)
+
+
+def test_bbox_queries_answer_from_region_time_index_while_redis_is_down(
+    aws_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stores = open_stores(aws_settings)
+    try:
+        assert isinstance(stores.backend, DynamoStores)
+        dynamo = stores.backend.flights
+        assert stores.live is not None
+        assert stores.live.recent is dynamo
+        t = now()
+        stores.flights.put_states([*world(t - timedelta(seconds=10)), *world(t)])
+        live_window = t - timedelta(seconds=aws_settings.live_window_s)
+        filters = [
+            FlightFilter(bbox=BoundingBox(40.0, 0.0, 46.0, 20.0), since=live_window),
+            FlightFilter(bbox=BoundingBox(-90.0, -180.0, 90.0, 180.0), since=live_window),
+            FlightFilter(bbox=BoundingBox(40.0, 0.0, 60.0, 30.0), since=t, on_ground=False),
+        ]
+        expected = [dynamo.search_latest(flt, first=3) for flt in filters]
+        assert [page.total_count for page in expected] == [7, 10, 1]
+
+        def latest_items_are_not_read(*args: object, **kwargs: object) -> None:
+            raise AssertionError("answered from the latest items, not RegionTimeIndex")
+
+        monkeypatch.setattr(dynamo, "search_latest", latest_items_are_not_read)
+        assert [stores.flights.search_latest(flt, first=3) for flt in filters] == expected
+        second = stores.flights.search_latest(filters[1], first=3, after=expected[1].end_cursor)
+        assert codes(second.items) == ["000003", "000004", "000005"]
+        assert stores.degraded() == ["live_index", "cache"]
+        assert stores.live.fallbacks >= len(filters)
+        monkeypatch.undo()
+        history = FlightFilter(bbox=filters[0].bbox, since=t - timedelta(hours=2))
+        assert stores.flights.search_latest(history, first=3) == expected[0]  # latest items
+    finally:
+        stores.close()
+
+
+def test_the_api_answers_bbox_queries_and_says_degraded_while_redis_is_down(
+    aws_settings: Settings,
+) -> None:
+    with TestClient(create_app(aws_settings, ingest=False)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime.stores.flights.put_states(world(now()))
+        response = client.post(
+            "/graphql",
+            json={
+                "query": "{ flights(bbox: {south: 40, west: 0, north: 46, east: 20}) "
+                "{ totalCount nodes { icao24 } } }"
+            },
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert "errors" not in body
+        assert body["data"]["flights"]["totalCount"] == 7
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        assert set(health.json()["degraded"]) == {"live_index", "cache"}
