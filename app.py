@@ -42,7 +42,7 @@ from resolvers.context import Context, make_loaders
 from schema import build_schema, mask_errors
 from storage.base import StoreUnavailable
 from storage.factory import Stores, open_stores, seed_airports
-from subscriptions.broadcast import build_broadcaster, publisher
+from subscriptions.broadcast import build_broadcaster, live_states_of, publisher
 from subscriptions.hub import UpdateHub
 
 log = logging.getLogger("flightdata")
@@ -156,11 +156,15 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     settings = settings or Settings.from_env()
     run_ingest = settings.ingest if ingest is None else ingest
     stores = open_stores(settings)
-    broadcaster = build_broadcaster(settings, stores)
+    broadcaster = build_broadcaster(settings, stores, ingests=run_ingest)
     runtime = Runtime(
         settings=settings,
         stores=stores,
-        hub=UpdateHub(broadcaster, live_window_s=settings.live_window_s),
+        hub=UpdateHub(
+            broadcaster,
+            live_window_s=settings.live_window_s,
+            load_current=live_states_of(stores, settings.live_window_s),
+        ),
     )
 
     @contextlib.asynccontextmanager

@@ -7,23 +7,27 @@ context lives as long as the connection, and cached answers must not.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 from strawberry.types import Info
 
 from domain import FlightState, InvalidArgument
 from resolvers import _args
 from resolvers.context import Context, make_loaders
+from schema._executor import RESPONSE_MEMO
 from schema.flight import Flight
 from schema.inputs import BoundingBoxInput
 from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
-from storage.base import FlightFilter
 from subscriptions.filtering import UpdateFilter
 from subscriptions.hub import Subscriber, UpdateHub
 
 MAX_AIRCRAFT = 1000
+_READY_WAIT_S = 5.0
 
 
 def _hub(ctx: Context) -> UpdateHub:
@@ -43,27 +47,32 @@ def _filter(bbox: BoundingBoxInput | None, icao24: list[str] | None) -> UpdateFi
     return UpdateFilter(bbox=bbox.to_domain() if bbox else None, icao24=codes)
 
 
-def _current(ctx: Context, flt: UpdateFilter) -> list[FlightState]:
-    """The live states matching ``flt`` now, as the flights query would list them."""
-    flights = ctx.stores.flights
-    newest = flights.newest_contact()
-    since = None if newest is None else newest - timedelta(seconds=ctx.settings.live_window_s)
-    if flt.icao24 is not None:
-        found = flights.latest_many(sorted(flt.icao24))
-        return [s for s in found.values() if since is None or s.last_contact >= since]
-    page = flights.search_latest(FlightFilter(bbox=flt.bbox, since=since), first=1_000_000)
-    return page.items
+def _flights(states: list[FlightState], memo: dict[int, Any]) -> list[Flight]:
+    """``Flight`` objects for ``states``, built once per state however many subscribers
+    get it, and marked shared so the executor completes each once per selection."""
+    flights = []
+    for state in states:
+        flight = memo.get(id(state))
+        if flight is None:
+            flight = memo[id(state)] = Flight.from_state(state)
+            setattr(flight, RESPONSE_MEMO, {})
+        flights.append(flight)
+    return flights
 
 
-def _snapshot(
-    ctx: Context, hub: UpdateHub, sub: Subscriber, *, dropped: int = 0
-) -> FlightUpdateBatch:
+async def _snapshot(hub: UpdateHub, sub: Subscriber, *, dropped: int = 0) -> FlightUpdateBatch:
+    """The current state inside the subscriber's filter, from the hub's memory."""
+    with contextlib.suppress(TimeoutError):  # not loaded yet: start from what is known
+        await asyncio.wait_for(hub.ready.wait(), _READY_WAIT_S)
     before = set(sub.view.inside)
-    states = sub.view.reset(_current(ctx, sub.view.filter))
+    current = hub.current()
+    states = sub.view.reset(current)
+    now = datetime.now(UTC)
     return FlightUpdateBatch(
         cycle_id=hub.last_cycle_id or "",
-        at=datetime.now(UTC),
-        flights=[Flight.from_state(s) for s in states],
+        at=now,
+        published_at=now,
+        flights=_flights(states, current.memo),
         removed=sorted(before.difference(sub.view.inside)),
         dropped_batches=dropped,
         snapshot=True,
@@ -80,17 +89,18 @@ async def flight_updates(
     hub = _hub(ctx)
     flt = _filter(bbox, icao24)
     with hub.subscribe(flt) as sub:
-        yield _snapshot(ctx, hub, sub)
+        yield await _snapshot(hub, sub)
         while True:
             batch = await sub.next()
             ctx.loaders = make_loaders(ctx.stores, ctx.settings)
             if batch.resync:
-                yield _snapshot(ctx, hub, sub, dropped=batch.dropped)
+                yield await _snapshot(hub, sub, dropped=batch.dropped)
                 continue
             yield FlightUpdateBatch(
                 cycle_id=batch.cycle_id,
                 at=batch.at,
-                flights=[Flight.from_state(s) for s in batch.flights],
+                published_at=batch.published_at,
+                flights=_flights(batch.flights, batch.memo),
                 removed=batch.removed,
                 dropped_batches=batch.dropped,
                 snapshot=False,

@@ -35,6 +35,13 @@ Invariants (the reason this class is safe to use):
   the selection, middleware (schema extensions that hook ``resolve``), fields with
   arguments, resolvers or sub-selections — makes the whole list take the default path.
 
+Shared objects: an item that carries a dict attribute named ``RESPONSE_MEMO`` declares
+itself immutable and shared between executions (the ``Flight`` objects of one live-update
+cycle go to every subscriber). Its completed dict is memoised there per plan signature
+(item type and the selected response keys and attributes) and reused as is by later
+executions that select the same plain fields. Only dicts the fast path built are
+memoised; items that fall back are completed afresh each time.
+
 Consequence of the per-item fallback: for an item that falls back, its attributes
 are read a second time by the default path. Plain attributes make that harmless;
 properties with side effects would see a second call on that (error) path only.
@@ -129,6 +136,10 @@ class ListPlan(NamedTuple):
     fields: tuple[FieldPlan, ...]
     item_type: GraphQLObjectType
     item_non_null: bool
+    signature: tuple[str, tuple[tuple[str, str], ...]]
+
+
+RESPONSE_MEMO: Final = "_response_memo"
 
 
 # Built-in scalars whose coercion returns the value unchanged for exactly this type
@@ -374,7 +385,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if field_plan is None:
                 return None
             fields.append(field_plan)
-        return ListPlan(tuple(fields), object_type, item_non_null)
+        signature = (object_type.name, tuple((f.response_key, f.attribute_name) for f in fields))
+        return ListPlan(tuple(fields), object_type, item_non_null, signature)
 
     def _complete_plain_items(
         self,
@@ -388,6 +400,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """Mirror of ``Executor.complete_iterable_value`` (no stream) using the plan."""
         is_awaitable = self.is_awaitable
         fields = plan.fields
+        signature = plan.signature
         item_non_null = plan.item_non_null
         is_type_of = plan.item_type.is_type_of
         completed_results: list[Any] = []
@@ -399,7 +412,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for item in iterator:
                 if item is None and not item_non_null:
                     append_completed(None)
+                elif (memo := getattr(item, RESPONSE_MEMO, None)) is not None and (
+                    data := memo.get(signature)
+                ) is not None:
+                    append_completed(data)
                 elif (data := _fast_item(fields, is_type_of, info, item, is_awaitable)) is not None:
+                    if memo is not None:
+                        memo[signature] = data
                     append_completed(data)
                 elif self._complete_item_by_default(
                     item,

@@ -13,6 +13,9 @@ from schema.flight import Flight
 class FlightUpdateBatch:
     cycle_id: str = strawberry.field(description="The ingest cycle; empty before the first one")
     at: datetime = strawberry.field(description="When the cycle started")
+    published_at: datetime = strawberry.field(
+        description="When the cycle's states were stored and published to subscribers"
+    )
     flights: list[Flight] = strawberry.field(
         description="States that changed inside the filter (on subscribe: all current ones)"
     )

@@ -92,10 +92,15 @@ class LocalSink:
 
 
 class ProcessedWriter:
-    """Buffers states by day and region; ``flush`` writes one Parquet file per partition."""
+    """Buffers states by day and region; ``flush`` writes one Parquet file per partition.
+
+    Due every ``flush_every_s``, or sooner once ``max_rows`` are buffered: buffered states
+    are objects (about 1 KB each), so a short ingest interval must not hold five minutes
+    of them.
+    """
 
     def __init__(
-        self, sink: ObjectSink, *, flush_every_s: float = 300.0, max_rows: int = 500_000
+        self, sink: ObjectSink, *, flush_every_s: float = 300.0, max_rows: int = 100_000
     ) -> None:
         self.sink = sink
         self.flush_every_s = flush_every_s

@@ -12,18 +12,20 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from config import Settings
 from domain import FlightState
 from domain.cycle import CycleReport
 from ingestion.pipeline import StoredHook
-from storage.base import StoreUnavailable
+from storage.base import FlightFilter, StoreUnavailable
 from storage.factory import Stores
 from storage.redis.pubsub import RedisBroadcaster
 from subscriptions.updates import CycleUpdate
 
 log = logging.getLogger(__name__)
+_ALL = 10_000_000
 
 
 class Broadcaster(Protocol):
@@ -101,6 +103,55 @@ class RedisCycleChannel:
                 log.warning("skipping a message on %s: %s", self.channel.channel, exc)
 
 
+class StorePolling:
+    """Updates read back from the store, for an API process that shares the store with a
+    separate ingest process but no Redis (``serve --workers N`` on the embedded default).
+
+    Every ``every_s`` it looks at the newest recorded cycle; when there is a new one it
+    reads the live states and publishes those that changed since it last looked.
+    ``publish`` does nothing: the ingest process's pipeline already wrote the store.
+    """
+
+    def __init__(self, stores: Stores, live_window_s: float, every_s: float = 0.5) -> None:
+        self._stores = stores
+        self._load = live_states_of(stores, live_window_s)
+        self._every_s = every_s
+
+    def publish(self, update: CycleUpdate) -> None:
+        return None
+
+    async def listen(
+        self, *, on_subscribed: Callable[[], None] | None = None
+    ) -> AsyncIterator[CycleUpdate]:
+        last_cycle = await asyncio.to_thread(self._newest_cycle)
+        seen = {s.icao24: s.last_contact for s in await asyncio.to_thread(self._load)}
+        if on_subscribed is not None:
+            on_subscribed()
+        while True:
+            await asyncio.sleep(self._every_s)
+            try:
+                cycle = await asyncio.to_thread(self._newest_cycle)
+                if cycle is None or cycle.cycle_id == getattr(last_cycle, "cycle_id", None):
+                    continue
+                states = await asyncio.to_thread(self._load)
+            except StoreUnavailable as exc:
+                log.warning("polling the store for live updates failed: %s", exc)
+                continue
+            last_cycle = cycle
+            changed = [s for s in states if seen.get(s.icao24) != s.last_contact]
+            seen = {s.icao24: s.last_contact for s in states}
+            yield CycleUpdate(
+                cycle.cycle_id,
+                cycle.started_at,
+                changed,
+                published_at=cycle.finished_at or datetime.now(UTC),
+            )
+
+    def _newest_cycle(self) -> CycleReport | None:
+        recent = self._stores.cycles.recent_cycles(1)
+        return recent[0] if recent else None
+
+
 def publisher(broadcaster: Broadcaster) -> StoredHook:
     """The pipeline's ``on_stored`` hook that publishes each cycle on ``broadcaster``."""
 
@@ -110,13 +161,31 @@ def publisher(broadcaster: Broadcaster) -> StoredHook:
     return publish
 
 
-def build_broadcaster(settings: Settings, stores: Stores) -> Broadcaster:
-    """Redis pub/sub when the stores have Redis (every process of a deployment shares it),
-    else the in-process broadcaster of the embedded default."""
-    if stores.redis is None:
-        return InProcessBroadcaster()
-    from storage.redis import connect_async, redis_url
+def build_broadcaster(settings: Settings, stores: Stores, *, ingests: bool) -> Broadcaster:
+    """Redis pub/sub when the stores have Redis (every process of a deployment shares
+    it); else in-process when this process ingests, or polling the shared store when a
+    separate process does."""
+    if stores.redis is not None:
+        from storage.redis import connect_async, redis_url
 
-    url = redis_url(settings.redis_url, settings.redis_cluster_endpoint)
-    assert url is not None, "stores have Redis only when a Redis URL is set"
-    return RedisCycleChannel(RedisBroadcaster(stores.redis, aclient=connect_async(url)))
+        url = redis_url(settings.redis_url, settings.redis_cluster_endpoint)
+        assert url is not None, "stores have Redis only when a Redis URL is set"
+        return RedisCycleChannel(RedisBroadcaster(stores.redis, aclient=connect_async(url)))
+    if ingests:
+        return InProcessBroadcaster()
+    return StorePolling(stores, settings.live_window_s)
+
+
+def live_states_of(stores: Stores, live_window_s: float) -> Callable[[], list[FlightState]]:
+    """Reads every live aircraft's latest state from the store, as the flights query
+    lists them: the hub's ``load_current``."""
+
+    def load() -> list[FlightState]:
+        flights = stores.flights
+        newest = flights.newest_contact()
+        if newest is None:
+            return []
+        since = newest - timedelta(seconds=live_window_s)
+        return flights.search_latest(FlightFilter(since=since), first=_ALL).items
+
+    return load

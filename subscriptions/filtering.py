@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from domain import BoundingBox, FlightState
 
@@ -35,6 +36,9 @@ class CellIndex:
 
     def __init__(self, states: Sequence[FlightState]) -> None:
         self.states = states
+        # What renderers built from these states, by ``id(state)``: one ``Flight`` per
+        # state however many subscribers get it (the states live as long as the index).
+        self.memo: dict[int, Any] = {}
         self.by_icao24 = {s.icao24: s for s in states}
         self._cells: defaultdict[Cell, list[FlightState]] = defaultdict(list)
         for s in states:
@@ -95,9 +99,9 @@ class View:
     filter: UpdateFilter
     inside: dict[str, float] = field(default_factory=dict)
 
-    def reset(self, states: Iterable[FlightState]) -> list[FlightState]:
-        """The subscriber's first batch: ``states`` (the current ones) that match."""
-        matched = [s for s in states if self.filter.matches(s)]
+    def reset(self, current: CellIndex) -> list[FlightState]:
+        """The subscriber's first batch: the ``current`` states that match."""
+        matched = self.filter.select(current)
         self.inside = {s.icao24: s.last_contact.timestamp() for s in matched}
         return matched
 

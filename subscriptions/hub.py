@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from domain import FlightState
 from subscriptions.broadcast import Broadcaster
@@ -33,8 +34,11 @@ class Batch:
     at: datetime
     flights: list[FlightState]
     removed: list[str]
+    published_at: datetime
     dropped: int = 0
     resync: bool = False
+    # Shared by every subscriber's batch of one cycle: what renderers built from its states.
+    memo: dict[int, Any] = field(default_factory=dict)
 
 
 class Subscriber:
@@ -65,22 +69,32 @@ class Subscriber:
                 batch.at,
                 batch.flights,
                 batch.removed,
+                batch.published_at,
                 dropped=self._dropped_since,
                 resync=batch.resync,
+                memo=batch.memo,
             )
             self._dropped_since = 0
         return batch
 
 
 class UpdateHub:
-    """Fans each cycle's update out to this process's subscribers.
+    """Fans each cycle's update out to this process's subscribers, and keeps the current
+    state of every live aircraft in memory for the first batch of a new subscriber.
 
     ``live_window_s`` is the flights query's: an aircraft not heard from for that long
-    relative to the newest contact is stale, and reported in ``removed``.
+    relative to the newest contact is stale, and reported in ``removed``. ``load_current``
+    reads the live states from the store: once the channel is subscribed, and again after
+    it reconnected (cycles published meanwhile never reached this process).
     """
 
     def __init__(
-        self, broadcaster: Broadcaster, *, live_window_s: float, queue_size: int = 16
+        self,
+        broadcaster: Broadcaster,
+        *,
+        live_window_s: float,
+        queue_size: int = 16,
+        load_current: Callable[[], Sequence[FlightState]] | None = None,
     ) -> None:
         self.broadcaster = broadcaster
         self.live_window = timedelta(seconds=live_window_s)
@@ -89,8 +103,12 @@ class UpdateHub:
         self.last_cycle_id: str | None = None
         self.newest: datetime | None = None
         self.cycles = 0
-        self._listening = 0
         self.ready = asyncio.Event()
+        self._load_current = load_current
+        self._current: dict[str, FlightState] = {}
+        self._current_index: CellIndex | None = None
+        self._listening = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def dropped(self) -> int:
@@ -105,34 +123,75 @@ class UpdateHub:
         finally:
             self.subscribers.discard(subscriber)
 
+    def current(self) -> CellIndex:
+        """Every live aircraft's latest state, indexed; rebuilt at most once per cycle."""
+        if self._current_index is None:
+            self._current_index = CellIndex(list(self._current.values()))
+        return self._current_index
+
     async def run(self) -> None:
         """Listen for updates until cancelled."""
-        async for update in self.broadcaster.listen(on_subscribed=self._subscribed):
-            try:
-                self.dispatch(update)
-            except Exception:  # one bad update must not end live updates for good
-                log.exception("dispatching cycle %s failed", update.cycle_id)
+        try:
+            async for update in self.broadcaster.listen(on_subscribed=self._subscribed):
+                try:
+                    self.dispatch(update)
+                except Exception:  # one bad update must not end live updates for good
+                    log.exception("dispatching cycle %s failed", update.cycle_id)
+        finally:
+            for task in self._tasks:
+                task.cancel()
 
     def _subscribed(self) -> None:
         self._listening += 1
+        task = asyncio.get_running_loop().create_task(self._reload(resync=self._listening > 1))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reload(self, *, resync: bool) -> None:
+        if self._load_current is not None:
+            try:
+                self._merge(await asyncio.to_thread(self._load_current))
+            except Exception:  # the store is down: live updates still flow
+                log.exception("reading the current states for live updates failed")
         self.ready.set()
-        if self._listening > 1:
-            # The channel reconnected: cycles published meanwhile never reached us.
+        if resync:
             log.info("cycle channel back; resyncing %d subscribers", len(self.subscribers))
+            now = datetime.now(UTC)
             for sub in self.subscribers:
-                sub.offer(Batch(self.last_cycle_id or "", datetime.now(UTC), [], [], resync=True))
+                sub.offer(Batch(self.last_cycle_id or "", now, [], [], now, resync=True))
+
+    def _merge(self, states: Iterable[FlightState]) -> None:
+        current = self._current
+        for s in states:
+            known = current.get(s.icao24)
+            if known is None or known.last_contact <= s.last_contact:
+                current[s.icao24] = s
+            if self.newest is None or s.last_contact > self.newest:
+                self.newest = s.last_contact
+        stale_before = self.stale_before()
+        if stale_before is not None:
+            for code in [c for c, s in current.items() if s.last_contact < stale_before]:
+                del current[code]
+        self._current_index = None
 
     def dispatch(self, update: CycleUpdate) -> None:
         self.cycles += 1
         self.last_cycle_id = update.cycle_id
-        newest = update.newest_contact
-        if newest is not None and (self.newest is None or newest > self.newest):
-            self.newest = newest
-        stale_before = None if self.newest is None else self.newest - self.live_window
+        self._merge(update.states)
+        stale_before = self.stale_before()
         index = CellIndex(update.states)
         for sub in self.subscribers:
             flights, removed = sub.view.apply(index, stale_before)
-            sub.offer(Batch(update.cycle_id, update.at, flights, removed))
+            sub.offer(
+                Batch(
+                    update.cycle_id,
+                    update.at,
+                    flights,
+                    removed,
+                    update.published_at,
+                    memo=index.memo,
+                )
+            )
 
     def stale_before(self) -> datetime | None:
         return None if self.newest is None else self.newest - self.live_window

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,13 +22,21 @@ class CycleUpdate:
     cycle_id: str
     at: datetime
     states: Sequence[FlightState]
+    published_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def newest_contact(self) -> datetime | None:
         return max((s.last_contact for s in self.states), default=None)
 
     def encode(self) -> bytes:
-        head = orjson.dumps({"v": _VERSION, "cycle_id": self.cycle_id, "at": self.at.timestamp()})
+        head = orjson.dumps(
+            {
+                "v": _VERSION,
+                "cycle_id": self.cycle_id,
+                "at": self.at.timestamp(),
+                "published_at": self.published_at.timestamp(),
+            }
+        )
         return b"".join(
             (head[:-1], b',"states":[', b",".join(map(encode_state, self.states)), b"]}")
         )
@@ -44,6 +52,7 @@ class CycleUpdate:
                 cycle_id=str(body["cycle_id"]),
                 at=datetime.fromtimestamp(body["at"], UTC),
                 states=[state_from_row(row) for row in body["states"]],
+                published_at=datetime.fromtimestamp(body["published_at"], UTC),
             )
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"not a cycle update: {exc}") from exc

@@ -78,7 +78,8 @@ def test_the_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
         make_state("cccccc", time=T0, latitude=52.0, longitude=7.0),
     ]
     outside = make_state("dddddd", time=T0, latitude=10.0, longitude=5.0)
-    assert {s.icao24 for s in view.reset([*inside, outside])} == {"aaaaaa", "bbbbbb", "cccccc"}
+    first = view.reset(CellIndex([*inside, outside]))
+    assert {s.icao24 for s in first} == {"aaaaaa", "bbbbbb", "cccccc"}
 
     t1 = T0 + timedelta(seconds=30)
     cycle = CellIndex(
@@ -103,7 +104,7 @@ def test_the_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
 
 def test_an_aircraft_that_lost_its_position_leaves_a_box_view() -> None:
     view = View(UpdateFilter(bbox=BoundingBox(45, 0, 55, 15)))
-    view.reset([make_state("aaaaaa", latitude=50.0, longitude=5.0)])
+    view.reset(CellIndex([make_state("aaaaaa", latitude=50.0, longitude=5.0)]))
     lost = make_state("aaaaaa", time=T0 + timedelta(seconds=5), latitude=None, longitude=None)
     flights, removed = view.apply(CellIndex([lost]), stale_before=None)
     assert (flights, removed) == ([], ["aaaaaa"])

@@ -6,7 +6,10 @@ the other."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,3 +192,31 @@ def test_an_ingest_on_one_process_reaches_a_subscriber_on_another(
     assert all(not b["snapshot"] for b in later)
     assert all(b["cycleId"].startswith("replay@") for b in later)
     assert any(len(b["flights"]) > 500 for b in later)
+
+
+def test_without_redis_an_api_process_follows_a_separate_ingest_through_the_store(
+    tmp_path: Path, seeded_db: Path
+) -> None:
+    """``serve --workers N`` on the embedded default: the API workers do not ingest."""
+    data = _data_dir(tmp_path, seeded_db)
+    env = {**os.environ, "FLIGHTDATA_DATA_DIR": str(data), "LOG_LEVEL": "WARNING"}
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "app", "ingest", "--every", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with served({"FLIGHTDATA_DATA_DIR": str(data)}, "--no-ingest") as api:
+            url = api.replace("http", "ws") + "/graphql"
+            results = asyncio.run(
+                asyncio.wait_for(_take(url, FLIGHT_UPDATES, 3, PROTOCOLS[0], bbox=EUROPE), 60)
+            )
+    finally:
+        ingest.terminate()
+        ingest.wait(10)
+    later = [r["flightUpdates"] for r in results[1:]]
+    assert all(b["cycleId"].startswith("replay@") for b in later)
+    assert len({b["cycleId"] for b in later}) == 2
+    assert any(b["flights"] for b in later)
+    assert all(_inside(f, EUROPE) for b in later for f in b["flights"])

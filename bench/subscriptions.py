@@ -1,0 +1,227 @@
+"""1,000 WebSocket subscribers on one API process while the global snapshot is ingested
+every cycle: delivery latency, batches dropped, the server's peak RSS.
+
+The server is ``flightdata serve`` (embedded default, replay source: the 5,485-aircraft
+global snapshot, moved on every cycle). Subscribers speak ``graphql-transport-ws`` from
+client processes on the same machine, each with a box of its own: centred on a random
+aircraft of the snapshot (so boxes follow the traffic, as map views do), 2° to 20° on a
+side. Latency is from ``publishedAt`` (the server stored the cycle and published it) to
+the moment a client has read and parsed its batch; both clocks are this machine's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import connect
+
+from bench._common import line
+from config import Settings
+from ingestion.replay import ReplaySource, load_snapshot
+from storage.factory import open_stores, seed_airports
+
+SUBSCRIBERS = 1000
+CLIENT_PROCESSES = 2
+INTERVAL_S = 10.0
+CYCLES = 6
+QUERY = """subscription($bbox: BoundingBoxInput) { flightUpdates(bbox: $bbox) {
+  cycleId publishedAt snapshot droppedBatches removed
+  flights { icao24 callsign latitude longitude baroAltitudeM velocityMps trueTrackDeg lastContact }
+} }"""
+
+
+def _boxes(n: int, seed: int = 7) -> list[dict[str, float]]:
+    source = ReplaySource(load_snapshot())
+    rows = [r for r in source.advance()["states"] if r[5] is not None and r[6] is not None]
+    rng = random.Random(seed)
+    boxes = []
+    for _ in range(n):
+        row = rng.choice(rows)
+        lat, lon = row[6], row[5]
+        half_h, half_w = rng.uniform(1, 10), rng.uniform(1, 10)
+        boxes.append(
+            {
+                "south": max(-90.0, lat - half_h),
+                "north": min(90.0, lat + half_h),
+                "west": max(-180.0, lon - half_w),
+                "east": min(180.0, lon + half_w),
+            }
+        )
+    return boxes
+
+
+async def _subscriber(
+    url: str, box: dict[str, float], until: float, out: dict[str, Any], ready: asyncio.Event
+) -> None:
+    async with connect(url, subprotocols=["graphql-transport-ws"], max_size=None) as ws:  # type: ignore[list-item]
+        await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+        message = {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": QUERY, "variables": {"bbox": box}},
+        }
+        await ws.send(orjson.dumps(message).decode())
+        while time.time() < until:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), max(0.1, until - time.time()))
+            except TimeoutError:
+                break
+            received = time.time()
+            body = orjson.loads(raw)
+            if body["type"] != "next":
+                out["errors"].append(body)
+                continue
+            batch = body["payload"]["data"]["flightUpdates"]
+            if batch["snapshot"]:
+                ready.set()
+                continue
+            published = datetime.fromisoformat(batch["publishedAt"]).timestamp()
+            out["latencies"].append(received - published)
+            out["dropped"] += batch["droppedBatches"]
+            out["cycles"].append(batch["cycleId"])
+            out["flights"] += len(batch["flights"])
+
+
+def _client_process(
+    url: str, boxes: list[dict[str, float]], start: float, until: float, results: Any
+) -> None:
+    async def run() -> list[dict[str, Any]]:
+        outs = [
+            {"latencies": [], "dropped": 0, "cycles": [], "flights": 0, "errors": []} for _ in boxes
+        ]
+        readies = [asyncio.Event() for _ in boxes]
+        tasks = []
+        for box, out, ready in zip(boxes, outs, readies, strict=True):
+            tasks.append(asyncio.create_task(_subscriber(url, box, until, out, ready)))
+            await asyncio.sleep(max(0.0, start - time.time()) / len(boxes))  # spread connects
+        await asyncio.gather(*tasks, return_exceptions=False)
+        for out, ready in zip(outs, readies, strict=True):
+            out["subscribed"] = ready.is_set()
+        return outs
+
+    results.put(asyncio.run(run()))
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if row.startswith("VmHWM:"):
+            return int(row.split()[1]) / 1024
+    return float("nan")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(
+    subscribers: int = SUBSCRIBERS, cycles: int = CYCLES, interval_s: float = INTERVAL_S
+) -> None:
+    print(
+        f"live subscriptions: {subscribers} WebSocket subscribers, "
+        f"global snapshot every {interval_s:g} s",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="flightdata-bench-") as tmp:
+        settings = Settings.from_env({}, data_dir=Path(tmp))
+        stores = open_stores(settings)
+        seed_airports(stores)
+        stores.close()
+        port = _free_port()
+        env = {
+            **os.environ,
+            "FLIGHTDATA_DATA_DIR": tmp,
+            "FLIGHTDATA_INTERVAL": str(interval_s),
+            "LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for_flights(f"http://127.0.0.1:{port}/graphql")
+            _measure(server.pid, f"ws://127.0.0.1:{port}/graphql", subscribers, cycles, interval_s)
+        finally:
+            server.terminate()
+            server.wait(10)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: float) -> None:
+    boxes = _boxes(subscribers)
+    connect_s = 10.0
+    start = time.time() + connect_s
+    until = start + cycles * interval_s + 1.0
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    per = -(-subscribers // CLIENT_PROCESSES)
+    procs = [
+        ctx.Process(target=_client_process, args=(url, boxes[i : i + per], start, until, results))
+        for i in range(0, subscribers, per)
+    ]
+    for p in procs:
+        p.start()
+    outs: list[dict[str, Any]] = []
+    for _ in procs:
+        outs.extend(results.get(timeout=until - time.time() + 120))
+    for p in procs:
+        p.join(10)
+    latencies = [x for o in outs for x in o["latencies"]]
+    subscribed = sum(o["subscribed"] for o in outs)
+    dropped = sum(o["dropped"] for o in outs)
+    errors = [e for o in outs for e in o["errors"]]
+    cycles_seen = {c for o in outs for c in o["cycles"]}
+    complete = sum(len(set(o["cycles"])) == len(cycles_seen) for o in outs)
+    line("subscribers subscribed (first batch received)", f"{subscribed} of {subscribers}")
+    line("cycles delivered", f"{len(cycles_seen)}; {complete} subscribers got every one")
+    line(
+        "batches received", f"{len(latencies):,}, {sum(o['flights'] for o in outs):,} flight states"
+    )
+    if latencies:
+        line("delivery latency p50", f"{_pct(latencies, 0.5) * 1000:.0f} ms")
+        line("delivery latency p99", f"{_pct(latencies, 0.99) * 1000:.0f} ms (floor 1,000 ms)")
+        line("delivery latency max", f"{max(latencies) * 1000:.0f} ms")
+    line("batches dropped", f"{dropped} (floor 0 for clients that keep up)")
+    line("errors", str(len(errors)) + (f": {errors[0]}" if errors else ""))
+    line("server peak RSS", f"{_peak_rss_mib(pid):.0f} MiB (floor 1,024 MiB)")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_flights(url: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            body = httpx.post(url, json={"query": "{ flights { totalCount } }"}, timeout=2).json()
+            if body["data"]["flights"]["totalCount"]:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("the server ingested nothing in time")
+
+
+if __name__ == "__main__":
+    run(*(int(a) for a in sys.argv[1:3]))
