@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -232,6 +232,45 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a day such as 2026-11-26: {value!r}") from exc
+
+
+def cmd_analytics_daily(args: argparse.Namespace) -> int:
+    from analytics.daily import DayNotOver, build_processor, yesterday
+    from analytics.engine import QueryFailed
+    from storage.base import StoreUnavailable
+    from storage.factory import open_stores
+
+    settings = _export_flags(args)
+    _setup_logging(settings)
+    day = args.date or yesterday()
+    stores = open_stores(settings)
+    try:
+        keys, summary = build_processor(settings, stores.routes, stores.cycles).run(day)
+    except DayNotOver as exc:
+        print(f"flightdata: {exc}", file=sys.stderr)
+        return 2
+    except (StoreUnavailable, QueryFailed) as exc:
+        print(f"flightdata: the analytics of {day} failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    quality = summary.quality
+    print(
+        f"{day}: {summary.states:,} states of {summary.aircraft:,} aircraft; "
+        f"{len(summary.airports.airports):,} airports with movements; "
+        f"{sum(s.cycles for s in quality.sources):,} cycles, "
+        f"{quality.rejected:,} of {quality.received:,} records rejected"
+    )
+    for key in keys:
+        print(f"wrote {key}")
+    return 0
+
+
 def cmd_schema_export(args: argparse.Namespace) -> int:
     from schema import SDL_PATH, build_schema, export_sdl
 
@@ -298,6 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--reason", help="only this reason code")
         sub.add_argument("--limit", type=int, default=100, help="at most this many [100]")
         sub.set_defaults(func=func)
+
+    analytics = commands.add_parser("analytics", help="aggregates of the processed data")
+    analytics_cmds = analytics.add_subparsers(dest="analytics_command", required=True)
+    daily = analytics_cmds.add_parser(
+        "daily", help="write a past UTC day's summary beside the processed Parquet"
+    )
+    common(daily)
+    daily.add_argument("--date", type=_parse_day, help="the UTC day, YYYY-MM-DD [yesterday]")
+    daily.set_defaults(func=cmd_analytics_daily)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_cmds = schema.add_subparsers(dest="schema_command", required=True)

@@ -1,4 +1,4 @@
-"""AWS Lambda entry points for ingest: the scheduled fetcher and the SQS processor.
+"""AWS Lambda entry points: the scheduled fetcher, the SQS processor, the daily analytics.
 
 ``fetcher`` fetches the configured source (with the loop's retries), archives the raw
 body and asks for it to be processed: through the processing queue when one is
@@ -7,7 +7,10 @@ invocation. ``processor`` takes an SQS batch of such messages, processes each ar
 body, and reports the messages that failed in ``batchItemFailures`` so SQS retries only
 those (and moves them to the DLQ after three receives).
 
-Both build their runtime on the first invocation and keep it while the container is warm.
+``analytics`` (scheduled daily at 00:30 UTC) writes the previous UTC day's analytics
+documents beside the processed Parquet (``analytics.daily``).
+
+Each builds its runtime on the first invocation and keeps it while the container is warm.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -37,6 +40,9 @@ from ingestion.service import (
 from ingestion.sources import build_source
 from storage.factory import Stores, aws_client, open_stores
 
+if TYPE_CHECKING:
+    from analytics.daily import DailyProcessor
+
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +56,8 @@ class _Runtime:
 
 
 _runtime: _Runtime | None = None
+_analytics: DailyProcessor | None = None
+_analytics_stores: Stores | None = None
 
 
 def _get_runtime() -> _Runtime:
@@ -69,11 +77,13 @@ def _get_runtime() -> _Runtime:
 
 
 def reset_runtime() -> None:
-    """Forget the warm runtime (tests; a new configuration)."""
-    global _runtime
+    """Forget the warm runtimes (tests; a new configuration)."""
+    global _runtime, _analytics, _analytics_stores
     if _runtime is not None:
         _runtime.stores.close()
-    _runtime = None
+    if _analytics_stores is not None:
+        _analytics_stores.close()
+    _runtime = _analytics = _analytics_stores = None
 
 
 def _summary(report: CycleReport) -> dict[str, Any]:
@@ -160,3 +170,41 @@ def _process_message(rt: _Runtime, message: dict[str, Any]) -> CycleReport:
     )
     rt.stores.cycles.put_cycle(report)
     return report
+
+
+def _get_analytics() -> DailyProcessor:
+    global _analytics, _analytics_stores
+    if _analytics is None:
+        # Imported here: the ingest functions need neither DuckDB nor its import time.
+        from analytics.daily import build_processor
+
+        settings = Settings.from_env()
+        # Only the ops table (route legs, cycles) is read: all the analytics role may.
+        _analytics_stores = open_stores(settings)
+        _analytics = build_processor(settings, _analytics_stores.routes, _analytics_stores.cycles)
+    return _analytics
+
+
+def _analytics_day(event: dict[str, Any]) -> date:
+    from analytics.daily import yesterday
+
+    if event.get("date"):
+        return date.fromisoformat(str(event["date"]))
+    scheduled = event.get("time")
+    at = datetime.fromisoformat(str(scheduled).replace("Z", "+00:00")) if scheduled else None
+    return yesterday(at)
+
+
+def analytics(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Daily: the analytics documents of the UTC day before the event's ``time`` (a late or
+    retried invocation still does the day it was scheduled for), or of ``{"date":
+    "YYYY-MM-DD"}`` when invoked by hand."""
+    day = _analytics_day(event)
+    keys, summary = _get_analytics().run(day)
+    log.info("analytics of %s: %d states, %d aircraft", day, summary.states, summary.aircraft)
+    return {
+        "day": day.isoformat(),
+        "keys": keys,
+        "states": summary.states,
+        "aircraft": summary.aircraft,
+    }

@@ -1,0 +1,72 @@
+"""The live picture: the latest state of every aircraft in the live window, as Arrow.
+
+It is read exactly as ``flights`` reads it (newest contact, less the live window), so the
+live figures count the aircraft that ``flights { totalCount }`` counts. The Arrow table has
+the Parquet columns the queries use, typed as ``storage.processed.SCHEMA`` types them, and
+the partition columns ``year``, ``month`` and ``day``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from domain import FlightState
+from storage.base import FlightFilter, FlightRepository
+from storage.processed import SCHEMA
+
+COLUMNS = (
+    "icao24",
+    "time",
+    "latitude",
+    "longitude",
+    "baro_altitude_m",
+    "geo_altitude_m",
+    "on_ground",
+    "origin_country",
+    "region",
+)
+# One read of every aircraft, as the pipeline makes it; pages only if a store caps them.
+_PAGE = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """The latest states heard from in ``[since, as_of]``; ``as_of`` is the newest contact
+    (``None`` when the store holds no aircraft)."""
+
+    as_of: datetime | None
+    since: datetime | None
+    total: int
+    table: Any  # pyarrow.Table
+
+
+def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
+    newest = flights.newest_contact()
+    since = None if newest is None else newest - timedelta(seconds=live_window_s)
+    flt = FlightFilter(since=since)
+    page = flights.search_latest(flt, first=_PAGE)
+    states, total = list(page.items), page.total_count
+    while page.has_next_page:
+        page = flights.search_latest(flt, first=_PAGE, after=page.end_cursor)
+        states += page.items
+    return LiveSnapshot(as_of=newest, since=since, total=total, table=states_table(states))
+
+
+def states_table(states: Sequence[FlightState]) -> Any:
+    """The states as an Arrow table of ``COLUMNS`` and the partition columns."""
+    columns: dict[str, Any] = {
+        name: pa.array([getattr(s, name) for s in states], type=SCHEMA.field(name).type)
+        for name in COLUMNS
+        if name != "time"
+    }
+    times = pa.array([s.time for s in states], type=SCHEMA.field("time").type)
+    columns["time"] = times
+    for part, pattern in (("year", "%Y"), ("month", "%m"), ("day", "%d")):
+        columns[part] = pc.strftime(times, format=pattern)
+    return pa.table(columns)

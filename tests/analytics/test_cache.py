@@ -1,0 +1,142 @@
+"""Analytics answers in the response cache, against a real redis-server (DB 14, flushed
+before each test): ``analytics:{type}:{timerange}:{hash}`` keys, 30 s, retired by newer data."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from recorded_day import DAY, RecordedDay
+
+from analytics.daily import DailyDocuments
+from analytics.engine import FlightsEngine, Relation
+from analytics.files import LocalObjects, LocalProcessed
+from analytics.params import window
+from analytics.service import AnalyticsService
+from config import Settings
+from storage.factory import Stores, open_stores
+from storage.redis import connect
+from storage.redis.cache import ResponseCache
+from testkit import make_state
+
+REDIS_URL = os.environ.get("FLIGHTDATA_TEST_ANALYTICS_REDIS_URL", "redis://127.0.0.1:6379/14")
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    conn = connect(REDIS_URL)
+    try:
+        conn.flushdb()
+    except redis.RedisError as exc:
+        pytest.fail(f"the analytics cache tests need redis-server at {REDIS_URL}: {exc}")
+    yield conn
+    conn.close()
+
+
+class CountingEngine(FlightsEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def rows(self, name: str, flights: Relation, values: Mapping[str, Any]) -> list[Any]:
+        self.queries.append(name)
+        return super().rows(name, flights, values)
+
+
+def service(
+    stores: Stores, data_dir: Path, cache: ResponseCache, engine: FlightsEngine
+) -> AnalyticsService:
+    """The service of one request."""
+    return AnalyticsService(
+        flights=stores.flights,
+        routes=stores.routes,
+        cycles=stores.cycles,
+        processed=LocalProcessed(data_dir),
+        documents=DailyDocuments(LocalObjects(data_dir)),
+        live_window_s=300.0,
+        engine=engine,
+        cache=cache,
+        now=NOW,
+    )
+
+
+@pytest.fixture
+def live_stores(tmp_path: Path) -> Iterator[Stores]:
+    stores = open_stores(Settings.from_env({}, data_dir=tmp_path))
+    at = NOW - timedelta(minutes=1)
+    stores.flights.put_states(
+        [make_state(f"abc12{n}", at, latitude=40.0 + n, longitude=n) for n in range(4)]
+    )
+    yield stores
+    stores.close()
+
+
+def analytics_keys(client: redis.Redis) -> list[str]:
+    return sorted(k.decode() for k in client.scan_iter(match="analytics:*"))
+
+
+def test_a_live_answer_is_cached_until_newer_data_comes(
+    client: redis.Redis, live_stores: Stores, tmp_path: Path
+) -> None:
+    cache, engine = ResponseCache(client), CountingEngine()
+
+    first = service(live_stores, tmp_path, cache, engine).region_counts(None)
+    again = service(live_stores, tmp_path, cache, engine).region_counts(None)
+
+    [key] = analytics_keys(client)
+    assert re.fullmatch(r"analytics:regionCounts:live:[0-9a-f]{16}", key)
+    assert 0 < client.ttl(key) <= 30
+    assert again == first
+    assert first.aircraft == 4
+    assert engine.queries == ["region_counts"]  # the second request was a hit
+    assert (cache.hits, cache.misses) == (1, 1)
+
+    live_stores.flights.put_states([make_state("abc129", NOW, latitude=10.0, longitude=10.0)])
+    newer = service(live_stores, tmp_path, cache, engine).region_counts(None)
+
+    assert newer.aircraft == 5
+    assert len(analytics_keys(client)) == 2
+    assert engine.queries == ["region_counts"] * 2
+
+
+def test_arguments_and_windows_make_their_own_keys(
+    client: redis.Redis, recorded: RecordedDay
+) -> None:
+    cache, engine = ResponseCache(client), CountingEngine()
+    data_dir = recorded.settings.data_dir
+
+    def ask() -> AnalyticsService:
+        return service(recorded.stores, data_dir, cache, engine)
+
+    day = window(DAY.isoformat(), now=NOW)
+    ask().altitude_histogram(day, 500.0)
+    ask().altitude_histogram(day, 2000.0)
+    ask().altitude_histogram(day, 500.0)
+    ask().busiest_airports(window("P1D", now=NOW), 5)
+    ask().data_quality(window("2026-11-20T06:00Z/2026-11-20T12:00Z", now=NOW))
+
+    keys = analytics_keys(client)
+    assert len(keys) == 4
+    assert sum(k.startswith("analytics:altitudeHistogram:2026-11-20:") for k in keys) == 2
+    assert any(k.startswith("analytics:busiestAirports:P1D:") for k in keys)
+    assert any(
+        k.startswith("analytics:dataQuality:20261120T060000Z/20261120T120000Z:") for k in keys
+    )
+    assert engine.queries == ["altitude_histogram"] * 2
+
+
+def test_without_redis_answers_are_computed(live_stores: Stores, tmp_path: Path) -> None:
+    down = ResponseCache(connect("redis://127.0.0.1:1/14"), retry_after_s=60)
+
+    found = service(live_stores, tmp_path, down, FlightsEngine()).region_counts(None)
+
+    assert found.aircraft == 4
+    assert down.errors == 1
+    assert not down.healthy

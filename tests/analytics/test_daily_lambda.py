@@ -1,0 +1,158 @@
+"""The ``analytics`` Lambda function on the AWS backend, against the moto server (S3) and
+DynamoDB Local: a day ingested by the fetcher function becomes documents in the bucket,
+which the API function then answers from, as it answers from the day's Parquet in S3."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import app
+from config import Settings
+from ingestion import lambda_handlers
+from ingestion.aws_provision import AwsClients, AwsNames, provision
+from storage.dynamodb.local import DynamoDBLocal
+from storage.factory import open_stores, seed_airports
+from testkit import FIXTURES
+
+if TYPE_CHECKING:
+    from moto_server import MotoServer
+
+pytest_plugins = ["moto_server"]
+# Mangum keeps one event loop for the life of a Lambda container and never closes it.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+SNAPSHOT = FIXTURES / "opensky_states_bbox_alps_79.json"  # recorded 2026-07-29T14:14:07Z
+EVENTS = FIXTURES / "events"
+DAY = "2026-07-29"
+
+
+class _Context:
+    function_name = "flightdata-analytics-processor"
+    aws_request_id = "5e0c1f9a-3b7d-4c55-9a44-0d6c7b1e2f33"
+
+
+@pytest.fixture(autouse=True)
+def _close_mangum_loops(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    made: list[asyncio.AbstractEventLoop] = []
+    real = asyncio.new_event_loop
+
+    def tracked() -> asyncio.AbstractEventLoop:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
+    yield
+    asyncio.set_event_loop(None)
+    for loop in made:
+        loop.close()
+
+
+@pytest.fixture
+def aws_env(
+    aws: MotoServer,
+    dynamodb_local: DynamoDBLocal,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[str]:
+    """The AWS backend with no processing queue (the fetcher processes in place); yields
+    the bucket."""
+    tables = dynamodb_local.create(dynamodb_local.names(tmp_path))
+    made = provision(
+        AwsClients(s3=aws.s3(), sqs=aws.sqs(), events=aws.events()), AwsNames.for_stage("an")
+    )
+    env = {
+        "FLIGHTDATA_BACKEND": "aws",
+        "FLIGHTDATA_DATA_DIR": str(tmp_path / "data"),
+        "FLIGHTDATA_SOURCE": f"file:{SNAPSHOT}",
+        "FLIGHTDATA_INGEST": "false",
+        "FLIGHTDATA_LIVE_WINDOW": str(10**9),
+        "AWS_ENDPOINT_URL": aws.endpoint_url,
+        "DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": "eu-west-1",
+        "DYNAMODB_FLIGHTS_TABLE": tables.flights,
+        "DYNAMODB_AIRPORTS_TABLE": tables.airports,
+        "DYNAMODB_OPS_TABLE": tables.ops,
+        "S3_RAW_BUCKET": made.bucket,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    stores = open_stores(Settings.from_env())
+    try:
+        seed_airports(stores)
+    finally:
+        stores.close()
+    lambda_handlers.reset_runtime()
+    yield made.bucket
+    lambda_handlers.reset_runtime()
+
+
+def _scheduled(at: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / "eventbridge_scheduled.json").read_text())
+    event["time"] = at
+    return event
+
+
+def _api(query: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / "apigw_http_v2_graphql_post.json").read_text())
+    event["body"] = json.dumps({"query": query})
+    response = app._LazyMangum()(event, _Context())
+    assert response["statusCode"] == 200, response
+    body: dict[str, Any] = json.loads(response["body"])
+    assert "errors" not in body, body
+    return body["data"]["analytics"]
+
+
+def test_the_daily_function_writes_the_days_documents_to_s3(aws_env: str, aws: MotoServer) -> None:
+    fetched = lambda_handlers.fetcher(_scheduled("2026-07-29T14:14:30Z"), _Context())
+    assert fetched["error"] is None
+    assert fetched["stored"] == 78
+
+    # Half an hour after midnight, as scheduled: the day before is done.
+    result = lambda_handlers.analytics(_scheduled("2026-07-30T00:30:00Z"), _Context())
+
+    assert result["day"] == DAY
+    assert result["states"] == 78
+    s3 = aws.s3()
+    listed = s3.list_objects_v2(Bucket=aws_env, Prefix="processed/")
+    keys = {item["Key"] for item in listed["Contents"]}
+    assert set(result["keys"]) <= keys
+    summary = json.loads(
+        s3.get_object(Bucket=aws_env, Key=f"processed/flights/aggregates/daily/{DAY}-summary.json")[
+            "Body"
+        ].read()
+    )
+    assert summary["day"] == DAY
+    assert summary["regions"]["aircraft"] == 78
+    assert {r["region"] for r in summary["regions"]["regions"] if r["aircraft"]} == {"europe"}
+
+
+def test_the_api_answers_from_s3_parquet_then_from_the_documents(aws_env: str) -> None:
+    lambda_handlers.fetcher(_scheduled("2026-07-29T14:14:30Z"), _Context())
+    query = f"""{{
+      day: regionCounts(window: "{DAY}") {{ aircraft basis }}
+      hours: regionCounts(window: "{DAY}T12:00:00Z/{DAY}T16:00:00Z") {{ aircraft basis }}
+      countryCounts(window: "{DAY}") {{ aircraft basis }}
+    }}"""
+
+    before = _api(f"{{ analytics {query} }}")
+    lambda_handlers.analytics({"date": DAY}, _Context())
+    after = _api(f"{{ analytics {query} }}")
+
+    assert before == {
+        "day": {"aircraft": 78, "basis": "PARQUET"},
+        "hours": {"aircraft": 78, "basis": "PARQUET"},
+        "countryCounts": {"aircraft": 78, "basis": "PARQUET"},
+    }
+    assert after == {
+        "day": {"aircraft": 78, "basis": "DAILY_SUMMARY"},
+        "hours": {"aircraft": 78, "basis": "PARQUET"},
+        "countryCounts": {"aircraft": 78, "basis": "DAILY_SUMMARY"},
+    }
