@@ -132,6 +132,11 @@ class Settings:
     s3_raw_bucket: str = _setting("S3_RAW_BUCKET", "")
     processing_queue_url: str = _setting("PROCESSING_QUEUE_URL", "")
     eventbridge_bus_name: str = _setting("EVENTBRIDGE_BUS_NAME", "")
+    # The WebSocket API on Lambda (subscriptions.lambda_ws): its connections table, and
+    # its management endpoint (https://{api-id}.execute-api.{region}.amazonaws.com/{stage});
+    # without one, the endpoint is derived from each event's domain name and stage.
+    dynamodb_connections_table: str = _setting("DYNAMODB_CONNECTIONS_TABLE", "")
+    websocket_api_endpoint: str = _setting("WEBSOCKET_API_ENDPOINT", "")
     redis_url: str = _setting("REDIS_URL", "")
     redis_cluster_endpoint: str = _setting("REDIS_CLUSTER_ENDPOINT", "")
     ssm_prefix: str = _setting("FLIGHTDATA_SSM_PREFIX", "")

@@ -5,6 +5,9 @@ Java) and the moto server (S3, SQS, EventBridge, SSM), uses the Redis on 127.0.0
 when one answers, creates the tables, bucket, queues and bus if missing, loads the
 airports, then runs ``flightdata serve`` against them with ``FLIGHTDATA_BACKEND=aws``
 (same ``HOST``/``PORT``; ``FLIGHTDATA_SOURCE`` defaults to replay). Ctrl-C stops it all.
+The WebSocket API's connections table is made too (``DYNAMODB_CONNECTIONS_TABLE``), for
+running ``subscriptions.lambda_ws.handler`` against the same engines; the served app
+itself answers subscriptions over its own WebSocket.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from config import Settings
 from ingestion.aws_provision import AwsNames, provision
 from storage.dynamodb import DynamoNames, create_tables
 from storage.dynamodb import local as dynamodb_local
+from storage.dynamodb.tables import create_connections_table
 from storage.factory import open_stores, seed_airports
 
 STAGE = "local"
@@ -81,6 +85,8 @@ def main() -> int:
         with moto_server() as moto:
             tables = DynamoNames.prefixed(f"flightdata-{STAGE}")
             create_tables(engine.client, tables)
+            connections = f"flightdata-{STAGE}-connections"
+            create_connections_table(engine.client, connections)
             names = AwsNames.for_stage(STAGE)
             session = boto3.session.Session(region_name=REGION)
             provision(session, names, endpoint_url=moto)
@@ -91,6 +97,7 @@ def main() -> int:
                 "DYNAMODB_FLIGHTS_TABLE": tables.flights,
                 "DYNAMODB_AIRPORTS_TABLE": tables.airports,
                 "DYNAMODB_OPS_TABLE": tables.ops,
+                "DYNAMODB_CONNECTIONS_TABLE": connections,
                 "S3_RAW_BUCKET": names.bucket,
                 "EVENTBRIDGE_BUS_NAME": names.bus,
                 "REDIS_URL": os.environ.get("REDIS_URL", _redis_url()),

@@ -18,6 +18,7 @@ import yaml
 
 from ingestion.events import EVENT_TYPES
 from scripts import build_lambda
+from storage.dynamodb.tables import CONNECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,6 +79,8 @@ def _logical_id(function: str) -> str:
 def _generated(sls: dict[str, Any]) -> set[str]:
     """Logical ids that osls adds to the template and serverless.yml may refer to."""
     ids = {"HttpApi", "HttpApiStage", "ServerlessDeploymentBucket"}
+    if any("websocket" in e for f in sls["functions"].values() for e in f.get("events", [])):
+        ids.add("WebsocketsApi")
     for function in sls["functions"]:
         base = _logical_id(function)
         ids |= {f"{base}LambdaFunction", f"{base}LogGroup"}
@@ -193,7 +196,7 @@ def test_ops_table_is_a_pay_per_request_single_table(resources: dict[str, Any]) 
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
 
-@pytest.mark.parametrize("table", ["FlightsTable", "AirportsTable", "OpsTable"])
+@pytest.mark.parametrize("table", ["FlightsTable", "AirportsTable", "OpsTable", "ConnectionsTable"])
 def test_table_defines_exactly_the_attributes_its_keys_use(
     resources: dict[str, Any], table: str
 ) -> None:
@@ -212,6 +215,23 @@ def test_stateful_resources_state_what_happens_on_delete(
 ) -> None:
     assert resources[name]["DeletionPolicy"] == "${param:dataRetention}"
     assert resources[name]["UpdateReplacePolicy"] == "${param:dataRetention}"
+
+
+def test_connections_table_is_the_handlers_and_goes_with_the_stack(
+    resources: dict[str, Any],
+) -> None:
+    table = _props(resources, "ConnectionsTable")
+
+    assert table["TableName"] == "${self:service}-connections-${sls:stage}"
+    assert table["KeySchema"] == [{"AttributeName": a, "KeyType": k} for a, k in CONNECTIONS.key]
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": a, "AttributeType": t} for a, t in CONNECTIONS.attributes
+    ]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert "GlobalSecondaryIndexes" not in table
+    # Connections last two hours at most: nothing to keep when the stack goes.
+    assert resources["ConnectionsTable"]["DeletionPolicy"] == "Delete"
 
 
 def test_data_is_retained_unless_a_throwaway_stage_says_otherwise(sls: dict[str, Any]) -> None:
@@ -238,6 +258,7 @@ def test_functions_have_the_architecture_sizes(sls: dict[str, Any]) -> None:
         "flight-data-processor": ("ingestion/lambda_handlers.processor", 1024, 900),
         "flight-api-handler": ("app.handler", 256, 30),
         "analytics-processor": ("ingestion/lambda_handlers.analytics", 1024, 900),
+        "websocket-handler": ("subscriptions/lambda_ws.handler", 512, 60),
     }
     assert sls["provider"]["runtime"] == "python3.11"
     assert sls["provider"]["architecture"] == "x86_64"
@@ -282,6 +303,34 @@ def test_analytics_runs_daily(sls: dict[str, Any]) -> None:
     assert re.fullmatch(r"cron\(\d+ \d+ \* \* \? \*\)", event["schedule"]["rate"])
 
 
+def test_websocket_handler_serves_the_three_routes_and_the_fan_out(
+    sls: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    handler = _function(sls, "websocket-handler")
+    rule = _props(resources, "WebsocketFanOutRule")
+    permission = _props(resources, "WebsocketFanOutPermission")
+    function = {"Fn::GetAtt": ["WebsocketDashhandlerLambdaFunction", "Arn"]}
+
+    assert sorted(e["websocket"]["route"] for e in handler["events"]) == [
+        "$connect",
+        "$default",
+        "$disconnect",
+    ]
+    assert handler["environment"]["DYNAMODB_CONNECTIONS_TABLE"] == {"Ref": "ConnectionsTable"}
+    endpoint = handler["environment"]["WEBSOCKET_API_ENDPOINT"]["Fn::Sub"]
+    assert endpoint.startswith("https://${WebsocketsApi}.execute-api.")
+    assert endpoint.endswith("/${sls:stage}")
+    # Out of the VPC: it must reach the management API and needs no Redis.
+    assert handler["environment"]["REDIS_CLUSTER_ENDPOINT"] == ""
+    assert rule["EventPattern"]["detail-type"] == ["FlightDataProcessed"]
+    assert [t["Arn"] for t in rule["Targets"]] == [function]
+    assert rule["Targets"][0]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    assert (handler["maximumRetryAttempts"], handler["maximumEventAge"]) == (0, 60)
+    assert permission["FunctionName"] == function
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["WebsocketFanOutRule", "Arn"]}
+
+
 def _defined_names(module: Path) -> set[str]:
     tree = ast.parse(module.read_text(encoding="utf-8"))
     names = set()
@@ -296,16 +345,12 @@ def _defined_names(module: Path) -> set[str]:
 
 
 # Declared ahead of their code (the analytics issue writes it).
-PENDING_HANDLERS = {"ingestion/lambda_handlers.analytics"}
-
-
 def test_handlers_name_code_that_exists(sls: dict[str, Any]) -> None:
     for function in sls["functions"].values():
         module, _, attribute = function["handler"].rpartition(".")
         path = ROOT / f"{module}.py"
         assert path.is_file(), function["handler"]
-        if function["handler"] not in PENDING_HANDLERS:
-            assert attribute in _defined_names(path), function["handler"]
+        assert attribute in _defined_names(path), function["handler"]
 
 
 def test_environment_carries_the_settings(sls: dict[str, Any]) -> None:
@@ -484,6 +529,7 @@ ROLES = {
     "flight-data-processor": "ProcessorRole",
     "flight-api-handler": "ApiRole",
     "analytics-processor": "AnalyticsRole",
+    "websocket-handler": "WebsocketRole",
 }
 # The only actions that take no resource ARN: X-Ray segments.
 UNSCOPED_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -581,12 +627,35 @@ def test_processor_role(resources: dict[str, Any]) -> None:
 def test_api_role_only_reads(resources: dict[str, Any]) -> None:
     grants = _grants(resources, "ApiRole")
     reads = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}
+    reads |= {"s3:ListBucket", "s3:GetObject"}
 
     assert {a for a in grants if not a.startswith(("logs:", "xray:"))} == reads
     assert grants["dynamodb:Scan"] == {
         str({"Fn::GetAtt": ["AirportsTable", "Arn"]}),
         str({"Fn::Sub": "${AirportsTable.Arn}/index/*"}),
     }
+    # Analytics reads the processed data only, never the raw archive.
+    assert grants["s3:GetObject"] == {str({"Fn::Sub": "${StorageBucket.Arn}/processed/*"})}
+
+
+def test_websocket_role_manages_only_its_stages_connections(resources: dict[str, Any]) -> None:
+    grants = _grants(resources, "WebsocketRole")
+    writes = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "Scan"}
+
+    for action in writes:
+        assert grants[f"dynamodb:{action}"] <= {
+            str({"Fn::GetAtt": ["ConnectionsTable", "Arn"]}),
+            str({"Fn::GetAtt": ["AirportsTable", "Arn"]}),
+            str({"Fn::Sub": "${AirportsTable.Arn}/index/*"}),
+        }
+    assert grants["dynamodb:PutItem"] == {str({"Fn::GetAtt": ["ConnectionsTable", "Arn"]})}
+    manage = grants["execute-api:ManageConnections"]
+    assert len(manage) == 2
+    for method in ("POST", "DELETE"):
+        assert any(
+            f":${{WebsocketsApi}}/${{sls:stage}}/{method}/@connections/*" in arn for arn in manage
+        )
+    assert not any(a.startswith(("s3:", "sqs:", "events:", "ssm:", "kms:")) for a in grants)
 
 
 def test_vpc_and_tracing_permissions_follow_their_parameters(resources: dict[str, Any]) -> None:

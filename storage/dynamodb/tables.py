@@ -35,6 +35,11 @@ sort as times. TTL (``expires_at``) is set only where marked.
 | arrived leg           | ROUTEARR#YYYYMMDD | T(arrived_at)#icao24  | body                    |
 |                       |                   | #T(departed_at)       |                         |
 | runways of an airport | RWY#icao          | -                     | body (JSON list)        |
+
+``connections`` (``CONNECTIONS``, not in ``TABLES``: only the WebSocket API of a Lambda
+deployment has one, named by ``DYNAMODB_CONNECTIONS_TABLE``) holds API Gateway WebSocket
+connections and their subscriptions, keyed ``connection_id`` S H + ``sk`` S R, TTL on
+``expires_at``; its items are described in ``storage.dynamodb.connections``.
 """
 
 from __future__ import annotations
@@ -100,7 +105,7 @@ def _key_schema(key: tuple[tuple[str, KeyTypeType], ...]) -> list[KeySchemaEleme
 
 @dataclass(frozen=True, slots=True)
 class TableSpec:
-    role: str  # the ``DynamoNames`` field naming the table
+    role: str  # the ``DynamoNames`` field naming the table (``connections``: a setting)
     attributes: tuple[tuple[str, ScalarAttributeTypeType], ...]  # key attributes only
     key: tuple[tuple[str, KeyTypeType], ...]
     indexes: tuple[IndexSpec, ...] = ()
@@ -154,6 +159,14 @@ OPS = TableSpec(
     ttl_attribute=TTL_ATTRIBUTE,
 )
 TABLES = (FLIGHTS, AIRPORTS, OPS)
+# Short-lived state of the WebSocket API; no index: the fan-out reads it whole (see
+# ``storage.dynamodb.connections``).
+CONNECTIONS = TableSpec(
+    role="connections",
+    attributes=(("connection_id", "S"), ("sk", "S")),
+    key=(("connection_id", "HASH"), ("sk", "RANGE")),
+    ttl_attribute=TTL_ATTRIBUTE,
+)
 
 
 def create_tables(
@@ -199,6 +212,30 @@ def create_tables(
             _enable_ttl(dynamo, name, spec.ttl_attribute)
         if spec.point_in_time_recovery:
             _enable_pitr(dynamo, name)
+    return created
+
+
+def create_connections_table(
+    client: DynamoClientProtocol, name: str, *, timeout_s: float = 120
+) -> bool:
+    """Create the WebSocket connections table ``name`` if it does not exist, wait until it
+    is ACTIVE and switch on its TTL; returns whether it was created here."""
+    dynamo = Dynamo(client, workers=1)
+    created = False
+    if _status(dynamo, name) is None:
+        try:
+            dynamo.call(client.create_table, **CONNECTIONS.create_request(name))
+            created = True
+            log.info("created DynamoDB table %s", name)
+        except DynamoUnavailable as exc:
+            if exc.code != "ResourceInUseException":
+                raise
+    deadline = time.monotonic() + timeout_s
+    while _status(dynamo, name) != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise StoreUnavailable(f"DynamoDB table {name} not active after {timeout_s}s")
+        time.sleep(0.2)
+    _enable_ttl(dynamo, name, TTL_ATTRIBUTE)
     return created
 
 
