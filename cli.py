@@ -73,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             log_level="warning",
             access_log=False,
+            ws_per_message_deflate=settings.ws_compression,
         )
         return 0
     ingester = None
@@ -91,6 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=settings.workers,
             log_level="warning",
             access_log=False,
+            ws_per_message_deflate=settings.ws_compression,
         )
     finally:
         if ingester is not None:

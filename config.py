@@ -143,6 +143,9 @@ class Settings:
     http_timeout_s: float = _setting("FLIGHTDATA_HTTP_TIMEOUT", 20.0, _positive(float))
     cors_origins: tuple[str, ...] = _setting("CORS_ORIGINS", (), _csv)
     graphiql: bool = _setting("FLIGHTDATA_GRAPHIQL", True, _bool)
+    # permessage-deflate on WebSocket messages: about 5x less traffic for subscribers, but
+    # compressing every batch for every subscriber is the largest CPU cost of the fan-out.
+    ws_compression: bool = _setting("FLIGHTDATA_WS_COMPRESSION", False, _bool)
     log_level: str = _setting("LOG_LEVEL", "INFO")
 
     @classmethod

@@ -5,7 +5,15 @@ from __future__ import annotations
 import platform
 
 from app import tune_gc
-from bench import analytics, aws_local, flights_query, http_flight, ingest, pipeline
+from bench import (
+    analytics,
+    aws_local,
+    flights_query,
+    http_flight,
+    ingest,
+    pipeline,
+    subscriptions,
+)
 
 
 def main() -> None:
@@ -15,7 +23,15 @@ def main() -> None:
         f"{platform.processor() or 'unknown cpu'}",
         flush=True,
     )
-    for bench in (ingest, pipeline, flights_query, analytics, http_flight, aws_local):
+    for bench in (
+        ingest,
+        pipeline,
+        flights_query,
+        analytics,
+        subscriptions,
+        http_flight,
+        aws_local,
+    ):
         bench.run()
         print(flush=True)
 

@@ -317,11 +317,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Keyed like graphql-core's own sub-field memo: the field details list is kept
-        # alive next to the plan so its id cannot be reused within this execution.
-        # Sub-executors (`copy(self)`) share it; plans depend only on the operation.
+        # Keyed by the identities of the selection's field nodes (and defer usages): the
+        # same selection of the same document gets the same plan, also in the per-event
+        # executors of a subscription, which are `copy(self)` and share this dict (their
+        # field details lists are new for every event; their nodes are not). The field
+        # details list is kept beside the plan so the nodes stay alive and their ids
+        # unique. Plans depend only on the operation and its variables, which the dict
+        # never outlives.
         self._list_plans: dict[
-            tuple[int, GraphQLObjectType], tuple[FieldDetailsList, ListPlan | None]
+            tuple[tuple[tuple[int, int], ...], GraphQLObjectType],
+            tuple[FieldDetailsList, ListPlan | None],
         ] = {}
 
     def complete_iterable_value(
@@ -351,7 +356,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
         if not is_object_type(object_type):
             return None
-        key = (id(field_details_list), object_type)
+        key = (
+            tuple((id(fd.node), id(fd.defer_usage)) for fd in field_details_list),
+            object_type,
+        )
         cached = self._list_plans.get(key)
         if cached is not None:
             return cached[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,12 +23,13 @@ def _cell(latitude: float, longitude: float) -> Cell:
     return math.floor(latitude), math.floor(longitude)
 
 
-def _lon_ranges(box: BoundingBox) -> list[tuple[int, int]]:
-    """Whole-degree longitude cells a box covers, as inclusive ranges."""
+def _lon_spans(box: BoundingBox) -> list[tuple[int, int, float, float]]:
+    """The box's longitudes as spans: the whole-degree cells each covers (inclusive
+    first and last) and its edges in degrees. Two spans across the antimeridian."""
     west, east = math.floor(box.west), min(math.floor(box.east), 179)
     if box.crosses_antimeridian:
-        return [(west, 179), (-180, east)]
-    return [(west, east)]
+        return [(west, 179, box.west, 180.0), (-180, east, -180.0, box.east)]
+    return [(west, east, box.west, box.east)]
 
 
 class CellIndex:
@@ -40,6 +41,7 @@ class CellIndex:
         # state however many subscribers get it (the states live as long as the index).
         self.memo: dict[int, Any] = {}
         self.by_icao24 = {s.icao24: s for s in states}
+        self.contact = {s.icao24: s.last_contact.timestamp() for s in states}
         self._cells: defaultdict[Cell, list[FlightState]] = defaultdict(list)
         for s in states:
             if s.latitude is not None and s.longitude is not None:
@@ -47,23 +49,34 @@ class CellIndex:
 
     def in_box(self, box: BoundingBox) -> list[FlightState]:
         south, north = math.floor(box.south), min(math.floor(box.north), 89)
-        ranges = _lon_ranges(box)
-        n_cells = (north - south + 1) * sum(hi - lo + 1 for lo, hi in ranges)
-        if n_cells >= len(self.states):  # a box this large: every state is cheaper
-            candidates: Iterable[FlightState] = (
-                s for bucket in self._cells.values() for s in bucket
-            )
-        else:
-            cells = self._cells
-            candidates = (
-                s
-                for lat in range(south, north + 1)
-                for lo, hi in ranges
-                for lon in range(lo, hi + 1)
-                for s in cells.get((lat, lon), ())
-            )
+        spans = _lon_spans(box)
+        n_cells = (north - south + 1) * sum(last - first + 1 for first, last, _, _ in spans)
         contains = box.contains
-        return [s for s in candidates if contains(s.latitude, s.longitude)]  # type: ignore[arg-type]
+        if n_cells >= len(self.states):  # a box this large: every state is cheaper
+            return [
+                s
+                for bucket in self._cells.values()
+                for s in bucket
+                if contains(s.latitude, s.longitude)  # type: ignore[arg-type]
+            ]
+        found: list[FlightState] = []
+        cells = self._cells
+        for lat in range(south, north + 1):
+            rows_inside = box.south <= lat and lat + 1 <= box.north
+            for first, last, west, east in spans:
+                for lon in range(first, last + 1):
+                    bucket = cells.get((lat, lon))
+                    if not bucket:
+                        continue
+                    if rows_inside and west <= lon and lon + 1 <= east:
+                        found.extend(bucket)  # the whole cell is inside: no checks
+                    else:
+                        found.extend(
+                            s
+                            for s in bucket
+                            if contains(s.latitude, s.longitude)  # type: ignore[arg-type]
+                        )
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +124,11 @@ class View:
         """The states of a cycle this subscriber gets, and the aircraft that left its
         filter (moved out, or last heard before ``stale_before``)."""
         matched = self.filter.select(index)
+        codes = [s.icao24 for s in matched]
         inside = self.inside
         removed: list[str] = []
         if inside:
-            matched_codes = {s.icao24 for s in matched}
+            matched_codes = set(codes)
             by_icao24 = index.by_icao24
             if len(inside) <= len(by_icao24):
                 moved = [c for c in inside if c in by_icao24 and c not in matched_codes]
@@ -123,8 +137,7 @@ class View:
             for code in moved:
                 del inside[code]
             removed.extend(moved)
-        for s in matched:
-            inside[s.icao24] = s.last_contact.timestamp()
+        inside.update(zip(codes, map(index.contact.__getitem__, codes), strict=True))
         if stale_before is not None and inside:
             cutoff = stale_before.timestamp()
             stale = [code for code, seen in inside.items() if seen < cutoff]

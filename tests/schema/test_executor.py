@@ -11,7 +11,7 @@ import asyncio
 import enum
 import json
 import math
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult, Info
 
-from schema._executor import FastExecutionContext
+from schema._executor import RESPONSE_MEMO, FastExecutionContext
 
 N_FLIGHTS = 1_000
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -448,3 +448,69 @@ def test_incremental_delivery_matches_default(query: str) -> None:
     fast = asyncio.run(_all_payloads(FAST_INCREMENTAL, query))
     default = asyncio.run(_all_payloads(DEFAULT_INCREMENTAL, query))
     assert fast == default
+
+
+@strawberry.type
+class Feed:
+    @strawberry.subscription
+    async def flights(self, events: int) -> AsyncGenerator[list[Flight], None]:
+        for i in range(events):
+            yield [make_flight(i * 10 + k) for k in range(5)]
+
+
+FEED_FAST = strawberry.Schema(
+    Query, subscription=Feed, execution_context_class=FastExecutionContext
+)
+FEED_DEFAULT = strawberry.Schema(Query, subscription=Feed)
+FEED = "subscription { flights(events: 4) { icao24 callsign latitude lastContact status } }"
+
+
+async def _events(schema: strawberry.Schema) -> list[Any]:
+    stream = await schema.subscribe(FEED)
+    return [result async for result in stream]  # type: ignore[union-attr]
+
+
+def test_subscription_events_reuse_the_plan_of_their_selection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per-event executors share the subscription's plans: built once, not per event
+    (which also cost a plan kept per event for the subscription's lifetime)."""
+    builds = []
+    original = FastExecutionContext._build_list_plan
+
+    def counting(self: FastExecutionContext, *args: Any) -> Any:
+        builds.append(args[0].name)
+        return original(self, *args)
+
+    monkeypatch.setattr(FastExecutionContext, "_build_list_plan", counting)
+    fast, default = asyncio.run(_events(FEED_FAST)), asyncio.run(_events(FEED_DEFAULT))
+    assert len(fast) == 4
+    for f, d in zip(fast, default, strict=True):
+        _assert_same(f, d)
+    assert builds == ["Flight"]
+
+
+def test_shared_items_are_completed_once_per_selection() -> None:
+    """Items carrying RESPONSE_MEMO keep their completed dict per selection signature."""
+    shared = [make_flight(i) for i in range(3)]
+    for flight in shared:
+        setattr(flight, RESPONSE_MEMO, {})
+
+    @strawberry.type
+    class SharedQuery:
+        @strawberry.field
+        def flights(self) -> list[Flight]:
+            return shared
+
+    schema = strawberry.Schema(SharedQuery, execution_context_class=FastExecutionContext)
+    plain = strawberry.Schema(SharedQuery)
+    small, wide = "{ flights { icao24 } }", "{ flights { icao24 callsign status } }"
+    first = schema.execute_sync(small)
+    again = schema.execute_sync(small)
+    other = schema.execute_sync(wide)
+    assert first.data == again.data == plain.execute_sync(small).data
+    assert other.data == plain.execute_sync(wide).data
+    assert first.data is not None
+    assert again.data is not None
+    assert first.data["flights"][0] is again.data["flights"][0]  # the memoised dict itself
+    assert all(len(getattr(f, RESPONSE_MEMO)) == 2 for f in shared)
