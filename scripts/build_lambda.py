@@ -1,7 +1,7 @@
 """Build the Lambda deployment package: the project and its runtime dependencies in one zip.
 
 ``serverless.yml`` points ``package.artifact`` at the zip written here, so ``osls package``
-and ``osls deploy`` upload exactly what this built. All four functions share it.
+and ``osls deploy`` upload exactly what this built. Every function shares it.
 
 - Dependencies are ``[project].dependencies`` of ``pyproject.toml`` minus those only the
   local server needs (``SERVER_ONLY``), installed as binary wheels for the Lambda runtime
