@@ -31,15 +31,23 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
-from api import STATIC_DIR
+from api import STATIC_DIR, opensky, readsb, rest
+from api.compression import GzipWhenAccepted
 from api.graphql_post import GraphQLPost
 from config import Settings
 from ingestion.events import InProcessBus
 from ingestion.loop import IngestLoop
 from ingestion.service import build_event_bus, build_ingest_loop
+from observability import bootstrap, health, metrics
+from observability.middleware import RequestIdMiddleware
 from resolvers.context import Context, make_loaders
 from schema import build_schema, mask_errors
+from security.gate import Security, build_security, rate_limit_events
+from security.limits import QueryLimits
+from security.middleware import SecurityMiddleware
+from security.websocket import admit_connection, admit_operation
 from storage.base import StoreUnavailable
 from storage.factory import Stores, open_stores, seed_airports
 from subscriptions.broadcast import build_broadcaster, live_states_of, publisher
@@ -71,12 +79,25 @@ class Runtime:
     hub: UpdateHub
     events: InProcessBus = field(default_factory=InProcessBus)
     ingest: IngestLoop | None = None
+    security: Security | None = None
 
 
 class FlightGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        super().__init__(build_schema(), **kwargs)
+        schema = build_schema(QueryLimits.from_settings(runtime.settings))
+        gate = runtime.security.gate if runtime.security else None
+        if gate is not None:
+            schema.admit_stream = lambda context: admit_operation(gate, context)
+        super().__init__(schema, **kwargs)
         self.runtime = runtime
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """``connection_init``: the API key in its payload (``security.websocket``)."""
+        gate = self.runtime.security.gate if self.runtime.security else None
+        if gate is not None:
+            await admit_connection(gate, context.request.scope, context.connection_params)
+        ack: UnsetType = UNSET
+        return ack
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         rt = self.runtime
@@ -165,7 +186,13 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
             live_window_s=settings.live_window_s,
             load_current=live_states_of(stores, settings.live_window_s),
         ),
+        security=build_security(settings, stores),
     )
+    security = runtime.security
+    assert security is not None
+    if security.gate is not None:
+        security.gate.on_rate_limited(rate_limit_events(runtime.events.publish))
+        security.gate.on_rate_limited(lambda refused: metrics.RATE_LIMITED.inc())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -188,6 +215,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+        await security.aclose()
         runtime.stores.close()
 
     graphql = FlightGraphQL(
@@ -196,7 +224,10 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
         allow_queries_via_get=True,
         keep_alive=True,  # legacy graphql-ws "ka" messages; graphql-transport-ws has ping/pong
         keep_alive_interval=15,
+        allowed_origins=settings.cors_origins,  # browsers' WebSockets from other origins
     )
+    # Outside in: CORS (so refusals carry its headers and preflights need no key), gzip,
+    # then the security gate (security.middleware).
     middleware = []
     if settings.cors_origins:
         middleware.append(
@@ -205,18 +236,40 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["*"],
+                expose_headers=[
+                    "RateLimit-Limit",
+                    "RateLimit-Remaining",
+                    "RateLimit-Reset",
+                    "Retry-After",
+                    "X-Request-ID",
+                ],
             )
         )
+    middleware.append(Middleware(GzipWhenAccepted, minimum_size=1024))
+    middleware.append(Middleware(SecurityMiddleware, security=security))
+    # Outermost, so that every answer (a refusal of another middleware too) carries the id.
+    middleware.insert(0, Middleware(RequestIdMiddleware))
     app = Starlette(
         routes=[
             Route("/", _index),
             Route(
                 "/graphql",
-                GraphQLPost(graphql.schema, graphql.get_context, graphql),
+                GraphQLPost(
+                    graphql.schema,
+                    graphql.get_context,
+                    graphql,
+                    persisted=security.persisted,
+                    cache_max_age_s=settings.cache_max_age_s,
+                ),
                 methods=["GET", "POST"],
             ),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", _healthz(runtime)),
+            *health.routes(runtime.stores, settings),
+            *metrics.routes(runtime.stores, runtime.hub),
+            *rest.routes(runtime.stores, settings),
+            *opensky.routes(runtime.stores, settings),
+            *readsb.routes(runtime.stores, settings),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=middleware,
@@ -224,13 +277,18 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     )
     if runtime.stores.cache is not None:
         runtime.events.subscribe(runtime.stores.cache.on_event)
+    runtime.events.subscribe(metrics.record_event)
     app.state.runtime = runtime
     return app
 
 
 def create_worker_app() -> Starlette:
     """The app of one API worker in a multi-worker ``serve``: it serves, it does not ingest."""
-    return create_app(ingest=False)
+    settings = Settings.from_env()
+    bootstrap.for_process(settings)  # a spawned worker does not inherit the CLI's logging
+    app = create_app(settings, ingest=False)
+    tune_gc()  # nor its collector settings
+    return app
 
 
 def tune_gc() -> None:
@@ -257,7 +315,9 @@ class _LazyMangum:
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if self._handler is None:
-            self._handler = Mangum(create_app(ingest=False), lifespan="off")
+            settings = Settings.from_env()
+            bootstrap.for_lambda(settings, graphql=True)
+            self._handler = Mangum(create_app(settings, ingest=False), lifespan="off")
         result: dict[str, Any] = self._handler(event, context)
         return result
 

@@ -15,11 +15,16 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import orjson
 
 from config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from security.keys import ApiKey, KeyService
+    from storage.factory import Stores
 
 log = logging.getLogger("flightdata")
 
@@ -44,10 +49,9 @@ def _export_flags(args: argparse.Namespace) -> Settings:
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from observability import bootstrap
+
+    bootstrap.for_process(settings)  # LOG_FORMAT json (default) or text, at LOG_LEVEL
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -72,8 +76,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            log_config=None,  # uvicorn logs through the root logger: JSON like ours
             access_log=False,
             ws_per_message_deflate=settings.ws_compression,
+            ws_max_size=settings.max_body_bytes,  # a WebSocket message is a request body too
         )
         return 0
     ingester = None
@@ -91,8 +97,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level="warning",
+            log_config=None,  # uvicorn logs through the root logger: JSON like ours
             access_log=False,
             ws_per_message_deflate=settings.ws_compression,
+            ws_max_size=settings.max_body_bytes,  # a WebSocket message is a request body too
         )
     finally:
         if ingester is not None:
@@ -273,6 +281,98 @@ def cmd_analytics_daily(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_service(settings: Settings) -> tuple[KeyService, Stores]:
+    from security.keys import KeyService
+    from security.keystore import open_key_store
+    from storage.factory import open_stores
+
+    stores = open_stores(settings)
+    tiers = frozenset(name for name, _, _ in settings.rate_tiers)
+    return KeyService(open_key_store(stores), tiers, settings.api_key_days), stores
+
+
+def _print_key(key: ApiKey, now: float) -> None:
+    from security.keys import iso_utc
+
+    status = key.status(now)
+    if key.rotated_to and status == "active":
+        status = f"rotated to {key.rotated_to}, valid until {iso_utc(key.expires_at)}"
+    print(
+        f"{key.key_id}  {key.name:<24} {','.join(sorted(key.scopes)):<10} {key.tier:<10} "
+        f"created {iso_utc(key.created_at)}  expires {iso_utc(key.expires_at)}  {status}"
+    )
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    settings = _export_flags(args)
+    service, stores = _key_service(settings)
+    try:
+        issued = service.create(args.name, scope=args.scope, tier=args.tier, days=args.days)
+    except ValueError as exc:
+        print(f"flightdata: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        stores.close()
+    _print_key(issued.record, issued.record.created_at)
+    print("The key is shown once; only its SHA-256 is stored. Send it as X-API-Key:")
+    print(issued.key)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    import time
+
+    settings = _export_flags(args)
+    service, stores = _key_service(settings)
+    try:
+        keys = service.list()
+    finally:
+        stores.close()
+    now = time.time()
+    for key in keys:
+        _print_key(key, now)
+    print(f"{len(keys)} keys")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from security.keys import UnknownKey
+
+    settings = _export_flags(args)
+    service, stores = _key_service(settings)
+    try:
+        key = service.revoke(args.key_id)
+    except UnknownKey as exc:
+        print(f"flightdata: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    _print_key(key, key.revoked_at or 0.0)
+    print("revoked: every API process refuses it within 30 s (their key caches)")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from security.keys import UnknownKey, iso_utc
+
+    settings = _export_flags(args)
+    service, stores = _key_service(settings)
+    try:
+        issued, old = service.rotate(args.key_id, grace=timedelta(hours=args.grace_hours))
+    except (UnknownKey, ValueError) as exc:
+        print(f"flightdata: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    print(f"{old.key_id} stays valid until {iso_utc(old.expires_at)}, then only the new key works")
+    _print_key(issued.record, issued.record.created_at)
+    print("The new key is shown once; only its SHA-256 is stored. Send it as X-API-Key:")
+    print(issued.key)
+    return 0
+
+
 def cmd_schema_export(args: argparse.Namespace) -> int:
     from schema import SDL_PATH, build_schema, export_sdl
 
@@ -348,6 +448,34 @@ def build_parser() -> argparse.ArgumentParser:
     common(daily)
     daily.add_argument("--date", type=_parse_day, help="the UTC day, YYYY-MM-DD [yesterday]")
     daily.set_defaults(func=cmd_analytics_daily)
+
+    keys = commands.add_parser("keys", help="API keys (X-API-Key)")
+    key_cmds = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_cmds.add_parser("create", help="issue a key; it is printed alone on the last line")
+    common(create)
+    create.add_argument("--name", required=True, help="who or what the key is for")
+    create.add_argument("--scope", choices=["read", "admin"], default="read", help="[read]")
+    create.add_argument("--tier", default="standard", help="quota tier [standard]")
+    create.add_argument(
+        "--days", type=float, help="days until it expires [FLIGHTDATA_API_KEY_DAYS, 90]"
+    )
+    create.set_defaults(func=cmd_keys_create)
+    listing = key_cmds.add_parser("list", help="every key and its status (never the key)")
+    common(listing)
+    listing.set_defaults(func=cmd_keys_list)
+    revoke = key_cmds.add_parser("revoke", help="refuse a key from now on")
+    common(revoke)
+    revoke.add_argument("key_id", help="the key's id (the 12 hex digits after fd_)")
+    revoke.set_defaults(func=cmd_keys_revoke)
+    rotate = key_cmds.add_parser(
+        "rotate", help="issue a replacement; the old key works for a grace period"
+    )
+    common(rotate)
+    rotate.add_argument("key_id", help="the key's id (the 12 hex digits after fd_)")
+    rotate.add_argument(
+        "--grace-hours", type=float, default=24.0, help="how long the old key still works [24]"
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_cmds = schema.add_subparsers(dest="schema_command", required=True)

@@ -68,6 +68,46 @@ def _bbox(raw: str) -> tuple[float, float, float, float]:
     return lamin, lomin, lamax, lomax
 
 
+def _tiers(raw: str) -> tuple[tuple[str, float, int], ...]:
+    """``name=RATE:BURST,...``: requests per second refilled, and the bucket's size."""
+    tiers = []
+    for part in _csv(raw):
+        name, _, spec = part.partition("=")
+        rate, _, burst = spec.partition(":")
+        try:
+            tier = (name.strip(), float(rate), int(burst))
+        except ValueError:
+            tier = ("", 0.0, 0)
+        if not tier[0] or not tier[1] > 0 or tier[2] < 1:
+            raise ValueError(
+                f"expected name=RATE:BURST (RATE > 0 per second, BURST >= 1), got {part!r}"
+            )
+        tiers.append(tier)
+    if not tiers:
+        raise ValueError("expected at least one name=RATE:BURST")
+    return tuple(tiers)
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def convert(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return convert
+
+
+def _degrees(limit: float) -> Callable[[str], float]:
+    def convert(raw: str) -> float:
+        value = float(raw)
+        if not -limit <= value <= limit:  # also refuses NaN
+            raise ValueError(f"must be between -{limit:g} and {limit:g} degrees, got {raw!r}")
+        return value
+
+    return convert
+
+
 def _setting(
     env: str, default: Any, convert: Callable[[str], Any] = str, *, secret: bool = False
 ) -> Any:
@@ -146,7 +186,35 @@ class Settings:
     # permessage-deflate on WebSocket messages: about 5x less traffic for subscribers, but
     # compressing every batch for every subscriber is the largest CPU cost of the fan-out.
     ws_compression: bool = _setting("FLIGHTDATA_WS_COMPRESSION", False, _bool)
+    # API security (package ``security``). FLIGHTDATA_SECURITY=false drops API keys and
+    # rate limits (behind a gateway that does both); the other limits stay.
+    security: bool = _setting("FLIGHTDATA_SECURITY", True, _bool)
+    anonymous: bool = _setting("FLIGHTDATA_ANONYMOUS", True, _bool)
+    api_key_days: float = _setting("FLIGHTDATA_API_KEY_DAYS", 90.0, _positive(float))
+    # Quota tiers, name=RATE:BURST (requests per second, bucket size); "anonymous" is
+    # the tier of clients without a key, "standard" the default of new keys.
+    rate_tiers: tuple[tuple[str, float, int], ...] = _setting(
+        "FLIGHTDATA_RATE_TIERS", _tiers("anonymous=5:100,standard=50:500,partner=500:5000"), _tiers
+    )
+    max_body_bytes: int = _setting("FLIGHTDATA_MAX_BODY_BYTES", 65536, _positive(int))
+    max_query_depth: int = _setting("FLIGHTDATA_MAX_QUERY_DEPTH", 12, _positive(int))
+    max_query_aliases: int = _setting("FLIGHTDATA_MAX_QUERY_ALIASES", 20, _positive(int))
+    max_query_tokens: int = _setting("FLIGHTDATA_MAX_QUERY_TOKENS", 2000, _positive(int))
+    max_query_cost: int = _setting("FLIGHTDATA_MAX_QUERY_COST", 250_000, _positive(int))
+    introspection: bool = _setting("FLIGHTDATA_INTROSPECTION", True, _bool)
+    cache_max_age_s: int = _setting("FLIGHTDATA_CACHE_MAX_AGE", 60, _positive(int))
     log_level: str = _setting("LOG_LEVEL", "INFO")
+    # Observability (package ``observability``): LOG_FORMAT json or text; /readyz wants the
+    # newest state younger than FLIGHTDATA_READY_MAX_AGE; EMF metrics on Lambda go to
+    # FLIGHTDATA_METRICS_NAMESPACE; FLIGHTDATA_XRAY patches the SDKs for X-Ray.
+    log_format: str = _setting("LOG_FORMAT", "json", _one_of("json", "text"))
+    ready_max_age_s: float = _setting("FLIGHTDATA_READY_MAX_AGE", 120.0, _positive(float))
+    metrics_namespace: str = _setting("FLIGHTDATA_METRICS_NAMESPACE", "FlightData")
+    xray: bool = _setting("FLIGHTDATA_XRAY", False, _bool)
+    # The site that /data/receiver.json names (tar1090 centres its map there); without
+    # one, the middle of the live traffic.
+    site_lat: float | None = _setting("FLIGHTDATA_SITE_LAT", None, _degrees(90))
+    site_lon: float | None = _setting("FLIGHTDATA_SITE_LON", None, _degrees(180))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -168,6 +236,14 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        tiers = {name for name, _, _ in self.rate_tiers}
+        if not {"anonymous", "standard"} <= tiers:
+            raise ConfigError(
+                "FLIGHTDATA_RATE_TIERS: needs an 'anonymous' and a 'standard' tier, "
+                f"got {sorted(tiers)}"
+            )
+        if (self.site_lat is None) != (self.site_lon is None):
+            raise ConfigError("FLIGHTDATA_SITE_LAT, FLIGHTDATA_SITE_LON: set both or neither")
         if self.backend not in {"embedded", "aws"}:
             raise ConfigError(
                 f"FLIGHTDATA_BACKEND: unknown backend {self.backend!r} (expected embedded or aws)"

@@ -7,6 +7,7 @@ import platform
 from app import tune_gc
 from bench import (
     analytics,
+    auth_overhead,
     aws_local,
     flights_query,
     http_flight,
@@ -30,6 +31,7 @@ def main() -> None:
         analytics,
         subscriptions,
         http_flight,
+        auth_overhead,
         aws_local,
     ):
         bench.run()

@@ -38,6 +38,9 @@ from ingestion.service import (
     with_ssm_credentials,
 )
 from ingestion.sources import build_source
+from observability import bootstrap
+from observability.context import CYCLE_ID, bound
+from observability.emf import EmfWriter
 from storage.factory import Stores, aws_client, open_stores
 
 if TYPE_CHECKING:
@@ -53,6 +56,7 @@ class _Runtime:
     pipeline: Pipeline
     queue: ProcessingQueue | None = None
     ssm: Any = None
+    emf: EmfWriter | None = None
 
 
 _runtime: _Runtime | None = None
@@ -64,6 +68,7 @@ def _get_runtime() -> _Runtime:
     global _runtime
     if _runtime is None:
         settings = Settings.from_env()
+        emf = bootstrap.for_lambda(settings)
         stores = open_stores(settings)
         events = build_event_bus(settings) or InProcessBus()
         _runtime = _Runtime(
@@ -72,6 +77,7 @@ def _get_runtime() -> _Runtime:
             build_pipeline(settings, stores, events),
             queue=build_queue(settings),
             ssm=aws_client(settings, "ssm") if settings.ssm_prefix else None,
+            emf=emf,
         )
     return _runtime
 
@@ -99,10 +105,22 @@ def _summary(report: CycleReport) -> dict[str, Any]:
     }
 
 
+def _invocation(context: Any) -> str | None:
+    """The Lambda request id, which the invocation's logs and metrics carry."""
+    request_id = getattr(context, "aws_request_id", None)
+    return request_id if isinstance(request_id, str) else None
+
+
+def _cycle_metrics(rt: _Runtime, report: CycleReport, function: str) -> None:
+    if rt.emf is not None:
+        rt.emf.cycle(report, function=function)
+
+
 def fetcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled fetch: one ingest cycle of the configured source."""
     rt = _get_runtime()
-    return asyncio.run(_fetch(rt))
+    with bound(request_id=_invocation(context)):
+        return asyncio.run(_fetch(rt))
 
 
 async def _fetch(rt: _Runtime) -> dict[str, Any]:
@@ -121,11 +139,15 @@ async def _fetch(rt: _Runtime) -> dict[str, Any]:
         if rt.queue is None:
             report = await loop.run_once()
             await loop.flush_processed()
+            _cycle_metrics(rt, report, "fetcher")
             return _summary(report)
         cycle_id = new_cycle_id(loop.source.name, datetime.now(UTC))
+        CYCLE_ID.set(cycle_id)  # in asyncio.run's own context: gone with the invocation
         try:
             payload, key = await loop.fetch_archived(cycle_id)
         except FetchFailed as exc:
+            if rt.emf is not None:
+                rt.emf.put({"FetchFailed": (1, "Count")}, {"Source": loop.source.name})
             return {"cycle_id": cycle_id, "archive_key": exc.archive_key, "error": str(exc)}
         if key is None:
             # The archive is down: nothing to queue, but the data need not be lost.
@@ -133,6 +155,7 @@ async def _fetch(rt: _Runtime) -> dict[str, Any]:
                 loop.source.name, payload, loop.source.normalise, cycle_id=cycle_id
             )
             rt.stores.cycles.put_cycle(report)
+            _cycle_metrics(rt, report, "fetcher")
             return _summary(report)
         message = {"archive_key": key, "source": loop.source.name, "cycle_id": cycle_id}
         rt.queue.send(message)
@@ -143,32 +166,38 @@ def processor(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SQS batch: process each archived body; failed messages are reported for retry."""
     rt = _get_runtime()
     failures: list[dict[str, str]] = []
-    for record in event.get("Records", []):
-        message_id = str(record.get("messageId", ""))
-        try:
-            report = _process_message(rt, orjson.loads(record["body"]))
-        except Exception:
-            log.exception("processing message %s failed", message_id)
-            failures.append({"itemIdentifier": message_id})
-            continue
-        if report.error:
-            failures.append({"itemIdentifier": message_id})
-    if rt.pipeline.processed is not None:
-        rt.pipeline.processed.flush()
+    with bound(request_id=_invocation(context)):
+        for record in event.get("Records", []):
+            message_id = str(record.get("messageId", ""))
+            try:
+                report = _process_message(rt, orjson.loads(record["body"]))
+            except Exception:
+                log.exception("processing message %s failed", message_id)
+                failures.append({"itemIdentifier": message_id})
+                continue
+            _cycle_metrics(rt, report, "processor")
+            if report.error:
+                failures.append({"itemIdentifier": message_id})
+        if rt.pipeline.processed is not None:
+            rt.pipeline.processed.flush()
+        if rt.emf is not None:
+            rt.emf.put({"BatchItemFailures": (len(failures), "Count")}, {"Function": "processor"})
     return {"batchItemFailures": failures}
 
 
 def _process_message(rt: _Runtime, message: dict[str, Any]) -> CycleReport:
-    body = rt.stores.archive.get(str(message["archive_key"]))
-    payload = orjson.loads(body.body)
-    report = rt.pipeline.process(
-        body.source,
-        payload,
-        normaliser_for(body.source, payload),
-        cycle_id=str(message.get("cycle_id") or ""),
-        archive_key=body.key,
-    )
-    rt.stores.cycles.put_cycle(report)
+    cycle_id = str(message.get("cycle_id") or "")
+    with bound(cycle_id=cycle_id or None):
+        body = rt.stores.archive.get(str(message["archive_key"]))
+        payload = orjson.loads(body.body)
+        report = rt.pipeline.process(
+            body.source,
+            payload,
+            normaliser_for(body.source, payload),
+            cycle_id=cycle_id,
+            archive_key=body.key,
+        )
+        rt.stores.cycles.put_cycle(report)
     return report
 
 
@@ -179,6 +208,7 @@ def _get_analytics() -> DailyProcessor:
         from analytics.daily import build_processor
 
         settings = Settings.from_env()
+        bootstrap.for_lambda(settings)
         # Only the ops table (route legs, cycles) is read: all the analytics role may.
         _analytics_stores = open_stores(settings)
         _analytics = build_processor(settings, _analytics_stores.routes, _analytics_stores.cycles)
@@ -200,8 +230,9 @@ def analytics(event: dict[str, Any], context: Any) -> dict[str, Any]:
     retried invocation still does the day it was scheduled for), or of ``{"date":
     "YYYY-MM-DD"}`` when invoked by hand."""
     day = _analytics_day(event)
-    keys, summary = _get_analytics().run(day)
-    log.info("analytics of %s: %d states, %d aircraft", day, summary.states, summary.aircraft)
+    with bound(request_id=_invocation(context)):
+        keys, summary = _get_analytics().run(day)
+        log.info("analytics of %s: %d states, %d aircraft", day, summary.states, summary.aircraft)
     return {
         "day": day.isoformat(),
         "keys": keys,

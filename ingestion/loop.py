@@ -23,6 +23,7 @@ from ingestion.errors import UpstreamError
 from ingestion.events import EventBus, FlightDataReceived, SystemHealthCheck
 from ingestion.pipeline import Pipeline, RetryPolicy
 from ingestion.sources import FlightSource, parse_json
+from observability.context import CYCLE_ID
 from storage.archive import RawArchive
 from storage.base import CycleRepository, DeadLetter, StoreUnavailable
 
@@ -101,6 +102,8 @@ class IngestLoop:
     async def _cycle(self) -> CycleReport:
         started = datetime.now(UTC)
         cycle_id = new_cycle_id(self.source.name, started)
+        # Named in every log record of the cycle, until the next one (the loop's own task).
+        CYCLE_ID.set(cycle_id)
         failed = CycleReport(source=self.source.name, started_at=started, cycle_id=cycle_id)
         try:
             payload, key = await self.fetch_archived(cycle_id)

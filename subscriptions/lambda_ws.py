@@ -45,6 +45,9 @@ from ingestion.events import FlightDataProcessed
 from resolvers.context import Context, make_loaders
 from schema import build_schema
 from schema.track import TrackPoint
+from security.gate import Gate, build_security
+from security.keys import KeyRejected
+from security.websocket import payload_key
 from storage.dynamodb.connections import (
     DynamoConnectionRepository,
     SubscriptionRecord,
@@ -85,6 +88,7 @@ class _Runtime:
     stores: Stores
     connections: DynamoConnectionRepository
     schema: strawberry.Schema
+    gate: Gate | None = None
     _apis: dict[str, ManagementApi] = field(default_factory=dict)
 
     def api(self, endpoint: str) -> ManagementApi:
@@ -116,13 +120,15 @@ def _get_runtime() -> _Runtime:
         settings = Settings.from_env()
         if not settings.dynamodb_connections_table:
             raise ConfigError("DYNAMODB_CONNECTIONS_TABLE: required by the WebSocket handler")
+        stores = open_stores(settings)
         _runtime = _Runtime(
             settings=settings,
-            stores=open_stores(settings),
+            stores=stores,
             connections=DynamoConnectionRepository(
                 aws_client(settings, "dynamodb"), settings.dynamodb_connections_table
             ),
             schema=build_schema(),
+            gate=build_security(settings, stores).gate,
         )
     return _runtime
 
@@ -221,6 +227,7 @@ class _Routes:
         if kind == "connection_init":
             if not isinstance(message.get("payload", {}), dict | None):
                 raise _Close(4400, "Invalid connection init payload")
+            await self._admit(message.get("payload"))
             if not self.rt.connections.acknowledge(self.connection_id):
                 raise _Close(4429, "Too many initialisation requests")
             self._send({"type": "connection_ack"})
@@ -237,6 +244,22 @@ class _Routes:
             self.rt.connections.remove_subscription(self.connection_id, op_id)
         else:
             raise _Close(4400, f"Unknown message type: {kind}")
+
+    async def _admit(self, payload: Any) -> None:
+        """The API key of the ``connection_init`` payload, as the server checks it (none
+        needed with anonymous access), and a token of its quota; else 4403."""
+        gate = self.rt.gate
+        if gate is None:
+            return
+        identity = self.event.get("requestContext", {}).get("identity") or {}
+        try:
+            principal = await gate.authenticate(
+                payload_key(payload), identity.get("sourceIp") or "unknown"
+            )
+        except KeyRejected as exc:
+            raise _Close(4403, f"Forbidden: {exc}") from exc
+        if not (await gate.admit(principal, "websocket")).allowed:
+            raise _Close(4403, "Forbidden: rate limit exceeded")
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
         op_id, payload = message.get("id"), message.get("payload")

@@ -86,6 +86,12 @@ CREATE TABLE IF NOT EXISTS cycles (
 );
 CREATE INDEX IF NOT EXISTS cycles_started ON cycles (started_at);
 CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, id);
+-- API keys (security.keystore): the SHA-256 of each key, never the key.
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, tier TEXT NOT NULL,
+    key_hash TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
+    revoked_at REAL, rotated_to TEXT
+);
 """
 
 

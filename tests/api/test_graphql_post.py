@@ -15,7 +15,7 @@ from testkit import ReplayWorld, TestClient
 REQUESTS: list[Any] = [
     {"query": '{ airport(code: "LHR") { icao name } }'},
     {
-        "query": 'query A { flights(first: 2) { totalCount } } '
+        "query": "query A { flights(first: 2) { totalCount } } "
         'query B { airport(code: "x") { icao } }',
         "operationName": "A",
     },

@@ -26,9 +26,7 @@ def snapshot() -> dict[str, Any]:
 
 def lost(snapshot: dict[str, Any]) -> set[str]:
     """Aircraft whose position was more than five minutes old when recorded."""
-    return {
-        r[0] for r in snapshot["states"] if r[3] is not None and snapshot["time"] - r[3] > 300
-    }
+    return {r[0] for r in snapshot["states"] if r[3] is not None and snapshot["time"] - r[3] > 300}
 
 
 def by_icao(payload: dict[str, Any]) -> dict[str, list[Any]]:

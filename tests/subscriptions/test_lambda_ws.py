@@ -32,6 +32,8 @@ from resolvers.context import Context, make_loaders
 from schema import build_schema
 from schema.flight import Flight
 from schema.live import FlightUpdateBatch
+from security.keys import KeyService
+from security.keystore import open_key_store
 from storage.dynamodb import open_dynamo_stores
 from storage.dynamodb.connections import (
     DynamoConnectionRepository,
@@ -741,3 +743,35 @@ def test_a_batch_too_large_for_one_message_is_split_into_valid_batches(
     assert [b["snapshot"] for b in batches] == [True] + [False] * (len(batches) - 1)
     assert [b["removed"] for b in batches] == [["ffffff"]] + [[]] * (len(batches) - 1)
     assert [f["icao24"] for b in batches for f in b["flights"]] == [s.icao24 for s in states]
+
+
+def test_without_anonymous_access_init_needs_a_valid_api_key(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on the server: the key is the ``apiKey`` of the ``connection_init`` payload."""
+    monkeypatch.setenv("FLIGHTDATA_ANONYMOUS", "false")
+    lambda_ws.reset_runtime()
+    rt = lambda_ws._get_runtime()
+    issued = KeyService(open_key_store(rt.stores), frozenset({"standard"})).create("dashboard")
+
+    for connection, payload in (("nokey=", {}), ("badkey=", {"apiKey": "fd_nope"})):
+        _handle(_event("connect.json", connection=connection))
+        _handle(
+            _event(
+                "default_connection_init.json",
+                connection=connection,
+                body={"type": "connection_init", "payload": payload},
+            )
+        )
+        assert stack.api.take(connection) == []
+        assert connection in stack.api.closed
+
+    _handle(_event("connect.json", connection="goodkey="))
+    _handle(
+        _event(
+            "default_connection_init.json",
+            connection="goodkey=",
+            body={"type": "connection_init", "payload": {"apiKey": issued.key}},
+        )
+    )
+    assert stack.api.take("goodkey=") == [{"type": "connection_ack"}]

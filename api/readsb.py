@@ -1,0 +1,273 @@
+"""A readsb-compatible backend for tar1090: ``/data/receiver.json``, ``/data/aircraft.json``
+and ``/data/traces/{xx}/trace_{recent,full}_{hex}.json``.
+
+A stock tar1090 page whose ``data/`` is proxied to this service shows the live traffic,
+and the track of a clicked aircraft (readsb ``README-json.md``; tar1090 ``html/early.js``,
+``script.js``, ``planeObject.js``).
+
+``receiver.json``: ``{"version", "refresh" (ms between polls: one ingest interval, at least
+1 s), "history": 0, "readsb": true, "haveTraces": true, "lat", "lon"}``. ``haveTraces``
+makes tar1090 fetch traces without globe tiles; ``history: 0`` and no ``globeIndexGrid``
+keep it polling ``aircraft.json``. ``lat``/``lon`` are ``FLIGHTDATA_SITE_LAT``/``_LON``,
+else the median position of the live aircraft.
+
+``aircraft.json``: ``{"now": unix s, "messages": 0, "aircraft": [...]}`` with the aircraft
+the GraphQL ``flights`` query lists, in readsb's names and units (keys without a value are
+left out, as readsb does):
+
+==========  ==========================================  ===============================
+key         value                                       from the canonical state
+==========  ==========================================  ===============================
+hex         6 hex digits, ``~`` first for non-ICAO      icao24, non_icao
+type        adsb_icao / adsb_other / mlat / other       position_source
+flight      callsign padded to 8 characters             callsign
+alt_baro    int ft, or ``"ground"``                     baro_altitude_m / 0.3048
+alt_geom    int ft                                      geo_altitude_m / 0.3048
+gs          kt, 1 decimal                               velocity_mps / 0.514444
+track       degrees, 1 decimal                          true_track_deg
+baro_rate   int ft/min                                  vertical_rate_mps / 0.00508
+squawk      4 octal digits                              squawk
+category    A0..A7, B1..B7, C1..C5                      category (OpenSky's 1..20)
+spi         1 when set                                  spi
+lat, lon    degrees                                     latitude, longitude
+seen_pos    s before ``now``, 1 decimal                 now - time_position
+seen        s before ``now``, 1 decimal                 now - last_contact
+==========  ==========================================  ===============================
+
+``now`` is the time of the answer, so ``seen`` grows between ingest cycles as readsb's
+does. ``messages`` (Mode S messages decoded) has no counterpart here and is 0.
+
+Traces: ``{"icao": hex, "timestamp": unix s of the first point, "trace": [row, ...]}``, a
+row being ``[s after timestamp, lat, lon, alt ft | "ground" | null, gs kt, track, flags,
+baro_rate ft/min, details | null, type, alt_geom ft, null, null, null]`` (the last three:
+geom_rate, ias, roll, which no source here gives). Flags: 1 the position follows a gap of
+more than two ingest intervals (at least 20 s, readsb's "stale"); 2 the first airborne
+point after the ground (a new leg); 8 the altitude is geometric (no barometric one).
+``details`` (``flight``, ``squawk``, ``category``, ``type``) is sent on the first row and
+whenever one of them changes. ``trace_full`` covers ``FLIGHTDATA_HISTORY_HOURS`` (at most
+24 h) up to the aircraft's latest state, ``trace_recent`` its last 10 minutes; an aircraft
+never seen, or without a position in that span, is a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import time
+from datetime import timedelta
+from importlib import metadata
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api._http import ALL, error, guarded, json_response, live_filter
+from config import Settings
+from domain import FlightState, PositionSource
+from domain.flight import normalise_icao24
+from ingestion.adsbx import FPM_TO_MPS, FT_TO_M, KT_TO_MPS
+from storage.factory import Stores
+
+RECENT = timedelta(minutes=10)
+MAX_FULL = timedelta(hours=24)
+_STALE_GAP_MIN_S = 20.0
+_TRACE = re.compile(r"trace_(recent|full)_(~?[0-9a-fA-F]{6})\.json")
+# OpenSky's emitter category codes (1..20) back to ADS-B's (inverse of ingestion.adsbx).
+_CATEGORY = {
+    1: "A0",
+    **{1 + i: f"A{i}" for i in range(1, 8)},
+    **{8 + i: f"B{i}" for i in range(1, 8)},
+    **{15 + i: f"C{i}" for i in range(1, 6)},
+}
+
+
+def _version() -> str:
+    try:
+        return f"flightdata {metadata.version('flightdata')}"
+    except metadata.PackageNotFoundError:
+        return "flightdata"
+
+
+def hex_of(s: FlightState) -> str:
+    return f"~{s.icao24}" if s.non_icao else s.icao24
+
+
+def message_type(s: FlightState) -> str | None:
+    """readsb's ``type`` (the source of the position) for the canonical position source."""
+    source = s.position_source
+    if source is None:
+        return None
+    if source == PositionSource.ADSB:
+        return "adsb_other" if s.non_icao else "adsb_icao"
+    if source == PositionSource.MLAT:
+        return "mlat"
+    return "other"  # ASTERIX radar, FLARM: neither has a readsb type of its own
+
+
+def _feet(metres: float | None) -> int | None:
+    return None if metres is None else round(metres / FT_TO_M)
+
+
+def altitude(s: FlightState) -> tuple[int | str | None, bool]:
+    """readsb's altitude of ``s`` and whether it is geometric: "ground", baro ft, else geo ft."""
+    if s.on_ground:
+        return "ground", False
+    if s.baro_altitude_m is not None:
+        return _feet(s.baro_altitude_m), False
+    return _feet(s.geo_altitude_m), s.geo_altitude_m is not None
+
+
+def _knots(mps: float | None) -> float | None:
+    return None if mps is None else round(mps / KT_TO_MPS, 1)
+
+
+def _fpm(mps: float | None) -> int | None:
+    return None if mps is None else round(mps / FPM_TO_MPS)
+
+
+def aircraft_entry(s: FlightState, now: float) -> dict[str, Any]:
+    """One ``aircraft.json`` entry (see the module docstring); keys without data left out."""
+    entry: dict[str, Any] = {
+        "hex": hex_of(s),
+        "type": message_type(s),
+        "flight": s.callsign.ljust(8) if s.callsign else None,
+        "alt_baro": "ground" if s.on_ground else _feet(s.baro_altitude_m),
+        "alt_geom": _feet(s.geo_altitude_m),
+        "gs": _knots(s.velocity_mps),
+        "track": None if s.true_track_deg is None else round(s.true_track_deg, 1),
+        "baro_rate": _fpm(s.vertical_rate_mps),
+        "squawk": s.squawk,
+        "category": _CATEGORY.get(s.category) if s.category else None,
+        "spi": 1 if s.spi else None,
+        "lat": s.latitude,
+        "lon": s.longitude,
+        "seen_pos": (
+            round(max(0.0, now - s.time_position.timestamp()), 1)
+            if s.time_position is not None and s.latitude is not None
+            else None
+        ),
+        "seen": round(max(0.0, now - s.last_contact.timestamp()), 1),
+    }
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def _details(s: FlightState) -> dict[str, Any]:
+    details = {
+        "type": message_type(s),
+        "flight": s.callsign.ljust(8) if s.callsign else None,
+        "squawk": s.squawk,
+        "category": _CATEGORY.get(s.category) if s.category else None,
+    }
+    return {k: v for k, v in details.items() if v is not None}
+
+
+def trace(code: str, states: list[FlightState], *, stale_gap_s: float) -> dict[str, Any]:
+    """readsb's trace document of ``states`` (oldest first, each with a position)."""
+    start = states[0].time.timestamp()
+    rows: list[list[Any]] = []
+    previous: FlightState | None = None
+    last_details: dict[str, Any] | None = None
+    for s in states:
+        at = s.time.timestamp()
+        alt, geometric = altitude(s)
+        flags = 8 if geometric else 0
+        if previous is not None:
+            if at - previous.time.timestamp() > stale_gap_s:
+                flags |= 1
+            if previous.on_ground and not s.on_ground:
+                flags |= 2
+        details = _details(s)
+        rows.append(
+            [
+                round(at - start, 2),
+                s.latitude,
+                s.longitude,
+                alt,
+                _knots(s.velocity_mps),
+                None if s.true_track_deg is None else round(s.true_track_deg, 1),
+                flags,
+                _fpm(s.vertical_rate_mps),
+                details if details and details != last_details else None,
+                message_type(s),
+                _feet(s.geo_altitude_m),
+                None,
+                None,
+                None,
+            ]
+        )
+        previous, last_details = s, details
+    return {"icao": code, "timestamp": start, "trace": rows}
+
+
+def routes(stores: Stores, settings: Settings) -> list[Route]:
+    refresh_ms = max(1000, round(settings.interval_s * 1000))
+    stale_gap_s = max(_STALE_GAP_MIN_S, 2 * settings.interval_s)
+    full_span = min(timedelta(hours=settings.history_hours), MAX_FULL)
+
+    def live() -> list[FlightState]:
+        flt, _ = live_filter(stores.flights, settings.live_window_s)
+        return stores.flights.search_latest(flt, first=ALL).items
+
+    def receiver_body() -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "version": _version(),
+            "refresh": refresh_ms,
+            "history": 0,
+            "readsb": True,
+            "haveTraces": True,
+        }
+        if settings.site_lat is not None and settings.site_lon is not None:
+            body["lat"], body["lon"] = settings.site_lat, settings.site_lon
+        elif positions := [(s.latitude, s.longitude) for s in live() if s.has_position]:
+            body["lat"] = round(statistics.median(p[0] for p in positions if p[0] is not None), 4)
+            body["lon"] = round(statistics.median(p[1] for p in positions if p[1] is not None), 4)
+        return body
+
+    def aircraft_body() -> dict[str, Any]:
+        states = live()
+        now = time.time()
+        return {
+            "now": round(now, 1),
+            "messages": 0,
+            "aircraft": [aircraft_entry(s, now) for s in states],
+        }
+
+    def trace_body(kind: str, raw_hex: str) -> dict[str, Any] | None:
+        code = normalise_icao24(raw_hex)
+        latest = stores.flights.latest(code)
+        if latest is None:
+            return None
+        end = latest.time
+        span = RECENT if kind == "recent" else full_span
+        found = stores.flights.tracks([code], end - span, end).get(code, [])
+        points = [s for s in found if s.has_position]
+        if not points:
+            return None
+        return trace(raw_hex.lower(), points, stale_gap_s=stale_gap_s)
+
+    @guarded
+    async def receiver(request: Request) -> Response:
+        return json_response(await asyncio.to_thread(receiver_body))
+
+    @guarded
+    async def aircraft(request: Request) -> Response:
+        return json_response(await asyncio.to_thread(aircraft_body))
+
+    @guarded
+    async def traces(request: Request) -> Response:
+        folder, name = request.path_params["folder"], request.path_params["name"]
+        match = _TRACE.fullmatch(name)
+        if match is None or folder.lower() != match.group(2)[-2:].lower():
+            return error(f"no such trace: {folder}/{name}", 404)
+        body = await asyncio.to_thread(trace_body, match.group(1), match.group(2))
+        if body is None:
+            return error(f"no positions of {match.group(2)} to trace", 404)
+        return json_response(body)
+
+    return [
+        Route("/data/receiver.json", receiver, methods=["GET"]),
+        Route("/data/aircraft.json", aircraft, methods=["GET"]),
+        Route("/data/traces/{folder}/{name}", traces, methods=["GET"]),
+    ]

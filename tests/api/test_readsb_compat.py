@@ -1,0 +1,246 @@
+"""The readsb-compatible backend checked against recorded readsb and dump1090-fa output:
+the same field names, units and values come back out of ``/data/aircraft.json`` as went
+in; ``receiver.json`` and the traces say what tar1090 reads."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app import Runtime, create_app
+from config import Settings
+from ingestion.receiver import ReceiverSource
+from ingestion.service import build_pipeline
+from testkit import FIXTURES, T0, ReplayWorld, TestClient, make_state
+
+SAMPLES = ["readsb_aircraft_plord12_london.json", "dump1090fa_aircraft_kdriver_2018.json"]
+# Documented in readsb's README-json.md, but newer than the decoders that wrote the samples.
+DOCUMENTED_SINCE = {"type"}
+FT_PER_M = 1 / 0.3048
+KT_PER_MPS = 3600 / 1852
+FPM_PER_MPS = 60 / 0.3048
+
+
+def _runtime(client: TestClient) -> Runtime:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+def _ingest_sample(client: TestClient, name: str) -> dict[str, Any]:
+    sample: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    runtime = _runtime(client)
+    pipeline = build_pipeline(runtime.settings, runtime.stores, None)
+    report = pipeline.process("receiver", sample, ReceiverSource.normalise)
+    assert report.stored > 20
+    return sample
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_aircraft_json_has_the_recorded_names_units_and_values(
+    client: TestClient, name: str
+) -> None:
+    sample = _ingest_sample(client, name)
+    letters = _runtime(client).stores.dead_letters.list(first=1000).items
+    dead = {letter.raw["hex"] for letter in letters if isinstance(letter.raw, dict)}
+    recorded = {ac["hex"]: ac for ac in sample["aircraft"]}
+    sample_keys = set().union(*(ac.keys() for ac in sample["aircraft"]))
+
+    response = client.get("/data/aircraft.json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"now", "messages", "aircraft"}
+    assert isinstance(body["now"], float)
+    assert isinstance(body["messages"], int)
+    served = {ac["hex"]: ac for ac in body["aircraft"]}
+    assert set(served) == {h for h, ac in recorded.items() if "lat" in ac} - dead
+    for hex_, ours in served.items():
+        theirs = recorded[hex_]
+        assert set(ours) <= sample_keys | DOCUMENTED_SINCE, hex_
+        for key in ("flight", "alt_baro", "alt_geom", "squawk", "category", "lat", "lon"):
+            assert ours.get(key) == theirs.get(key), (hex_, key)
+        for key in ("gs", "track"):
+            assert ours.get(key) == pytest.approx(theirs.get(key), abs=0.05), (hex_, key)
+        assert ours.get("baro_rate") == theirs.get("baro_rate", theirs.get("geom_rate"))
+        for key in ("seen", "seen_pos"):  # the same instants, seen from a later "now"
+            assert body["now"] - ours[key] == pytest.approx(sample["now"] - theirs[key], abs=0.11)
+        _assert_readsb_types(ours)
+
+
+def _assert_readsb_types(ac: dict[str, Any]) -> None:
+    assert re.fullmatch(r"~?[0-9a-f]{6}", ac["hex"])
+    assert ac.get("type", "adsb_icao") in {"adsb_icao", "adsb_other", "mlat", "other"}
+    assert len(ac.get("flight", "12345678")) == 8
+    assert ac.get("alt_baro", 0) == "ground" or isinstance(ac.get("alt_baro", 0), int)
+    for key, kind in (("alt_geom", int), ("baro_rate", int), ("gs", float), ("track", float)):
+        assert isinstance(ac.get(key, kind()), kind), key
+    assert re.fullmatch(r"[0-7]{4}", ac.get("squawk", "7000"))
+    assert re.fullmatch(r"[A-D][0-7]", ac.get("category", "A0"))
+    assert ac["seen"] >= 0
+    assert ac.get("seen_pos", 0) >= 0
+
+
+def test_aircraft_json_lists_the_flights_of_graphql(replay_world: ReplayWorld) -> None:
+    body = replay_world.client.get("/data/aircraft.json").json()
+    total = replay_world.query("{ flights(first: 1) { totalCount } }")["data"]["flights"]
+
+    assert len(body["aircraft"]) == total["totalCount"] > 4000
+    hexes = [ac["hex"] for ac in body["aircraft"]]
+    assert hexes == sorted(hexes)
+    for ac in body["aircraft"]:
+        _assert_readsb_types(ac)
+
+
+@pytest.fixture
+def hand_made(seeded_settings: Settings) -> Iterator[TestClient]:
+    """An app holding a few hand-made states (no ingest) around ``T0``."""
+    states = [
+        make_state("abc123", T0 - timedelta(hours=1), callsign="EZY12", on_ground=False),
+        make_state("abc123", T0, callsign="EZY12", on_ground=True, baro_altitude_m=None),
+        make_state("abc123", T0 + timedelta(seconds=10), callsign="EZY12"),
+        make_state("abc123", T0 + timedelta(seconds=70), callsign="EZY12"),
+        make_state(
+            "abc123",
+            T0 + timedelta(seconds=80),
+            callsign="EZY34",
+            baro_altitude_m=None,
+            geo_altitude_m=1000.0,
+            vertical_rate_mps=-5.08,
+            squawk="7700",
+            category=6,
+        ),
+        make_state("~abc124", T0 + timedelta(seconds=80), on_ground=True, spi=True),
+    ]
+    with TestClient(create_app(seeded_settings, ingest=False)) as test_client:
+        _runtime(test_client).stores.flights.put_states(states)
+        yield test_client
+
+
+def test_readsb_units_ground_and_non_icao_addresses(hand_made: TestClient) -> None:
+    body = hand_made.get("/data/aircraft.json").json()
+    served = {ac["hex"]: ac for ac in body["aircraft"]}
+
+    assert set(served) == {"abc123", "~abc124"}
+    airborne, ground = served["abc123"], served["~abc124"]
+    assert airborne["flight"] == "EZY34   "
+    assert "alt_baro" not in airborne
+    assert airborne["alt_geom"] == round(1000.0 * FT_PER_M) == 3281
+    assert airborne["gs"] == round(230.0 * KT_PER_MPS, 1) == 447.1
+    assert airborne["baro_rate"] == round(-5.08 * FPM_PER_MPS) == -1000
+    assert (airborne["squawk"], airborne["category"]) == ("7700", "A5")
+    assert ground["alt_baro"] == "ground"
+    assert ground["spi"] == 1
+    assert "spi" not in airborne
+
+
+def test_receiver_json_is_what_tar1090_needs(replay_world: ReplayWorld) -> None:
+    receiver = replay_world.client.get("/data/receiver.json").json()
+    aircraft = replay_world.client.get("/data/aircraft.json").json()["aircraft"]
+
+    assert receiver["version"].startswith("flightdata")
+    assert receiver["refresh"] == 10_000  # one ingest interval, in ms
+    assert receiver["history"] == 0
+    assert receiver["haveTraces"] is True
+    assert "globeIndexGrid" not in receiver  # tar1090 then polls aircraft.json
+    assert receiver["lat"] == round(statistics.median(ac["lat"] for ac in aircraft), 4)
+    assert receiver["lon"] == round(statistics.median(ac["lon"] for ac in aircraft), 4)
+
+
+def test_receiver_json_names_a_configured_site(seeded_settings: Settings) -> None:
+    settings = replace(seeded_settings, site_lat=51.4775, site_lon=-0.4614, interval_s=0.5)
+    with TestClient(create_app(settings, ingest=False)) as client:
+        receiver = client.get("/data/receiver.json").json()
+
+    assert (receiver["lat"], receiver["lon"]) == (51.4775, -0.4614)
+    assert receiver["refresh"] == 1000  # never faster than once a second
+
+
+TRACK = """
+query ($icao24: String!) {
+  track(icao24: $icao24) {
+    points { time latitude longitude baroAltitudeM velocityMps trueTrackDeg verticalRateMps }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("kind", ["recent", "full"])
+def test_a_trace_is_the_track_in_readsb_units(replay_world: ReplayWorld, kind: str) -> None:
+    aircraft = replay_world.client.get("/data/aircraft.json").json()["aircraft"]
+    code = next(ac["hex"] for ac in aircraft if ac.get("alt_baro", "ground") != "ground")
+    points = replay_world.query(TRACK, icao24=code)["data"]["track"]["points"]
+
+    response = replay_world.client.get(f"/data/traces/{code[-2:]}/trace_{kind}_{code}.json")
+
+    assert response.status_code == 200
+    trace = response.json()
+    assert trace["icao"] == code
+    assert len(trace["trace"]) == len(points) == 2
+    for row, point in zip(trace["trace"], points, strict=True):
+        assert len(row) == 14
+        # tar1090 (normalizeTraceStamps) adds the timestamp to each row's offset.
+        assert trace["timestamp"] + row[0] == pytest.approx(_epoch(point["time"]), abs=0.006)
+        assert (row[1], row[2]) == (point["latitude"], point["longitude"])
+        assert row[3] == round(point["baroAltitudeM"] * FT_PER_M)
+        assert row[4] == round(point["velocityMps"] * KT_PER_MPS, 1)
+        assert row[5] == round(point["trueTrackDeg"], 1)
+        assert row[7] == round(point["verticalRateMps"] * FPM_PER_MPS)
+    assert trace["trace"][0][0] == 0
+    assert isinstance(trace["trace"][0][8], dict)  # the details of the first point
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def test_trace_flags_details_and_spans(hand_made: TestClient) -> None:
+    full = hand_made.get("/data/traces/23/trace_full_abc123.json").json()
+    recent = hand_made.get("/data/traces/23/trace_recent_abc123.json").json()
+
+    assert [row[0] for row in full["trace"]] == [0, 3600, 3610, 3670, 3680]
+    # 1: after a gap of more than 20 s; 2: airborne after the ground; 8: geometric altitude
+    assert [row[6] for row in full["trace"]] == [0, 1, 2, 1, 8]
+    assert [row[3] for row in full["trace"]] == [32808, "ground", 32808, 32808, 3281]
+    assert [row[8] for row in full["trace"]] == [
+        {"flight": "EZY12   "},  # details on the first row, then only when they change
+        None,
+        None,
+        None,
+        {"flight": "EZY34   ", "squawk": "7700", "category": "A5"},
+    ]
+    # The last 10 minutes: the same points, timed from the first of them.
+    assert recent["timestamp"] == full["timestamp"] + 3600
+    assert [row[0] for row in recent["trace"]] == [0, 10, 70, 80]
+    assert [row[1:3] for row in recent["trace"]] == [row[1:3] for row in full["trace"][1:]]
+    assert [row[6] for row in recent["trace"]] == [0, 2, 1, 8]
+
+
+def test_a_non_icao_trace_uses_the_tilde_and_the_last_two_digits(hand_made: TestClient) -> None:
+    response = hand_made.get("/data/traces/24/trace_full_~abc124.json")
+
+    assert response.status_code == 200
+    assert response.json()["icao"] == "~abc124"
+    assert response.json()["trace"][0][3] == "ground"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/traces/00/trace_full_abc123.json",  # not the folder of abc123
+        "/data/traces/ef/trace_full_abcdef.json",  # never seen
+        "/data/traces/23/trace_today_abc123.json",
+        "/data/traces/23/trace_full_abc123.json.gz",
+    ],
+)
+def test_a_trace_that_does_not_exist_is_a_404(hand_made: TestClient, path: str) -> None:
+    response = hand_made.get(path)
+
+    assert response.status_code == 404
+    assert "error" in response.json()

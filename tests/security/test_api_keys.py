@@ -1,0 +1,193 @@
+"""API keys: their format, what the store keeps (never the key), verification and its
+cache, rotation and revocation; the key store on SQLite and on DynamoDB Local."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from config import Settings
+from security.keys import (
+    KEY_LENGTH,
+    ApiKey,
+    Authenticator,
+    KeyRejected,
+    KeyRepository,
+    KeyService,
+    UnknownKey,
+    split_key,
+)
+from security.keystore import DynamoKeyStore, SqliteKeyStore
+from storage.dynamodb.local import DynamoDBLocal
+from storage.sqlite.db import SqliteDatabase
+
+TIERS = frozenset({"anonymous", "standard"})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def repo(request: pytest.FixtureRequest, settings: Settings) -> Iterator[KeyRepository]:
+    if request.param == "sqlite":
+        db = SqliteDatabase(settings.database_path)
+        yield SqliteKeyStore(db)
+        db.close()
+        return
+    local: DynamoDBLocal = request.getfixturevalue("dynamodb_local")
+    names = local.create(local.names(settings.data_dir))
+    yield DynamoKeyStore(local.client, names.ops)
+
+
+def test_a_key_is_random_and_named_by_its_id(repo: KeyRepository) -> None:
+    service = KeyService(repo, TIERS)
+    one, two = service.create("a"), service.create("b")
+
+    assert one.key != two.key
+    assert len(one.key) == KEY_LENGTH
+    assert one.key.startswith(f"fd_{one.record.key_id}_")
+    assert split_key(one.key) == one.record.key_id
+    assert split_key("fd_" + "g" * 12 + "_" + "x" * 43) is None
+
+
+def test_the_store_keeps_a_hash_never_the_key(repo: KeyRepository, settings: Settings) -> None:
+    clock = Clock()
+    issued = KeyService(repo, TIERS, clock=clock).create("maps", scope="admin", days=30)
+    held = repo.get(issued.record.key_id)
+
+    assert held == issued.record
+    assert held is not None
+    assert held.key_hash == hashlib.sha256(issued.key.encode()).hexdigest()
+    assert held.scopes == {"read", "admin"}
+    assert held.tier == "standard"
+    assert held.expires_at - held.created_at == 30 * 86400
+    secret = issued.key.split("_", 2)[2]
+    if isinstance(repo, SqliteKeyStore):
+        assert secret.encode() not in settings.database_path.read_bytes()
+    assert [k.key_id for k in repo.list()] == [issued.record.key_id]
+
+
+def test_keys_last_90_days_by_default(repo: KeyRepository) -> None:
+    record = KeyService(repo, TIERS).create("x").record
+
+    assert record.expires_at - record.created_at == pytest.approx(90 * 86400)
+
+
+def test_bad_names_tiers_and_scopes_are_refused(repo: KeyRepository) -> None:
+    service = KeyService(repo, TIERS)
+    with pytest.raises(ValueError, match="unknown tier 'gold'"):
+        service.create("x", tier="gold")
+    with pytest.raises(ValueError, match="unknown scope"):
+        service.create("x", scope="root")
+    with pytest.raises(ValueError, match="needs a name"):
+        service.create(" ")
+    with pytest.raises(UnknownKey):
+        service.revoke("0123456789ab")
+
+
+def _verify(auth: Authenticator, key: str) -> str:
+    try:
+        return asyncio.run(auth.verify(key)).id
+    except KeyRejected as exc:
+        return exc.code
+
+
+def test_verification_says_what_is_wrong(repo: KeyRepository) -> None:
+    clock = Clock()
+    service = KeyService(repo, TIERS, clock=clock)
+    auth = Authenticator(repo, cache_s=30, clock=clock)
+    good = service.create("good")
+    revoked = service.create("revoked")
+    service.revoke(revoked.record.key_id)
+    short = service.create("short", days=1)
+    clock.now += 2 * 86400
+
+    assert _verify(auth, good.key) == f"key:{good.record.key_id}"
+    assert _verify(auth, revoked.key) == "revoked_api_key"
+    assert _verify(auth, short.key) == "expired_api_key"
+    assert _verify(auth, good.key[:-1] + ("A" if good.key[-1] != "A" else "B")) == (
+        "unknown_api_key"
+    )
+    assert _verify(auth, "fd_abcdefabcdef_" + "x" * 43) == "unknown_api_key"
+    assert _verify(auth, "Bearer xyz") == "malformed_api_key"
+
+
+def test_a_wrong_secret_does_not_lock_out_the_real_key(repo: KeyRepository) -> None:
+    issued = KeyService(repo, TIERS).create("x")
+    auth = Authenticator(repo)
+    forged = issued.key[:-3] + "abc"
+
+    assert _verify(auth, forged) == "unknown_api_key"
+    assert _verify(auth, issued.key).startswith("key:")
+
+
+def test_verified_keys_are_cached_until_their_time_is_up(repo: KeyRepository) -> None:
+    clock = Clock()
+    service = KeyService(repo, TIERS, clock=clock)
+    reads: list[str] = []
+
+    class Counting:
+        def put(self, key: ApiKey) -> None:
+            raise AssertionError("verification never writes")
+
+        def get(self, key_id: str) -> ApiKey | None:
+            reads.append(key_id)
+            return repo.get(key_id)
+
+        def list(self) -> list[ApiKey]:
+            return repo.list()
+
+    auth = Authenticator(Counting(), cache_s=30, clock=clock)
+    issued = service.create("x")
+    assert _verify(auth, issued.key).startswith("key:")
+    service.revoke(issued.record.key_id)
+    assert _verify(auth, issued.key).startswith("key:")  # cached: no read
+    assert len(reads) == 1
+
+    clock.now += 31
+    assert _verify(auth, issued.key) == "revoked_api_key"
+    assert len(reads) == 2
+
+
+def test_rotation_keeps_the_old_key_for_the_grace_period(repo: KeyRepository) -> None:
+    clock = Clock()
+    service = KeyService(repo, TIERS, clock=clock)
+    auth = Authenticator(repo, cache_s=0, clock=clock)
+    old = service.create("partner", scope="admin")
+
+    new, retired = service.rotate(old.record.key_id, grace=timedelta(hours=2))
+
+    assert new.record.scopes == old.record.scopes
+    assert new.record.name == "partner"
+    assert retired.rotated_to == new.record.key_id
+    assert _verify(auth, old.key).startswith("key:")
+    assert _verify(auth, new.key).startswith("key:")
+    clock.now += 2 * 3600 + 1
+    assert _verify(auth, old.key) == "expired_api_key"
+    assert _verify(auth, new.key).startswith("key:")
+    with pytest.raises(ValueError, match="expired"):
+        service.rotate(old.record.key_id)
+
+
+def test_the_keys_table_is_added_to_an_existing_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    SqliteDatabase(path).close()
+    with sqlite3.connect(path) as old:  # as a file from before the keys table
+        old.execute("DROP TABLE api_keys")
+    db = SqliteDatabase(path)
+    try:
+        issued = KeyService(SqliteKeyStore(db), TIERS).create("x")
+        assert SqliteKeyStore(db).list() == [issued.record]
+    finally:
+        db.close()
