@@ -331,7 +331,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     now = time.time()
     for key in keys:
         _print_key(key, now)
-    print(f"{len(keys)} keys")
+    print(f"{len(keys)} key{'' if len(keys) == 1 else 's'}")
     return 0
 
 

@@ -59,6 +59,7 @@ from datetime import timedelta
 from importlib import metadata
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -73,6 +74,7 @@ from storage.factory import Stores
 RECENT = timedelta(minutes=10)
 MAX_FULL = timedelta(hours=24)
 _STALE_GAP_MIN_S = 20.0
+_AIRCRAFT_EVERY_S = 1.0
 _TRACE = re.compile(r"trace_(recent|full)_(~?[0-9a-fA-F]{6})\.json")
 # OpenSky's emitter category codes (1..20) back to ADS-B's (inverse of ingestion.adsbx).
 _CATEGORY = {
@@ -251,9 +253,16 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
     async def receiver(request: Request) -> Response:
         return json_response(await asyncio.to_thread(receiver_body))
 
+    # readsb rewrites aircraft.json once a second; so does this, however many pages poll
+    # it: the whole world costs about 75 ms to read and build.
+    built: list[Any] = [float("-inf"), b""]  # monotonic time built, the encoded body
+
     @guarded
     async def aircraft(request: Request) -> Response:
-        return json_response(await asyncio.to_thread(aircraft_body))
+        if time.monotonic() - built[0] >= _AIRCRAFT_EVERY_S:
+            body = orjson.dumps(await asyncio.to_thread(aircraft_body))
+            built[:] = [time.monotonic(), body]
+        return Response(built[1], media_type="application/json")
 
     @guarded
     async def traces(request: Request) -> Response:

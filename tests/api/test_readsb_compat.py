@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -244,3 +245,23 @@ def test_a_trace_that_does_not_exist_is_a_404(hand_made: TestClient, path: str) 
 
     assert response.status_code == 404
     assert "error" in response.json()
+
+
+def test_aircraft_json_is_built_at_most_once_a_second_like_readsb_writes_it(
+    replay_world: ReplayWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flights = replay_world.runtime.stores.flights
+    reads = []
+    search = flights.search_latest
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(flights, "search_latest", counted)
+    time.sleep(1.05)  # past any body an earlier test had built
+    first = replay_world.client.get("/data/aircraft.json")
+    again = replay_world.client.get("/data/aircraft.json")
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert len(reads) == 1
