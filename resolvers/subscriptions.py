@@ -47,7 +47,7 @@ def _filter(bbox: BoundingBoxInput | None, icao24: list[str] | None) -> UpdateFi
     return UpdateFilter(bbox=bbox.to_domain() if bbox else None, icao24=codes)
 
 
-def _flights(states: list[FlightState], memo: dict[int, Any]) -> list[Flight]:
+def shared_flights(states: list[FlightState], memo: dict[int, Any]) -> list[Flight]:
     """``Flight`` objects for ``states``, built once per state however many subscribers
     get it, and marked shared so the executor completes each once per selection."""
     flights = []
@@ -72,7 +72,7 @@ async def _snapshot(hub: UpdateHub, sub: Subscriber, *, dropped: int = 0) -> Fli
         cycle_id=hub.last_cycle_id or "",
         at=now,
         published_at=now,
-        flights=_flights(states, current.memo),
+        flights=shared_flights(states, current.memo),
         removed=sorted(before.difference(sub.view.inside)),
         dropped_batches=dropped,
         snapshot=True,
@@ -100,7 +100,7 @@ async def flight_updates(
                 cycle_id=batch.cycle_id,
                 at=batch.at,
                 published_at=batch.published_at,
-                flights=_flights(batch.flights, batch.memo),
+                flights=shared_flights(batch.flights, batch.memo),
                 removed=batch.removed,
                 dropped_batches=batch.dropped,
                 snapshot=False,

@@ -28,7 +28,7 @@ import strawberry
 from config import Settings
 from domain import BoundingBox, FlightState
 from resolvers.context import Context, make_loaders
-from schema.flight import Flight
+from resolvers.subscriptions import shared_flights
 from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
 from storage.dynamodb.connections import (
@@ -192,7 +192,7 @@ class FanOut:
                 cycle_id=cycle.cycle_id,
                 at=cycle.at,
                 published_at=cycle.published_at,
-                flights=[Flight.from_state(s) for s in flights],
+                flights=shared_flights(flights, index.memo),
                 removed=removed,
                 dropped_batches=0,
                 snapshot=False,
