@@ -26,7 +26,7 @@ from storage.dynamodb import AirportIndex, DynamoNames, open_dynamo_stores
 from storage.dynamodb.local import DynamoDBLocal
 from storage.dynamodb.local import start as start_dynamodb_local
 from storage.factory import Stores, open_stores, seed_airports
-from testkit import ReplayWorld, SteppedClock, TestClient
+from testkit import ReplayWorld, SteppedClock, TestClient, close_leftover_event_loop
 
 BACKENDS = ["sqlite", "dynamodb"]
 
@@ -201,3 +201,11 @@ def replay_world(
         rejected.append({r.raw[0] for r in bad if r.raw[5] is not None and r.raw[6] is not None})
     with TestClient(app) as test_client:
         yield ReplayWorld(test_client, runtime, reports, len(set.intersection(*rejected)))
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_event_loop() -> Iterator[None]:
+    """Whatever a test leaves as the main thread's event loop (Mangum's) is closed here,
+    not collected unclosed during some later test."""
+    yield
+    close_leftover_event_loop()

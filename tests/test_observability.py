@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -10,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -32,7 +30,14 @@ from observability.emf import EmfWriter
 from observability.logs import JsonFormatter, TextFormatter
 from storage.base import StoreUnavailable
 from subscriptions.filtering import UpdateFilter
-from testkit import FIXTURES, T0, ReplayWorld, TestClient, make_state
+from testkit import (
+    FIXTURES,
+    T0,
+    ReplayWorld,
+    TestClient,
+    close_leftover_event_loop,
+    make_state,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = FIXTURES / "events"
@@ -65,27 +70,12 @@ def log_lines() -> Iterator[io.StringIO]:
     root.setLevel(level)
 
 
-def _close_current_loop() -> None:
-    """Close the main thread's current event loop, if one was left set (Mangum sets one and
-    never closes it): dropped unclosed, it would fail whichever test drops it."""
-    policy = asyncio.get_event_loop_policy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            loop = policy.get_event_loop()
-        except RuntimeError:
-            return
-    if not loop.is_running():
-        loop.close()
-    policy.set_event_loop(None)
-
-
 @pytest.fixture
 def own_event_loops() -> Iterator[None]:
     """For code that uses the main thread's event loop (Mangum, ``asyncio.run``)."""
-    _close_current_loop()
+    close_leftover_event_loop()
     yield
-    _close_current_loop()
+    close_leftover_event_loop()
 
 
 def _records(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ package); fixtures themselves live in ``conftest.py``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -38,6 +39,7 @@ __all__ = [
     "ReplayWorld",
     "SteppedClock",
     "TestClient",
+    "close_leftover_event_loop",
     "free_port",
     "make_state",
     "served",
@@ -137,3 +139,19 @@ def served(
             server.wait()
         if log:
             out.close()  # type: ignore[union-attr]
+
+
+def close_leftover_event_loop() -> None:
+    """Close the main thread's current event loop, if one was left set: Mangum sets one
+    for the life of a Lambda container and never closes it, and a loop dropped unclosed
+    fails, by its ResourceWarning, whichever later test happens to collect it."""
+    policy = asyncio.get_event_loop_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = policy.get_event_loop()
+        except RuntimeError:
+            return
+    if not loop.is_running():
+        loop.close()
+    policy.set_event_loop(None)
