@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from domain import FlightState
-from storage.base import FlightFilter, FlightRepository
+from storage.base import FlightFilter, FlightRepository, live_since
 from storage.processed import SCHEMA
 
 COLUMNS = (
@@ -47,8 +47,7 @@ class LiveSnapshot:
 
 
 def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
-    newest = flights.newest_contact()
-    since = None if newest is None else newest - timedelta(seconds=live_window_s)
+    newest, since = live_since(flights, live_window_s)
     flt = FlightFilter(since=since)
     page = flights.search_latest(flt, first=_PAGE)
     states, total = list(page.items), page.total_count

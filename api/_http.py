@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,12 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain import BoundingBox, InvalidArgument
-from storage.base import FlightFilter, FlightRepository, StoreUnavailable
+from storage.base import FlightFilter, FlightRepository, StoreUnavailable, live_since
 
 log = logging.getLogger(__name__)
 
-# A page size larger than any world snapshot: "every live aircraft" in one read.
-ALL = 10_000_000
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -156,18 +154,6 @@ def _box(south: float, west: float, north: float, east: float, *names: str) -> B
             value=(south, north),
         )
     return BoundingBox(south=south, west=west, north=north, east=east)
-
-
-def live_since(
-    flights: FlightRepository, live_window_s: float
-) -> tuple[datetime | None, datetime | None]:
-    """``(newest contact, start of the live window)``, as the flights query applies it:
-    aircraft heard from within ``live_window_s`` of the newest data; both ``None`` when
-    the store is empty."""
-    newest = flights.newest_contact()
-    if newest is None:
-        return None, None
-    return newest, newest - timedelta(seconds=live_window_s)
 
 
 def live_filter(

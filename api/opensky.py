@@ -55,11 +55,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api._http import ALL, boolean, corners_bbox, guarded, integer, json_response, live_since
+from api._http import boolean, corners_bbox, guarded, integer, json_response
 from config import Settings
 from domain import FlightState, InvalidArgument
 from domain.flight import normalise_icao24
-from storage.base import FlightFilter
+from storage.base import ALL_LIVE, FlightFilter, live_since
 from storage.factory import Stores
 
 
@@ -122,7 +122,9 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
                 and (box is None or box.contains(s.latitude, s.longitude))
             ]
         else:
-            states = flights.search_latest(FlightFilter(bbox=box, since=since), first=ALL).items
+            states = flights.search_latest(
+                FlightFilter(bbox=box, since=since), first=ALL_LIVE
+            ).items
         return {
             "time": int(newest.timestamp()),
             "states": [state_vector(s, extended=extended) for s in states] or None,

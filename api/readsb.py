@@ -64,11 +64,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api._http import ALL, error, guarded, json_response, live_filter
+from api._http import error, guarded, json_response
 from config import Settings
 from domain import FlightState, PositionSource
 from domain.flight import normalise_icao24
 from ingestion.adsbx import FPM_TO_MPS, FT_TO_M, KT_TO_MPS
+from storage.base import live_states
 from storage.factory import Stores
 
 RECENT = timedelta(minutes=10)
@@ -209,8 +210,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
     full_span = min(timedelta(hours=settings.history_hours), MAX_FULL)
 
     def live() -> list[FlightState]:
-        flt, _ = live_filter(stores.flights, settings.live_window_s)
-        return stores.flights.search_latest(flt, first=ALL).items
+        return live_states(stores.flights, settings.live_window_s)
 
     def receiver_body() -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from strawberry.types import Info
 
@@ -11,7 +11,7 @@ from resolvers.context import Context
 from schema.flight import Flight, FlightConnection
 from schema.inputs import BoundingBoxInput
 from schema.track import Track
-from storage.base import FlightFilter
+from storage.base import FlightFilter, live_since
 
 
 async def flights(
@@ -28,10 +28,9 @@ async def flights(
     ctx = info.context
     _args.page_size(first, ctx.settings.max_page_size)
     repo = ctx.stores.flights
-    newest = repo.newest_contact()
-    if newest is not None:
-        live_since = newest - timedelta(seconds=ctx.settings.live_window_s)
-        since = live_since if since is None else max(since, live_since)
+    _, live_start = live_since(repo, ctx.settings.live_window_s)
+    if live_start is not None:
+        since = live_start if since is None else max(since, live_start)
     flt = FlightFilter(
         bbox=bbox.to_domain() if bbox else None,
         callsign_prefix=callsign_prefix,

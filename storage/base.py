@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from domain import Airport, BoundingBox, FlightState, GeoPoint
@@ -163,6 +163,30 @@ class FlightRepository(Protocol):
     def prune(self, before: datetime) -> int:
         """Delete history older than ``before``; returns the number of states removed."""
         ...
+
+
+# A page larger than any live traffic: every live aircraft in one page.
+ALL_LIVE = 10_000_000
+
+
+def live_since(
+    flights: FlightRepository, live_window_s: float
+) -> tuple[datetime | None, datetime | None]:
+    """``(newest contact, start of the live window)``, as the flights query applies it:
+    aircraft heard from within ``live_window_s`` of the newest data; both ``None`` when
+    the store is empty."""
+    newest = flights.newest_contact()
+    if newest is None:
+        return None, None
+    return newest, newest - timedelta(seconds=live_window_s)
+
+
+def live_states(flights: FlightRepository, live_window_s: float) -> list[FlightState]:
+    """Every live aircraft's latest state, as the flights query lists them."""
+    _, since = live_since(flights, live_window_s)
+    if since is None:
+        return []
+    return flights.search_latest(FlightFilter(since=since), first=ALL_LIVE).items
 
 
 class AirportRepository(Protocol):

@@ -12,20 +12,19 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 from config import Settings
 from domain import FlightState
 from domain.cycle import CycleReport
 from ingestion.pipeline import StoredHook
-from storage.base import FlightFilter, StoreUnavailable
+from storage.base import StoreUnavailable, live_states
 from storage.factory import Stores
 from storage.redis.pubsub import RedisBroadcaster
 from subscriptions.updates import CycleUpdate
 
 log = logging.getLogger(__name__)
-_ALL = 10_000_000
 
 
 class Broadcaster(Protocol):
@@ -181,11 +180,6 @@ def live_states_of(stores: Stores, live_window_s: float) -> Callable[[], list[Fl
     lists them: the hub's ``load_current``."""
 
     def load() -> list[FlightState]:
-        flights = stores.flights
-        newest = flights.newest_contact()
-        if newest is None:
-            return []
-        since = newest - timedelta(seconds=live_window_s)
-        return flights.search_latest(FlightFilter(since=since), first=_ALL).items
+        return live_states(stores.flights, live_window_s)
 
     return load

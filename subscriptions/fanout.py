@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -31,6 +31,7 @@ from resolvers.context import Context, make_loaders
 from resolvers.subscriptions import shared_flights
 from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
+from storage.base import live_since
 from storage.dynamodb.connections import (
     DynamoConnectionRepository,
     SubscriptionRecord,
@@ -124,9 +125,7 @@ class FanOut:
             return summary
         states = list(self.stores.flights.latest_many(list(cycle.changed)).values())
         index = CellIndex(states)
-        newest = self.stores.flights.newest_contact()
-        window = timedelta(seconds=self.settings.live_window_s)
-        stale_before = None if newest is None else newest - window
+        _, stale_before = live_since(self.stores.flights, self.settings.live_window_s)
         context = Context(
             stores=self.stores,
             settings=self.settings,
