@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ import httpx
 import orjson
 
 from app import tune_gc
-from bench._common import line, scratch_settings
+from bench._common import free_port, line, scratch_settings
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from storage.factory import open_stores, seed_airports
@@ -29,12 +28,6 @@ ICAO24 = "4ca7b5"
 QUERY = f'{{ flight(icao24: "{ICAO24}") {{ icao24 callsign latitude longitude }} }}'
 DURATION_S = 15
 CONNECTIONS = 64
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
@@ -82,7 +75,7 @@ def run() -> dict[str, float]:
             "replay", replay.advance(), replay.normalise
         )
         stores.close()
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "FLIGHTDATA_DATA_DIR": str(settings.data_dir),

@@ -13,7 +13,6 @@ same store, answers with the new positions.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import httpx
 import orjson
 
 from app import tune_gc
-from bench._common import line, median, scratch_settings
+from bench._common import free_port, line, median, scratch_settings
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.service import build_pipeline
 from storage.factory import open_stores, seed_airports
@@ -85,12 +84,6 @@ def _cycles(snapshot: dict[str, Any], label: str) -> float:
     return received / steady
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _visible_after_fetch() -> list[float]:
     """Seconds from the end of each fetch until the API serves the moved aircraft."""
     query = '{ flight(icao24: "4ca7b5") { longitude } }'
@@ -100,7 +93,7 @@ def _visible_after_fetch() -> list[float]:
         pipeline = build_pipeline(settings, stores, None)
         replay = ReplaySource()
         pipeline.process("replay", replay.advance(), replay.normalise)
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "FLIGHTDATA_DATA_DIR": str(settings.data_dir),

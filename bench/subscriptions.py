@@ -32,7 +32,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from bench._common import line
+from bench._common import free_port, line, percentile
 from config import Settings
 from ingestion.replay import ReplaySource, load_snapshot
 from storage.factory import open_stores, seed_airports
@@ -135,11 +135,6 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def run(
     subscribers: int = SUBSCRIBERS, cycles: int = CYCLES, interval_s: float = INTERVAL_S
 ) -> None:
@@ -153,7 +148,7 @@ def run(
         stores = open_stores(settings)
         seed_airports(stores)
         stores.close()
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "FLIGHTDATA_DATA_DIR": tmp,
@@ -208,20 +203,14 @@ def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: floa
         "batches received", f"{len(latencies):,}, {sum(o['flights'] for o in outs):,} flight states"
     )
     if latencies:
-        line("delivery latency p50", f"{_pct(latencies, 0.5) * 1000:.0f} ms")
-        line("delivery latency p99", f"{_pct(latencies, 0.99) * 1000:.0f} ms (floor 1,000 ms)")
+        line("delivery latency p50", f"{percentile(latencies, 0.5) * 1000:.0f} ms")
+        line(
+            "delivery latency p99", f"{percentile(latencies, 0.99) * 1000:.0f} ms (floor 1,000 ms)"
+        )
         line("delivery latency max", f"{max(latencies) * 1000:.0f} ms")
     line("batches dropped", f"{dropped} (floor 0 for clients that keep up)")
     line("errors", str(len(errors)) + (f": {errors[0]}" if errors else ""))
     line("server peak RSS", f"{_peak_rss_mib(pid):.0f} MiB (floor 1,024 MiB)")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for_flights(url: str, timeout_s: float = 120.0) -> None:

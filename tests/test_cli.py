@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from config import Settings
 from domain.geo import haversine_km
 from schema import build_schema, export_sdl
 from storage.factory import open_stores
-from testkit import FIXTURES
+from testkit import FIXTURES, free_port
 
 ALPS = FIXTURES / "opensky_states_bbox_alps_79.json"
 BIN = Path(sys.executable).parent
@@ -153,13 +152,6 @@ def test_python_dash_m_app_is_the_same_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert output.read_text(encoding="utf-8") == export_sdl(build_schema())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def graphql(base: str, query: str, **variables: Any) -> dict[str, Any]:

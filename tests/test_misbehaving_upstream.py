@@ -9,7 +9,6 @@ and every record received is stored, a duplicate, or a dead letter with its reas
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import orjson
 import pytest
 
 import upstream
-from testkit import FIXTURES
+from testkit import FIXTURES, free_port
 from upstream import FakeUpstream
 
 ALPS = "opensky_states_bbox_alps_79.json"
@@ -30,12 +29,6 @@ ALPS_VALID = 78  # one of the 79 has a position 314 s older than the snapshot
 STATUS = """{ pipelineStatus { deadLetterCount deadLettersByReason { reason count }
   cycles(last: 1000) { received stored rejected duplicates error
     rejectedByReason { reason count } } } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _malformed_payload() -> bytes:
@@ -73,7 +66,7 @@ def _query(client: httpx.Client, url: str, query: str) -> dict[str, Any]:
 def test_the_service_rides_out_a_misbehaving_opensky(
     misbehaving: FakeUpstream, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "FLIGHTDATA_DATA_DIR": str(tmp_path),
