@@ -10,7 +10,17 @@ PORT ?= 8000
 export HOST PORT
 
 STAGE ?= dev
-.PHONY: run run-aws-local test lint bench schema lambda package deploy clean
+REGION ?= $(or $(AWS_REGION),eu-west-1)
+.PHONY: run run-aws-local test lint bench schema dashboard need-npm need-chromium lambda \
+	package deploy clean
+
+# The dashboard (dashboard/): Node.js 20.19+ and npm build it into dashboard/dist, which the
+# app serves at / (api/dashboard.py). Its browser tests drive Debian's Chromium.
+CHROMIUM_PATH ?= /usr/bin/chromium
+NODE_RECENT := node -e 'const [a, b] = process.versions.node.split(".").map(Number); \
+	process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+DASHBOARD_INPUTS := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) \
+	dashboard/index.html dashboard/vite.config.ts dashboard/tsconfig.json
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -25,16 +35,23 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+# Builds the dashboard first where Node.js and npm can; elsewhere serves the API alone, and /
+# says how to get the dashboard.
 run: $(VENV)/.installed
+	@if command -v npm >/dev/null && $(NODE_RECENT) 2>/dev/null; then $(MAKE) --no-print-directory dashboard; \
+	else echo "make run: no Node.js 20.19+ with npm here: the dashboard is skipped, the API is served (/ says how to build it)"; fi
 	$(BIN)/flightdata serve
 
 run-aws-local: $(VENV)/.installed-dev
 	$(BIN)/python scripts/aws_local.py
 
-test: $(VENV)/.installed-dev
+# The dashboard's tests are part of the suite: without npm or Chromium it fails, saying why.
+test: $(VENV)/.installed-dev need-npm need-chromium dashboard
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+	cd dashboard && npm test
+	cd dashboard && CHROMIUM_PATH=$(CHROMIUM_PATH) npm run e2e
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -48,6 +65,21 @@ bench: $(VENV)/.installed-dev
 schema: $(VENV)/.installed
 	$(BIN)/flightdata schema export
 
+need-npm:
+	@command -v npm >/dev/null || { echo "npm not found: the dashboard needs Node.js 20.19+ and npm (Debian: apt-get install nodejs npm, if its nodejs is 20.19 or newer)" >&2; exit 1; }
+	@$(NODE_RECENT) || { echo "Node.js $$(node --version) is too old: the dashboard needs 20.19 or newer" >&2; exit 1; }
+
+need-chromium:
+	@test -x $(CHROMIUM_PATH) || { echo "$(CHROMIUM_PATH) not found: the dashboard's browser tests need Chromium (apt-get install chromium)" >&2; exit 1; }
+
+dashboard/node_modules/.package-lock.json: dashboard/package.json dashboard/package-lock.json | need-npm
+	cd dashboard && npm ci --no-audit --no-fund
+
+dashboard/dist/index.html: dashboard/node_modules/.package-lock.json $(DASHBOARD_INPUTS)
+	cd dashboard && npm run build
+
+dashboard: dashboard/dist/index.html
+
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 
@@ -57,8 +89,11 @@ lambda: $(VENV)/.installed
 package: $(VENV)/.installed-dev
 	.ci/package-check
 
-deploy: node_modules/.package-lock.json lambda
-	npx --no-install osls deploy --stage $(STAGE) $(DEPLOY_PARAMS)
+# The stack, then the dashboard into its bucket behind CloudFront (scripts/deploy_dashboard.py).
+deploy: node_modules/.package-lock.json lambda dashboard
+	npx --no-install osls deploy --stage $(STAGE) --region $(REGION) $(DEPLOY_PARAMS)
+	$(BIN)/python scripts/deploy_dashboard.py --stage $(STAGE) --region $(REGION)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache build .serverless node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache build .serverless node_modules \
+		dashboard/node_modules dashboard/dist

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
@@ -33,7 +33,7 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from api import STATIC_DIR, opensky, readsb, rest
+from api import STATIC_DIR, dashboard, opensky, readsb, rest
 from api.compression import GzipWhenAccepted
 from api.graphql_post import GraphQLPost
 from config import Settings
@@ -167,10 +167,6 @@ def _healthz(runtime: Runtime) -> Any:
     return healthz
 
 
-async def _index(request: Request) -> Response:
-    return RedirectResponse("/graphql")
-
-
 def create_app(settings: Settings | None = None, *, ingest: bool | None = None) -> Starlette:
     """The app. ``ingest`` overrides ``settings.ingest`` (the API workers of a multi-worker
     ``serve`` run with ingest off; one separate process ingests)."""
@@ -251,7 +247,6 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     middleware.insert(0, Middleware(RequestIdMiddleware))
     app = Starlette(
         routes=[
-            Route("/", _index),
             Route(
                 "/graphql",
                 GraphQLPost(
@@ -271,6 +266,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
             *opensky.routes(runtime.stores, settings),
             *readsb.routes(runtime.stores, settings),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            *dashboard.routes(settings),
         ],
         middleware=middleware,
         lifespan=lifespan,

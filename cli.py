@@ -62,6 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _export_flags(args)
     _setup_logging(settings)
     base = f"http://{settings.host}:{settings.port}"
+    built = (settings.dashboard_dir / "index.html").is_file()
+    print(f"flightdata: dashboard {base}/{'' if built else '  (not built: make dashboard)'}")
     print(f"flightdata: GraphiQL  {base}/graphql", flush=True)
     print(f"flightdata: health    {base}/healthz", flush=True)
     print(

@@ -14,6 +14,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# Where `npm run build` in dashboard/ writes the dashboard (FLIGHTDATA_DASHBOARD_DIR).
+DASHBOARD_DIST = Path(__file__).resolve().parent / "dashboard" / "dist"
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names its environment variable."""
@@ -106,6 +109,17 @@ def _degrees(limit: float) -> Callable[[str], float]:
         return value
 
     return convert
+
+
+def _tile_url(raw: str) -> str:
+    """A slippy-map tile URL template: http(s), or a path on this host, with {z} {x} {y}."""
+    value = raw.strip()
+    if not value.startswith(("https://", "http://", "/")) or value.startswith("//"):
+        raise ValueError(f"expected an http(s) URL or a path starting with /, got {raw!r}")
+    missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+    if missing:
+        raise ValueError(f"expected {', '.join(missing)} in the tile URL, got {raw!r}")
+    return value
 
 
 def _setting(
@@ -215,6 +229,12 @@ class Settings:
     # one, the middle of the live traffic.
     site_lat: float | None = _setting("FLIGHTDATA_SITE_LAT", None, _degrees(90))
     site_lon: float | None = _setting("FLIGHTDATA_SITE_LON", None, _degrees(180))
+    # The dashboard (api.dashboard): the built app that / serves (`make dashboard`), and
+    # the online map tiles it adds over its offline basemap, with their attribution
+    # (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png); empty: offline only.
+    dashboard_dir: Path = _setting("FLIGHTDATA_DASHBOARD_DIR", DASHBOARD_DIST, Path)
+    tile_url: str = _setting("FLIGHTDATA_TILE_URL", "", _tile_url)
+    tile_attribution: str = _setting("FLIGHTDATA_TILE_ATTRIBUTION", "")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -36,6 +36,8 @@ import pytest
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation.client import CloudFormationClient
+    from mypy_boto3_cloudfront.client import CloudFrontClient
     from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_sqs.client import SQSClient
@@ -196,6 +198,16 @@ class MotoServer:
     def ssm(self, endpoint_url: str | None = None) -> SSMClient:
         return self._session.client(
             "ssm", endpoint_url=endpoint_url or self.endpoint_url, config=CLIENT_CONFIG
+        )
+
+    def cloudformation(self, endpoint_url: str | None = None) -> CloudFormationClient:
+        return self._session.client(
+            "cloudformation", endpoint_url=endpoint_url or self.endpoint_url, config=CLIENT_CONFIG
+        )
+
+    def cloudfront(self, endpoint_url: str | None = None) -> CloudFrontClient:
+        return self._session.client(
+            "cloudfront", endpoint_url=endpoint_url or self.endpoint_url, config=CLIENT_CONFIG
         )
 
 

@@ -15,10 +15,11 @@ from testkit import FIXTURES, ReplayWorld, TestClient
 QUERY = "{ flights(first: 1) { totalCount } }"
 
 
-def test_index_redirects_to_graphql(client: TestClient) -> None:
+def test_index_is_a_page_not_a_redirect(client: TestClient) -> None:
+    # The dashboard, or the page that says how to build it (tests/api/test_dashboard.py).
     response = client.get("/", follow_redirects=False)
-    assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/graphql"
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
 
 
 def test_graphiql_for_a_browser(client: TestClient) -> None:

@@ -50,6 +50,21 @@ def test_values_are_read_and_converted() -> None:
     assert settings.graphiql is False
 
 
+def test_dashboard_settings() -> None:
+    tiles = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
+    settings = Settings.from_env(
+        {
+            "FLIGHTDATA_DASHBOARD_DIR": "/srv/dashboard",
+            "FLIGHTDATA_TILE_URL": f" {tiles} ",
+            "FLIGHTDATA_TILE_ATTRIBUTION": "© Example",
+        }
+    )
+    assert settings.dashboard_dir == Path("/srv/dashboard")
+    assert settings.tile_url == tiles
+    assert settings.tile_attribution == "© Example"
+    assert Settings.from_env({}).tile_url == ""
+
+
 @pytest.mark.parametrize("raw", ["1", "true", "Yes", " on "])
 def test_true_spellings(raw: str) -> None:
     assert Settings.from_env({"FLIGHTDATA_INGEST": raw}).ingest is True
@@ -72,6 +87,13 @@ def test_empty_value_means_default() -> None:
         ("FLIGHTDATA_INGEST", "maybe", "FLIGHTDATA_INGEST: expected true or false, got 'maybe'"),
         ("MAX_PAGE_SIZE", "0", "MAX_PAGE_SIZE: must be greater than 0"),
         ("FLIGHTDATA_BACKEND", "oracle", "FLIGHTDATA_BACKEND: unknown backend 'oracle'"),
+        ("FLIGHTDATA_TILE_URL", "tiles.example/{z}/{x}/{y}", "FLIGHTDATA_TILE_URL: expected an"),
+        ("FLIGHTDATA_TILE_URL", "//tiles.example/{z}/{x}/{y}", "FLIGHTDATA_TILE_URL: expected an"),
+        (
+            "FLIGHTDATA_TILE_URL",
+            "https://tiles.example/{z}/{x}.png",
+            "FLIGHTDATA_TILE_URL: expected {y} in the tile URL",
+        ),
     ],
 )
 def test_bad_value_names_its_variable(env: str, value: str, message: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from ingestion.events import EVENT_TYPES
-from scripts import build_lambda
+from scripts import build_lambda, deploy_dashboard
 from storage.dynamodb.tables import CONNECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -429,6 +429,116 @@ def test_bucket_is_encrypted_private_and_tiered(resources: dict[str, Any]) -> No
     ]
     assert "ExpirationInDays" not in rules["processed/"]
     assert all(r["Status"] == "Enabled" for r in rules.values())
+
+
+# ---------------------------------------------------------------- the dashboard
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CloudFront managed policies
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+
+def test_dashboard_bucket_is_private_and_encrypted(resources: dict[str, Any]) -> None:
+    bucket = _props(resources, "DashboardBucket")
+
+    assert bucket["BucketEncryption"] == _props(resources, "StorageBucket")["BucketEncryption"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert "WebsiteConfiguration" not in bucket  # served by CloudFront only, not S3 websites
+    # Rebuilt by every deploy: nothing to keep when the stack goes.
+    assert resources["DashboardBucket"]["DeletionPolicy"] == "Delete"
+
+
+def test_dashboard_distribution_reads_the_bucket_through_origin_access_control(
+    resources: dict[str, Any],
+) -> None:
+    config = _props(resources, "DashboardDistribution")["DistributionConfig"]
+    oac = _props(resources, "DashboardOriginAccessControl")["OriginAccessControlConfig"]
+
+    assert config["Enabled"] is True
+    assert config["DefaultRootObject"] == "index.html"
+    [origin] = config["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["DashboardBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["DashboardOriginAccessControl", "Id"]}
+    # No legacy origin access identity beside the OAC.
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    assert oac["OriginAccessControlOriginType"] == "s3"
+    assert oac["SigningBehavior"] == "always"
+    assert oac["SigningProtocol"] == "sigv4"
+
+
+def test_dashboard_page_is_never_cached_and_assets_are(resources: dict[str, Any]) -> None:
+    config = _props(resources, "DashboardDistribution")["DistributionConfig"]
+    default = config["DefaultCacheBehavior"]
+    [assets] = config["CacheBehaviors"]
+
+    # index.html and config.json: the default behaviour.
+    assert default["CachePolicyId"] == CACHING_DISABLED
+    assert assets["PathPattern"] == "assets/*"
+    assert assets["CachePolicyId"] == CACHING_OPTIMIZED
+    for behaviour in (default, assets):
+        assert behaviour["TargetOriginId"] == config["Origins"][0]["Id"]
+        assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+        assert behaviour["Compress"] is True
+
+
+def test_dashboard_bucket_admits_only_its_distribution(resources: dict[str, Any]) -> None:
+    policy = _props(resources, "DashboardBucketPolicy")
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    reads = statements["CloudFrontReadsThroughOac"]
+
+    assert policy["Bucket"] == {"Ref": "DashboardBucket"}
+    assert reads["Effect"] == "Allow"
+    assert reads["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert reads["Action"] == "s3:GetObject"
+    assert reads["Resource"] == {"Fn::Sub": "${DashboardBucket.Arn}/*"}
+    assert reads["Condition"] == {
+        "StringEquals": {
+            "AWS:SourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}"
+                ":distribution/${DashboardDistribution}"
+            }
+        }
+    }
+    assert statements["TlsOnly"]["Effect"] == "Deny"
+    assert statements["TlsOnly"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert set(statements) == {"CloudFrontReadsThroughOac", "TlsOnly"}
+
+
+def test_http_api_cors_admits_the_dashboard(sls: dict[str, Any]) -> None:
+    cors = sls["resources"]["extensions"]["HttpApi"]["Properties"]["CorsConfiguration"]
+    conditions = sls["resources"]["Conditions"]
+
+    # Defined once: here, not also under provider.httpApi.cors (which this would replace).
+    assert "cors" not in sls["provider"].get("httpApi", {})
+    assert conditions["AnyCorsOrigin"] == {"Fn::Equals": [{"Ref": "CorsOrigin"}, "*"]}
+    assert sls["resources"]["Parameters"]["CorsOrigin"]["Default"] == "${param:corsOrigin}"
+    assert cors["AllowOrigins"] == {
+        "Fn::If": [
+            "AnyCorsOrigin",
+            ["*"],
+            [{"Ref": "CorsOrigin"}, {"Fn::Sub": "https://${DashboardDistribution.DomainName}"}],
+        ]
+    }
+    assert {"X-Api-Key", "Content-Type"} <= set(cors["AllowHeaders"])
+    assert {"GET", "POST", "OPTIONS"} == set(cors["AllowMethods"])
+    assert {"Retry-After", "RateLimit-Remaining"} <= set(cors["ExposeHeaders"])
+
+
+def test_the_deploy_script_finds_the_outputs_it_reads(sls: dict[str, Any]) -> None:
+    outputs = sls["resources"]["Outputs"]
+
+    assert sls["service"] == deploy_dashboard.SERVICE
+    assert outputs["DashboardBucketName"] == {"Value": {"Ref": "DashboardBucket"}}
+    assert outputs["DistributionId"] == {"Value": {"Ref": "DashboardDistribution"}}
+    assert outputs["DashboardUrl"] == {
+        "Value": {"Fn::Sub": "https://${DashboardDistribution.DomainName}"}
+    }
+    # HttpApiUrl and ServiceEndpointWebsocket are osls's own outputs of the two APIs.
+    read = set(deploy_dashboard.OUTPUTS.values())
+    assert read - {"HttpApiUrl", "ServiceEndpointWebsocket"} <= set(outputs)
+    assert {"HttpApiUrl", "ServiceEndpointWebsocket"} <= read
 
 
 def test_every_event_type_has_a_rule(resources: dict[str, Any]) -> None:
