@@ -117,12 +117,16 @@ export function App({ config }: { config: RuntimeConfig }) {
     );
     feed.current = f;
     const offProblem = api.onProblem((error) => setProblem(error));
-    const offConnection = api.onConnection((state) => setConnection(state));
+    const offConnection = api.onConnection((state) => {
+      setConnection(state);
+      // Subscribed: whatever was said about the key is no longer so.
+      if (state.kind === "live") setProblem((p) => (p?.isAuth ? null : p));
+    });
     // One small query up front: a refusal comes back with the server's reason, which a
     // refused WebSocket cannot carry.
     api.request("query Probe { __typename }").then(
       () => setProblem((p) => (p?.isAuth ? null : p)),
-      () => undefined,
+      () => undefined, // reported through onProblem
     );
     return () => {
       offProblem();
@@ -248,8 +252,8 @@ export function App({ config }: { config: RuntimeConfig }) {
       setKeyVersion((v) => v + 1);
       feed.current?.restart();
       api.request("query Probe { __typename }").then(
-        () => undefined,
-        () => undefined,
+        () => setProblem((p) => (p?.isAuth ? null : p)),
+        () => undefined, // reported through onProblem
       );
     },
     [api],
@@ -317,7 +321,7 @@ export function App({ config }: { config: RuntimeConfig }) {
         </div>
       ) : null}
       <main className="content">
-        <aside className="sidebar left">
+        <aside className="sidebar left" aria-label="Aircraft filters" tabIndex={0}>
           <FilterPanel
             filters={filters}
             units={units}
@@ -332,7 +336,7 @@ export function App({ config }: { config: RuntimeConfig }) {
           <Legend units={units} />
         </aside>
         <div className="map" ref={mapElement} role="region" aria-label="Map" tabIndex={0} />
-        <aside className="sidebar right">
+        <aside className="sidebar right" aria-label="Details and analytics" tabIndex={0}>
           {selected ? (
             <FlightDetails
               icao24={selected}

@@ -158,7 +158,8 @@ export class Api {
     signal?: AbortSignal,
   ): Promise<{ data: T | null; errors: GraphQLErrorItem[] }> {
     const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
-    if (this.key) headers["X-API-Key"] = this.key;
+    const key = this.key;
+    if (key) headers["X-API-Key"] = key;
     let response: Response;
     try {
       response = await fetch(this.config.graphqlUrl, {
@@ -175,7 +176,8 @@ export class Api {
     }
     if (!response.ok && response.status !== 400) {
       const error = await refusal(response);
-      this.report(error);
+      // A refusal of a key since replaced is not news.
+      if (!(error.isAuth && key !== this.key)) this.report(error);
       throw error;
     }
     const body = (await response.json()) as { data?: T | null; errors?: GraphQLErrorItem[] };
@@ -213,26 +215,37 @@ export class Api {
         await new Promise((resolve) => setTimeout(resolve, wait));
       },
       on: {
+        // Events of a client replaced by `setKey` are old news.
         connecting: () => {
-          if (this.attempt === 0) this.connectionState({ kind: "connecting" });
+          if (this.ws === client && this.attempt === 0) this.connectionState({ kind: "connecting" });
         },
         connected: () => {
+          if (this.ws !== client) return;
           this.attempt = 0;
           this.connectionState({ kind: "live" });
         },
         closed: (event) => {
-          if (isRefusal(event)) {
-            const reason = closeReason(event) || "the server refused the connection";
-            this.connectionState({ kind: "refused", reason });
-            this.report(new ApiError(reason, 401, "refused"));
-          } else {
-            this.attempt += 1;
-          }
+          if (this.ws !== client) return;
+          if (isRefusal(event)) this.refused(closeReason(event));
+          else this.attempt += 1;
         },
       },
     });
     this.ws = client;
     return client;
+  }
+
+  /**
+   * The WebSocket was refused. Its close frame says only "Forbidden"; the same request
+   * over HTTP gets the gate's reason (a missing, unknown, revoked or expired key), which
+   * `request` reports. Only a socket refused while HTTP is admitted reports the close.
+   */
+  private refused(reason: string): void {
+    this.connectionState({ kind: "refused", reason: reason || "the server refused the connection" });
+    this.request("query Probe { __typename }").then(
+      () => this.report(new ApiError(`the server refused the WebSocket: ${reason || "no reason given"}`, 403, "refused")),
+      () => undefined,
+    );
   }
 
   private resetSocket(): void {

@@ -62,6 +62,18 @@ export class TrafficLayer extends L.Layer {
   box: BBox | null = null;
   onDraw: ((result: DrawResult) => void) | null = null;
 
+  private spritesFor(ratio: number): SpriteSheet {
+    if (!this.sprites || this.sprites.ratio !== ratio) {
+      const sheet = new SpriteSheet(ratio);
+      this.sprites = sheet;
+      const warm = (deadline: IdleDeadline) => {
+        if (this.sprites === sheet && !sheet.warm(() => deadline.timeRemaining())) requestIdleCallback(warm);
+      };
+      if (typeof requestIdleCallback === "function") requestIdleCallback(warm);
+    }
+    return this.sprites;
+  }
+
   override onAdd(map: L.Map): this {
     const pane = map.getPane("traffic") ?? map.createPane("traffic");
     pane.style.zIndex = "450";
@@ -73,6 +85,7 @@ export class TrafficLayer extends L.Layer {
       c.style.position = "absolute";
     }
     map.on("move resize zoomend viewreset", this.scheduleAll, this);
+    this.spritesFor(window.devicePixelRatio || 1);
     this.drawAll();
     return this;
   }
@@ -179,12 +192,10 @@ export class TrafficLayer extends L.Layer {
     if (!this.pixels || this.pixels.width !== bw || this.pixels.height !== bh) {
       this.pixels = ctx.createImageData(bw, bh);
     }
-    if (!this.sprites || this.sprites.ratio !== ratio || this.sprites.width !== bw) {
-      this.sprites = new SpriteSheet(ratio, bw);
-    }
+    const sprites = this.spritesFor(ratio);
+    sprites.setWidth(bw);
     const buffer = new Uint32Array(this.pixels.data.buffer);
     buffer.fill(0);
-    const sprites = this.sprites;
 
     const n = this.flights.length;
     if (this.hitX.length < n) {
@@ -207,9 +218,10 @@ export class TrafficLayer extends L.Layer {
       if (inBox) total += 1;
       if (!this.match(f)) continue;
       if (inBox) inView += 1;
-      const x = toX(lon);
       const y = toY(lat);
-      if (x < -margin || y < -margin || x > width + margin || y > height + margin) continue;
+      if (y < -margin || y > height + margin) continue;
+      const x = toX(lon);
+      if (x < -margin || x > width + margin) continue;
       const k = hitFlights.length;
       this.hitX[k] = x;
       this.hitY[k] = y;

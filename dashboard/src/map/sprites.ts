@@ -27,7 +27,7 @@ const HALF = 13;
 export interface Sprite {
   dx: Int16Array;
   dy: Int16Array;
-  /** dy * width + dx for the buffer width the sheet was made for. */
+  /** dy * width + dx for the sheet's buffer width (`SpriteSheet.setWidth`). */
   offset: Int32Array;
   pixel: Uint32Array;
   /** The largest |dx| or |dy|: a sprite this far inside the buffer needs no clipping. */
@@ -38,18 +38,42 @@ export class SpriteSheet {
   /** By `((band * 2 + shape) * 2 + scale) * STEPS + step`: no string key per aircraft. */
   private cache: (Sprite | undefined)[] = [];
   private scratch: CanvasRenderingContext2D | null = null;
+  private width = 0;
 
-  constructor(
-    readonly ratio: number,
-    readonly width: number,
-  ) {}
+  constructor(readonly ratio: number) {}
+
+  /**
+   * Use a buffer `width` pixels wide: the sprites' row offsets follow it (cheap; the
+   * pixels themselves are kept).
+   */
+  setWidth(width: number): void {
+    if (width === this.width) return;
+    this.width = width;
+    for (const sprite of this.cache) {
+      if (sprite) sprite.offset = Int32Array.from(sprite.dx, (x, k) => (sprite.dy[k] as number) * width + x);
+    }
+  }
+
+  /**
+   * Draws the sprites a first batch needs (darts, scale 1, every colour and heading) in
+   * idle time, so the first snapshot of thousands of aircraft does not draw a thousand.
+   */
+  warm(deadline: () => number): boolean {
+    for (let band = -2; band < 14; band += 1) {
+      for (let step = 0; step < STEPS; step += 1) {
+        if (deadline() < 1) return false;
+        this.get(band, "dart", 1, step * STEP_DEG);
+      }
+    }
+    return true;
+  }
 
   /**
    * The sprite of a colour band (`projection.altitudeBand`: -2 to 13), shape, scale (1 or
    * 1.25) and heading (degrees clockwise from north).
    */
   get(band: number, shape: Shape, scale: number, headingDeg: number): Sprite {
-    const step = ((Math.round(headingDeg / STEP_DEG) % STEPS) + STEPS) % STEPS;
+    const step = headingDeg >= 0 ? ((headingDeg / STEP_DEG + 0.5) | 0) % STEPS : ((Math.round(headingDeg / STEP_DEG) % STEPS) + STEPS) % STEPS;
     const key = (((band + 2) * 2 + (shape === "plane" ? 1 : 0)) * 2 + (scale > 1 ? 1 : 0)) * STEPS + step;
     let sprite = this.cache[key];
     if (!sprite) {
