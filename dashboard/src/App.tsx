@@ -1,16 +1,19 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Api, ApiError, type ConnectionState, type RuntimeConfig } from "./api/client";
-import { AIRPORTS_NEAR, FLIGHT_DETAIL, TRAFFIC_DENSITY } from "./api/documents";
-import { appendPoint, followTrack, LiveFeed } from "./api/live";
-import type { AirportRef, DensityCell, FlightDetail, Source, TrackPoint } from "./api/types";
+import { LiveFeed } from "./api/live";
+import type { AirportRef, FlightDetail, Source } from "./api/types";
+import { AirportCard } from "./components/AirportCard";
 import { AnalyticsPanel } from "./components/AnalyticsPanel";
 import { FilterPanel } from "./components/FilterPanel";
 import { FlightDetails } from "./components/FlightDetails";
 import { KeyPrompt, ProblemBanner } from "./components/KeyPrompt";
+import { Legend } from "./components/Legend";
 import { SearchBox } from "./components/SearchBox";
 import { StatusBar } from "./components/StatusBar";
+import { useAirports, useDensity } from "./hooks/useMapLayers";
+import { useSelection } from "./hooks/useSelection";
 import { MapController } from "./map/controller";
-import { format, WORLD, type BBox } from "./state/bbox";
+import { contains, format, WORLD, type BBox } from "./state/bbox";
 import { matcher, type Filters } from "./state/filters";
 import { positioned, sources as fleetSources, type Fleet } from "./state/fleet";
 import type { Units } from "./state/units";
@@ -26,22 +29,6 @@ function initialUnits(): Units {
   }
 }
 
-/** Kilometres from the centre of a box to its corner: the radius that covers it. */
-function radiusKm(box: BBox): number {
-  const lat = ((box.south + box.north) / 2) * (Math.PI / 180);
-  const dLat = ((box.north - box.south) / 2) * 111.2;
-  const span = box.west > box.east ? box.east + 360 - box.west : box.east - box.west;
-  const dLon = (span / 2) * 111.2 * Math.cos(lat);
-  return Math.hypot(dLat, dLon);
-}
-
-function densityCell(zoom: number): number {
-  if (zoom <= 3) return 2;
-  if (zoom <= 5) return 1;
-  if (zoom <= 7) return 0.25;
-  return 0.1;
-}
-
 interface Counts {
   inView: number;
   total: number;
@@ -53,14 +40,12 @@ export function App({ config }: { config: RuntimeConfig }) {
   const initial = useMemo(() => readUrl(window.location.search), []);
   const mapElement = useRef<HTMLDivElement>(null);
   const controller = useRef<MapController | null>(null);
+  const [mapReady, setMapReady] = useState<MapController | null>(null);
   const feed = useRef<LiveFeed | null>(null);
 
   const [units, setUnits] = useState<Units>(initialUnits);
   const [filters, setFilters] = useState<Filters>(initial.filters);
   const [selected, setSelected] = useState<string | null>(initial.icao);
-  const [detail, setDetail] = useState<FlightDetail | null>(null);
-  const [detailError, setDetailError] = useState<string | null>(null);
-  const [track, setTrack] = useState<TrackPoint[]>([]);
   const [trackDrawn, setTrackDrawn] = useState(0);
   const [counts, setCounts] = useState<Counts>({ inView: 0, total: 0, bbox: format(WORLD) });
   const [fleet, setFleet] = useState<Fleet | null>(null);
@@ -94,6 +79,7 @@ export function App({ config }: { config: RuntimeConfig }) {
       onBasemapError: (message) => setFeedError(`The basemap did not load: ${message}`),
     });
     controller.current = c;
+    setMapReady(c);
     if (initial.bbox) c.fitBox(initial.bbox);
     else if (initial.view) c.setView(initial.view.lat, initial.view.lon, initial.view.zoom);
     else c.fitBox({ south: -50, west: -150, north: 70, east: 160 });
@@ -101,6 +87,7 @@ export function App({ config }: { config: RuntimeConfig }) {
     return () => {
       c.remove();
       controller.current = null;
+      setMapReady(null);
     };
   }, [config, initial]);
 
@@ -150,96 +137,17 @@ export function App({ config }: { config: RuntimeConfig }) {
     if (c && f) c.setFlights(positioned(f), match);
   }, [match]);
 
-  // Airports near the view at closer zooms.
-  useEffect(() => {
-    const c = controller.current;
-    if (!c || !view) return undefined;
-    if (view.view.zoom < 7) {
-      c.setAirports([]);
-      return undefined;
-    }
-    const abort = new AbortController();
-    api
-      .query<{ airports: { nodes: AirportRef[] } }>(
-        AIRPORTS_NEAR,
-        { near: { latitude: view.view.lat, longitude: view.view.lon }, radiusKm: Math.min(1000, Math.max(10, radiusKm(view.box))), first: 1000 },
-        abort.signal,
-      )
-      .then((r) => c.setAirports(r.airports.nodes))
-      .catch(() => undefined);
-    return () => abort.abort();
-  }, [api, view, keyVersion]);
+  useAirports(api, mapReady, view, keyVersion);
+  useDensity(api, mapReady, view, density, fleet?.cycleId ?? null, setFeedError);
 
-  // The density layer.
-  useEffect(() => {
+  useEffect(() => controller.current?.setSelected(selected), [selected]);
+  // A selection far from the view (a shared link, a search) brings the map to it, once.
+  const flyToFound = useCallback((found: FlightDetail) => {
     const c = controller.current;
-    if (!c || !view) return undefined;
-    if (!density) {
-      c.setDensity([], 0);
-      return undefined;
-    }
-    const abort = new AbortController();
-    const world = view.view.zoom <= 3;
-    api
-      .query<{ analytics: { trafficDensity: { maxAircraft: number; cells: DensityCell[] } } }>(
-        TRAFFIC_DENSITY,
-        { bbox: world ? null : view.box, cellDeg: densityCell(view.view.zoom) },
-        abort.signal,
-      )
-      .then((r) => c.setDensity(r.analytics.trafficDensity.cells, r.analytics.trafficDensity.maxAircraft))
-      .catch((exc: unknown) => {
-        if (exc instanceof ApiError) setFeedError(`Traffic density: ${exc.message}`);
-      });
-    return () => abort.abort();
-  }, [api, view, density, fleet?.cycleId]);
-
-  // The selected aircraft: details and track from the store, then its live positions.
-  useEffect(() => {
-    controller.current?.setSelected(selected);
-    setDetail(null);
-    setDetailError(null);
-    setTrack([]);
-    if (!selected) return undefined;
-    const abort = new AbortController();
-    let first = true;
-    api
-      .query<{ flight: FlightDetail | null }>(FLIGHT_DETAIL, { icao24: selected }, abort.signal)
-      .then((r) => {
-        if (!r.flight) {
-          setDetailError(`No live aircraft ${selected}.`);
-          return;
-        }
-        setDetail(r.flight);
-        const points = r.flight.track?.points ?? [];
-        setTrack((live) => {
-          let merged = points;
-          for (const p of live) merged = appendPoint(merged, p);
-          return merged;
-        });
-        const c = controller.current;
-        const { latitude: lat, longitude: lon } = r.flight;
-        if (c && first && lat !== null && lon !== null) {
-          first = false;
-          const box = c.bounds();
-          const inside = lat >= box.south && lat <= box.north && (box.west <= box.east ? lon >= box.west && lon <= box.east : lon >= box.west || lon <= box.east);
-          if (!inside) c.flyTo(lat, lon, 7);
-        }
-      })
-      .catch((exc: unknown) => {
-        if (exc instanceof DOMException && exc.name === "AbortError") return;
-        setDetailError(exc instanceof ApiError ? exc.message : String(exc));
-      });
-    const stop = followTrack(
-      api,
-      selected,
-      (point) => setTrack((points) => appendPoint(points, point)),
-      (message) => setDetailError(message),
-    );
-    return () => {
-      abort.abort();
-      stop();
-    };
-  }, [api, selected, keyVersion]);
+    const { latitude: lat, longitude: lon } = found;
+    if (c && lat !== null && lon !== null && !contains(c.bounds(), lat, lon)) c.flyTo(lat, lon, 7);
+  }, []);
+  const { detail, error: detailError, track } = useSelection(api, selected, keyVersion, flyToFound);
 
   useEffect(() => {
     setTrackDrawn(controller.current?.setTrack(track) ?? 0);
@@ -348,47 +256,10 @@ export function App({ config }: { config: RuntimeConfig }) {
               onClose={() => setSelected(null)}
             />
           ) : null}
-          {airport ? (
-            <section className="panel airport" data-testid="airport-details" aria-labelledby="airport-title">
-              <header>
-                <h2 id="airport-title">
-                  {airport.iata ?? airport.icao} · {airport.name}
-                </h2>
-                <button type="button" onClick={() => setAirport(null)} aria-label="Close airport">
-                  ×
-                </button>
-              </header>
-              <p>
-                {airport.icao}
-                {airport.city ? `, ${airport.city}` : ""}
-                {airport.country ? `, ${airport.country}` : ""}
-                {airport.elevationM !== null ? `, elevation ${Math.round(units === "aviation" ? airport.elevationM * 3.28084 : airport.elevationM)} ${units === "aviation" ? "ft" : "m"}` : ""}
-              </p>
-            </section>
-          ) : null}
+          {airport ? <AirportCard airport={airport} units={units} onClose={() => setAirport(null)} /> : null}
           {showAnalytics ? <AnalyticsPanel api={api} units={units} cycleId={fleet?.cycleId ?? null} /> : null}
         </aside>
       </main>
     </div>
-  );
-}
-
-function Legend({ units }: { units: Units }) {
-  const steps = [0, 2, 4, 6, 8, 10, 12];
-  return (
-    <section className="panel legend" aria-label="Altitude colours">
-      <h2>Altitude</h2>
-      <ul>
-        <li>
-          <span className="swatch" style={{ background: "#8a8f98" }} /> on ground
-        </li>
-        {steps.map((km) => (
-          <li key={km}>
-            <span className="swatch" style={{ background: `hsl(${Math.round(20 + (km / 13) * 270)} 85% 52%)` }} />
-            {units === "aviation" ? `${Math.round((km * 1000 * 3.28084) / 1000)}k ft` : `${km} km`}
-          </li>
-        ))}
-      </ul>
-    </section>
   );
 }
