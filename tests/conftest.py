@@ -17,14 +17,14 @@ import pytest
 
 from app import Runtime, create_app
 from config import Settings
+from devtools.dynamodb_local import DynamoDBLocal
+from devtools.dynamodb_local import start as start_dynamodb_local
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.service import build_pipeline
 from ingestion.validate import validate
 from storage.archive import LocalArchive
 from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
 from storage.dynamodb import AirportIndex, DynamoNames, open_dynamo_stores
-from storage.dynamodb.local import DynamoDBLocal
-from storage.dynamodb.local import start as start_dynamodb_local
 from storage.factory import Stores, open_stores, seed_airports
 from testkit import ReplayWorld, SteppedClock, TestClient, close_leftover_event_loop
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from testredis import redis_url
 
 import app as app_module
 from app import Runtime, create_app
@@ -42,7 +43,7 @@ from testkit import (
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = FIXTURES / "events"
 HEX32 = re.compile(r"[0-9a-f]{32}")
-TEST_REDIS = "redis://127.0.0.1:6379/9"
+TEST_REDIS = redis_url(9)
 
 
 class _LambdaContext:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import redis
 from recorded_day import DAY, RecordedDay
+from testredis import redis_url
 
 from analytics.daily import DailyDocuments
 from analytics.engine import FlightsEngine, Relation
@@ -25,7 +26,7 @@ from storage.redis import connect
 from storage.redis.cache import ResponseCache
 from testkit import make_state
 
-REDIS_URL = os.environ.get("FLIGHTDATA_TEST_ANALYTICS_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL = os.environ.get("FLIGHTDATA_TEST_ANALYTICS_REDIS_URL") or redis_url(14)
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 

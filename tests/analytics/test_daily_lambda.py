@@ -14,9 +14,9 @@ import pytest
 
 import app
 from config import Settings
+from devtools.aws_provision import AwsClients, AwsNames, provision
+from devtools.dynamodb_local import DynamoDBLocal
 from ingestion import lambda_handlers
-from ingestion.aws_provision import AwsClients, AwsNames, provision
-from storage.dynamodb.local import DynamoDBLocal
 from storage.factory import open_stores, seed_airports
 from testkit import FIXTURES
 

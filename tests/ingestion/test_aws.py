@@ -17,6 +17,7 @@ import pytest
 from botocore.stub import Stubber
 
 from config import ConfigError, Settings
+from devtools.aws_provision import AwsClients, AwsNames, Provisioned, provision
 from ingestion import lambda_handlers
 from ingestion.aws import (
     MAX_EVENTS_BYTES,
@@ -28,7 +29,6 @@ from ingestion.aws import (
     opensky_parameter_names,
     ssm_credentials,
 )
-from ingestion.aws_provision import AwsClients, AwsNames, Provisioned, provision
 from ingestion.events import (
     EVENT_TYPES,
     DataQualityAlert,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from ingestion.aws_provision import AwsClients, AwsNames, Provisioned, provision
+from devtools.aws_provision import AwsClients, AwsNames, Provisioned, provision
 from ingestion.events import EVENT_TYPES
 
 if TYPE_CHECKING:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from testredis import redis_url
+
 from app import Runtime, create_app
 from config import Settings
 from security.keys import KeyService
@@ -18,7 +20,7 @@ from security.keystore import open_key_store
 from storage.factory import Stores
 from testkit import TestClient
 
-REDIS_URL = os.environ.get("FLIGHTDATA_TEST_SECURITY_REDIS_URL", "redis://127.0.0.1:6379/8")
+REDIS_URL = os.environ.get("FLIGHTDATA_TEST_SECURITY_REDIS_URL") or redis_url(8)
 TIERS = frozenset({"anonymous", "standard", "partner"})
 DAY_S = 86400.0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings
+from devtools.dynamodb_local import DynamoDBLocal
 from security.keys import (
     KEY_LENGTH,
     ApiKey,
@@ -24,7 +25,6 @@ from security.keys import (
     split_key,
 )
 from security.keystore import DynamoKeyStore, SqliteKeyStore
-from storage.dynamodb.local import DynamoDBLocal
 from storage.sqlite.db import SqliteDatabase
 
 TIERS = frozenset({"anonymous", "standard"})

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from testredis import redis_url
 
 from config import Settings
 from domain import BoundingBox
@@ -15,7 +16,7 @@ from ingestion.service import build_pipeline
 from storage.base import FlightFilter
 from storage.factory import Stores, open_stores
 
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = redis_url(12)
 
 
 @pytest.fixture

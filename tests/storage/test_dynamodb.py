@@ -21,6 +21,7 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.stub import Stubber
 
+from devtools.dynamodb_local import DynamoDBLocal, make_client
 from domain import BoundingBox, FlightState, InvalidArgument
 from storage import cursor
 from storage.base import DeadLetter, FlightFilter, Page, StoreUnavailable
@@ -32,7 +33,6 @@ from storage.dynamodb import (
     DynamoUnavailable,
     create_tables,
 )
-from storage.dynamodb.local import DynamoDBLocal, make_client
 from testkit import T0, make_state
 
 ATTRIBUTE = {"AttributeType": "S"}

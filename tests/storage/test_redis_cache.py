@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from testredis import redis_url
 
 from domain import BoundingBox, InvalidArgument
 from ingestion.events import FlightDataProcessed, FlightDataReceived
@@ -25,8 +26,8 @@ from storage.redis.cache import (
     flights_key,
 )
 
-# DB 13 of the local redis-server; the tests flush nothing else.
-REDIS_URL = os.environ.get("FLIGHTDATA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# DB 13 of the tests' own server (testredis); the tests flush nothing else.
+REDIS_URL = os.environ.get("FLIGHTDATA_TEST_REDIS_URL") or redis_url(13)
 EUROPE = BoundingBox(35, -10, 60, 30)
 
 

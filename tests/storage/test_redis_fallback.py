@@ -1,4 +1,4 @@
-"""``LiveFirst`` over SQLite and a redis-server of its own, which the test stops and
+"""``LiveFirst`` over SQLite and a Redis server of its own, which the test stops and
 starts again: queries keep answering from the store while Redis is down (``degraded``),
 and Redis answers again once it is back and known complete. On the AWS backend (DynamoDB
 Local, Redis at a port nothing listens on) bbox queries answer from ``RegionTimeIndex``.
@@ -6,9 +6,6 @@ Local, Redis at a port nothing listens on) bbox queries answer from ``RegionTime
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,10 +17,11 @@ import redis
 
 from app import Runtime, create_app
 from config import Settings
+from devtools.dynamodb_local import CREDENTIALS, REGION, DynamoDBLocal
+from devtools.redis_server import RedisServer
 from domain import BoundingBox, FlightState
 from storage.base import FlightFilter, Page
 from storage.dynamodb import AirportIndex, DynamoStores
-from storage.dynamodb.local import CREDENTIALS, REGION, DynamoDBLocal
 from storage.factory import open_stores
 from storage.redis import connect
 from storage.redis.fallback import LiveFirst
@@ -35,45 +33,21 @@ PREFIX = "fallback"
 
 
 class RedisProcess:
-    """A throwaway ``redis-server`` on a free port, without persistence."""
+    """A throwaway server of this test's own (``devtools.redis_server``) on a free port,
+    without persistence, which the test stops and starts again on the same port."""
 
     def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("the Redis tests need redis-server on PATH")
-        self._argv = [binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self._workdir = workdir
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._server = RedisServer(workdir=workdir)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self._server.url(0)
 
     def start(self) -> None:
-        argv = [*self._argv, "--port", str(self.port), "--dir", str(self._workdir)]
-        self._proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        probe = connect(self.url)
-        try:
-            deadline = time.monotonic() + 5
-            while True:
-                try:
-                    probe.ping()
-                    return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"redis-server did not start on port {self.port}")
-                    time.sleep(0.01)
-        finally:
-            probe.close()
+        self._server.start()
 
     def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(5)
-            self._proc = None
+        self._server.stop()
 
 
 @pytest.fixture

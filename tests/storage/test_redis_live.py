@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from testredis import redis_url
 
 from domain import BoundingBox, FlightPhase, FlightState, InvalidArgument
 from domain.flight import PositionSource
@@ -27,8 +28,8 @@ from storage.redis.live import LAT_LIMIT, RedisLiveIndex, search_boxes
 from storage.sqlite import SqliteDatabase, SqliteFlightRepository
 from testkit import T0, make_state
 
-# DB 13 of the local redis-server; the tests flush nothing else.
-REDIS_URL = os.environ.get("FLIGHTDATA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# DB 13 of the tests' own server (testredis); the tests flush nothing else.
+REDIS_URL = os.environ.get("FLIGHTDATA_TEST_REDIS_URL") or redis_url(13)
 
 
 @pytest.fixture(scope="module")

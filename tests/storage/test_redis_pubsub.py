@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+from testredis import redis_url
 
 from storage.base import StoreUnavailable
 from storage.redis import connect, connect_async
 from storage.redis.pubsub import RedisBroadcaster
 
-# DB 13 of the local redis-server; the tests flush nothing else.
-REDIS_URL = os.environ.get("FLIGHTDATA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# DB 13 of the tests' own server (testredis); the tests flush nothing else.
+REDIS_URL = os.environ.get("FLIGHTDATA_TEST_REDIS_URL") or redis_url(13)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ import orjson
 import pytest
 
 from config import Settings
+from devtools.dynamodb_local import DynamoDBLocal
 from domain import FlightState
 from resolvers.context import Context, make_loaders
 from schema import build_schema
@@ -42,7 +43,6 @@ from storage.dynamodb.connections import (
     decode_view,
     encode_view,
 )
-from storage.dynamodb.local import DynamoDBLocal
 from storage.dynamodb.tables import create_connections_table
 from storage.factory import open_stores
 from subscriptions import lambda_ws

@@ -21,6 +21,7 @@ import redis
 from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
+from testredis import redis_url
 
 from storage.redis import connect
 from testkit import served
@@ -166,7 +167,7 @@ def test_ping_gets_a_pong(server: str) -> None:
     asyncio.run(run())
 
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_URL = redis_url(9)
 
 
 def test_an_ingest_on_one_process_reaches_a_subscriber_on_another(

