@@ -1,7 +1,7 @@
 # One entry point: `make run` serves with the embedded default, `make test` runs the suite.
 SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +11,7 @@ export HOST PORT
 
 STAGE ?= dev
 REGION ?= $(or $(AWS_REGION),eu-west-1)
-.PHONY: run run-aws-local test lint bench schema dashboard need-npm need-chromium lambda \
+.PHONY: run run-aws-local test lint fmt bench schema dashboard need-npm need-chromium lambda \
 	package deploy clean
 
 # The dashboard (dashboard/): Node.js 20.19+ and npm build it into dashboard/dist, which the
@@ -48,6 +48,7 @@ run-aws-local: $(VENV)/.installed-dev
 # The dashboard's tests are part of the suite: without npm or Chromium it fails, saying why.
 test: $(VENV)/.installed-dev need-npm need-chromium dashboard
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 	cd dashboard && npm test
@@ -57,6 +58,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Formats the code and applies ruff's safe fixes (import order and the like).
+fmt: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || echo "wrk is not installed: the HTTP benchmark will be skipped (apt-get install wrk)"

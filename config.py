@@ -218,10 +218,11 @@ class Settings:
     introspection: bool = _setting("FLIGHTDATA_INTROSPECTION", True, _bool)
     cache_max_age_s: int = _setting("FLIGHTDATA_CACHE_MAX_AGE", 60, _positive(int))
     log_level: str = _setting("LOG_LEVEL", "INFO")
-    # Observability (package ``observability``): LOG_FORMAT json or text; /readyz wants the
+    # Observability (package ``observability``): LOG_FORMAT auto (text on a terminal, JSON
+    # elsewhere and on Lambda), json or text; /readyz wants the
     # newest state younger than FLIGHTDATA_READY_MAX_AGE; EMF metrics on Lambda go to
     # FLIGHTDATA_METRICS_NAMESPACE; FLIGHTDATA_XRAY patches the SDKs for X-Ray.
-    log_format: str = _setting("LOG_FORMAT", "json", _one_of("json", "text"))
+    log_format: str = _setting("LOG_FORMAT", "auto", _one_of("auto", "json", "text"))
     ready_max_age_s: float = _setting("FLIGHTDATA_READY_MAX_AGE", 120.0, _positive(float))
     metrics_namespace: str = _setting("FLIGHTDATA_METRICS_NAMESPACE", "FlightData")
     xray: bool = _setting("FLIGHTDATA_XRAY", False, _bool)

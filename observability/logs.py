@@ -8,11 +8,16 @@ A record becomes::
 ``request_id`` and ``cycle_id`` appear when set (see ``observability.context``); values
 passed with ``extra={...}`` become keys of their own; an exception is written, formatted,
 under ``exception``. ``LOG_FORMAT=text`` keeps a human-readable line with the same ids.
+
+``LOG_FORMAT=auto`` (the default) chooses per destination: text where the handler writes to
+a terminal (``make run`` in a shell, for a person to read), JSON everywhere else (a pipe, a
+file, a log collector) and always on Lambda, where CloudWatch reads the lines.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +30,9 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn's copy of the message with ANSI colours, for its own handler
 }
+FORMATS = ("auto", "json", "text")
 _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -71,25 +78,42 @@ class TextFormatter(logging.Formatter):
         return line + "".join(f" {k}={v}" for k, v in _ids().items())
 
 
-def formatter(kind: str) -> logging.Formatter:
-    """The formatter of a ``LOG_FORMAT`` value: ``json`` or ``text``."""
-    if kind == "json":
-        return JsonFormatter()
-    if kind == "text":
-        return TextFormatter()
-    raise ValueError(f"unknown log format {kind!r} (expected json or text)")
+def _on_a_terminal(handler: logging.Handler) -> bool:
+    stream = getattr(handler, "stream", None)
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
-def configure(level: str, kind: str = "json") -> None:
+def resolve(kind: str, handler: logging.Handler | None = None) -> str:
+    """``json`` or ``text`` for a ``LOG_FORMAT`` value and the handler it formats for:
+    ``auto`` is text on a terminal, JSON elsewhere and always on Lambda."""
+    if kind not in FORMATS:
+        raise ValueError(f"unknown log format {kind!r} (expected one of {', '.join(FORMATS)})")
+    if kind != "auto":
+        return kind
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return "json"
+    return "text" if handler is not None and _on_a_terminal(handler) else "json"
+
+
+def formatter(kind: str, handler: logging.Handler | None = None) -> logging.Formatter:
+    """The formatter of a ``LOG_FORMAT`` value (``auto``, ``json`` or ``text``) for
+    ``handler``'s destination."""
+    return TextFormatter() if resolve(kind, handler) == "text" else JsonFormatter()
+
+
+def configure(level: str, kind: str = "auto") -> None:
     """Log at ``level`` through the root logger's handlers, formatted as ``kind``.
 
     Handlers already installed (the Lambda runtime's, pytest's) keep their destination
-    and get the formatter; without any, one writing to stderr is added.
+    and get the formatter (with ``auto``, each the one its destination wants); without any,
+    one writing to stderr is added.
     """
     root = logging.getLogger()
     root.setLevel(level.upper())
     if not root.handlers:
         root.addHandler(logging.StreamHandler(sys.stderr))
-    chosen = formatter(kind)
     for handler in root.handlers:
-        handler.setFormatter(chosen)
+        handler.setFormatter(formatter(kind, handler))

@@ -25,7 +25,7 @@ from config import ConfigError, Settings
 from domain.cycle import CycleReport
 from ingestion import lambda_handlers
 from ingestion.events import FlightDataProcessed
-from observability import metrics, xray
+from observability import logs, metrics, xray
 from observability.context import bound
 from observability.emf import EmfWriter
 from observability.logs import JsonFormatter, TextFormatter
@@ -193,6 +193,60 @@ def test_the_cli_logs_json_lines_naming_the_cycle(seeded_settings: Settings) -> 
     [summary] = [r for r in records if r["message"].startswith("ingest file:")]
     assert "received=79" in summary["message"]
     assert re.fullmatch(r"file:.*@\d{8}T\d{6}\.\d{6}Z", summary["cycle_id"])
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@pytest.mark.parametrize(
+    ("kind", "tty", "lambda_name", "expected"),
+    [
+        ("auto", True, "", TextFormatter),  # make run in a terminal: lines a person reads
+        ("auto", False, "", JsonFormatter),  # a pipe, a file, a collector
+        ("auto", True, "flightdata-dev-api", JsonFormatter),  # Lambda: always JSON
+        ("json", True, "", JsonFormatter),
+        ("text", False, "", TextFormatter),
+    ],
+)
+def test_log_format_auto_is_text_on_a_terminal_and_json_elsewhere(
+    kind: str,
+    tty: bool,
+    lambda_name: str,
+    expected: type[logging.Formatter],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", lambda_name)
+    handler = logging.StreamHandler(_Stream(tty))
+
+    assert type(logs.formatter(kind, handler)) is expected
+
+
+def test_configure_formats_each_handler_for_its_destination() -> None:
+    root = logging.getLogger()
+    saved = (root.level, root.handlers[:], [h.formatter for h in root.handlers])
+    terminal = logging.StreamHandler(_Stream(True))
+    pipe = logging.StreamHandler(_Stream(False))
+    root.handlers[:] = [terminal, pipe]
+    try:
+        logs.configure("INFO", "auto")
+        logging.getLogger("flightdata.test").info("hello")
+    finally:
+        level, handlers, formatters = saved
+        root.handlers[:] = handlers
+        for handler, formatter in zip(handlers, formatters, strict=True):
+            handler.setFormatter(formatter)
+        root.setLevel(level)
+
+    assert isinstance(terminal.stream, _Stream)
+    assert isinstance(pipe.stream, _Stream)
+    assert terminal.stream.getvalue().split(" ", 2)[2].startswith("INFO flightdata.test: hello")
+    assert json.loads(pipe.stream.getvalue())["message"] == "hello"
 
 
 # --- Prometheus ---
@@ -526,7 +580,7 @@ def test_xray_without_its_package_is_a_config_error(
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"LOG_FORMAT": "yaml"}, "LOG_FORMAT: expected one of json, text"),
+        ({"LOG_FORMAT": "yaml"}, "LOG_FORMAT: expected one of auto, json, text"),
         ({"FLIGHTDATA_READY_MAX_AGE": "0"}, "FLIGHTDATA_READY_MAX_AGE: must be greater than 0"),
         ({"FLIGHTDATA_SITE_LAT": "51.5"}, "set both or neither"),
         ({"FLIGHTDATA_SITE_LAT": "91", "FLIGHTDATA_SITE_LON": "0"}, "between -90 and 90"),
@@ -540,7 +594,7 @@ def test_observability_settings_are_checked(env: dict[str, str], message: str) -
 def test_observability_settings_have_defaults() -> None:
     settings = Settings.from_env({})
 
-    assert settings.log_format == "json"
+    assert settings.log_format == "auto"
     assert settings.ready_max_age_s == 120.0
     assert settings.xray is False
     assert (settings.site_lat, settings.site_lon) == (None, None)
