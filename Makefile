@@ -50,6 +50,7 @@ test: $(VENV)/.installed-dev need-npm need-chromium dashboard
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 	cd dashboard && npm test
 	cd dashboard && CHROMIUM_PATH=$(CHROMIUM_PATH) npm run e2e
@@ -58,6 +59,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Formats the code and applies ruff's safe fixes (import order and the like).
 fmt: $(VENV)/.installed-dev

@@ -119,9 +119,10 @@ def _ingest_process() -> None:
 
 
 async def _ingest(settings: Settings, *, once: bool) -> int:
-    from ingestion.events import InProcessBus
-    from ingestion.service import build_ingest_loop
-    from storage.factory import open_stores, seed_airports
+    from domain.events import InProcessBus
+    from ingestion.reference import seed_airports
+    from runtime.ingest import build_ingest_loop
+    from storage.factory import open_stores
 
     stores = open_stores(settings)
     try:
@@ -184,7 +185,7 @@ def _parse_time(value: str) -> datetime:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from ingestion.rerun import reprocess
-    from ingestion.service import build_pipeline
+    from runtime.ingest import build_pipeline
     from storage.factory import open_stores
 
     settings = _export_flags(args)
@@ -227,7 +228,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
     from ingestion.rerun import redrive
-    from ingestion.service import build_pipeline
+    from runtime.ingest import build_pipeline
     from storage.factory import open_stores
 
     settings = _export_flags(args)
@@ -488,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from app import tune_gc
+    from runtime.process import tune_gc
 
     tune_gc()
     args = build_parser().parse_args(argv)

@@ -1,7 +1,7 @@
 """Where analytics reads and writes: the processed Parquet and JSON documents beside it.
 
 Both live under the data directory (embedded default) or in the bucket ``S3_RAW_BUCKET``
-names (where ``ingestion.service.build_processed_writer`` puts the Parquet), at the same
+names (where ``runtime.ingest.build_processed_writer`` puts the Parquet), at the same
 keys: ``processed/flights/year=YYYY/month=MM/day=DD/region=NAME/part-*.parquet``, and the
 documents of ``analytics.daily``.
 
@@ -220,7 +220,7 @@ class S3Objects:
 
 
 def processed_files(settings: Settings) -> ProcessedFiles:
-    """Where ``ingestion.service.build_processed_writer`` writes for these settings."""
+    """Where ``runtime.ingest.build_processed_writer`` writes for these settings."""
     if not settings.s3_raw_bucket:
         return LocalProcessed(settings.data_dir)
     filesystems = S3Filesystems(settings.aws_region, settings.aws_endpoint_url)

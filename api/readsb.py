@@ -68,7 +68,7 @@ from api._http import error, guarded, json_response
 from config import Settings
 from domain import FlightState, PositionSource
 from domain.flight import normalise_icao24
-from ingestion.adsbx import FPM_TO_MPS, FT_TO_M, KT_TO_MPS
+from domain.units import FPM_TO_MPS, FT_TO_M, KT_TO_MPS
 from storage.base import live_states
 from storage.factory import Stores
 

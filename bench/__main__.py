@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 
-from app import tune_gc
 from bench import (
     analytics,
     auth_overhead,
@@ -16,6 +15,7 @@ from bench import (
     pipeline,
     subscriptions,
 )
+from runtime.process import tune_gc
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ import random
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from app import tune_gc
 from bench._common import line, median, scratch_settings
 from config import Settings
 from domain import FlightState, Route
@@ -34,6 +33,7 @@ from ingestion.reference import airportsdata_airports
 from ingestion.replay import ReplaySource
 from ingestion.validate import validate
 from resolvers.context import Context, make_loaders
+from runtime.process import tune_gc
 from schema import build_schema
 from storage.factory import Stores, open_stores
 from storage.processed import LocalSink, ProcessedWriter

@@ -29,11 +29,12 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 
-from app import create_app, tune_gc
+from app import create_app
 from bench._common import line, scratch_settings
 from devtools import redis_server
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
+from runtime.process import tune_gc
 from security._resp import RespClient
 from security.keys import KeyService
 from security.keystore import open_key_store

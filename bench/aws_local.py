@@ -30,18 +30,18 @@ from datetime import timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from app import tune_gc
 from bench._common import line, median, p95
 from config import Settings
 from devtools.dynamodb_local import CREDENTIALS
 from devtools.dynamodb_local import start as start_dynamodb_local
 from devtools.redis_server import start as start_redis_server
 from domain import BoundingBox
-from ingestion.events import FlightDataProcessed
+from domain.events import FlightDataProcessed
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
-from ingestion.service import build_pipeline
 from resolvers.context import Context, make_loaders
+from runtime.ingest import build_pipeline
+from runtime.process import tune_gc
 from schema import build_schema
 from storage.base import FlightFilter
 from storage.dynamodb import DynamoStores, create_tables

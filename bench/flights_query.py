@@ -11,11 +11,11 @@ import time
 
 import orjson
 
-from app import tune_gc
 from bench._common import line, median, p95, scratch_settings
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from resolvers.context import Context, make_loaders
+from runtime.process import tune_gc
 from schema import build_schema
 from storage.factory import open_stores
 

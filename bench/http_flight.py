@@ -18,11 +18,12 @@ from pathlib import Path
 import httpx
 import orjson
 
-from app import tune_gc
 from bench._common import free_port, line, scratch_settings
 from ingestion.pipeline import Pipeline
+from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource
-from storage.factory import open_stores, seed_airports
+from runtime.process import tune_gc
+from storage.factory import open_stores
 
 ICAO24 = "4ca7b5"
 QUERY = f'{{ flight(icao24: "{ICAO24}") {{ icao24 callsign latitude longitude }} }}'

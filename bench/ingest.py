@@ -10,10 +10,10 @@ import time
 
 import orjson
 
-from app import tune_gc
 from bench._common import line, median, scratch_settings, timed
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
+from runtime.process import tune_gc
 from storage.factory import open_stores
 
 REPEAT = 15

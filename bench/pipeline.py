@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 import orjson
 
-from app import tune_gc
 from bench._common import free_port, line, median, scratch_settings
+from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource, load_snapshot
-from ingestion.service import build_pipeline
-from storage.factory import open_stores, seed_airports
+from runtime.ingest import build_pipeline
+from runtime.process import tune_gc
+from storage.factory import open_stores
 
 CYCLES = 6
 DERIVED_SIZE = 20_000

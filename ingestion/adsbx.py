@@ -70,12 +70,10 @@ from urllib.parse import quote
 import httpx
 
 from domain import PositionSource, Source
+from domain.units import FPM_TO_MPS, FT_TO_M, KT_TO_MPS
 from ingestion.batch import Candidate, Normalised, Reject
 from ingestion.errors import UpstreamError
 
-FT_TO_M = 0.3048
-KT_TO_MPS = 1852 / 3600  # 0.514444...
-FPM_TO_MPS = FT_TO_M / 60  # 0.00508
 RAPIDAPI_HOST = "adsbexchange-com1.p.rapidapi.com"
 # Unix time 1e11 is the year 5138 in seconds but 1973 in milliseconds.
 _MS_THRESHOLD = 1e11

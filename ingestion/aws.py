@@ -28,7 +28,7 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import ConfigError
-from ingestion.events import Event
+from domain.events import Event
 from storage.base import StoreUnavailable
 
 if TYPE_CHECKING:

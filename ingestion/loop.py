@@ -19,8 +19,8 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from domain.cycle import CycleReport
+from domain.events import EventBus, FlightDataReceived, SystemHealthCheck
 from ingestion.errors import UpstreamError
-from ingestion.events import EventBus, FlightDataReceived, SystemHealthCheck
 from ingestion.pipeline import Pipeline, RetryPolicy
 from ingestion.sources import FlightSource, parse_json
 from observability.context import CYCLE_ID

@@ -43,9 +43,9 @@ import httpx
 
 from config import ConfigError
 from domain import Source
+from domain.events import EventBus, RateLimitExceeded
 from ingestion.batch import Candidate, Normalised, Reject
 from ingestion.errors import UpstreamError
-from ingestion.events import EventBus, RateLimitExceeded
 from ingestion.opensky_auth import DEFAULT_AUTH_URL, Clock, TokenManager
 
 log = logging.getLogger(__name__)

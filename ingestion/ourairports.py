@@ -52,6 +52,7 @@ from pydantic import ValidationError
 
 from domain.airport import Airport
 from domain.runway import Runway
+from domain.units import FT_TO_M
 
 __all__ = [
     "AIRPORT_REQUIRED_COLUMNS",
@@ -66,8 +67,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-FT_TO_M = 0.3048
 
 AIRPORT_TYPES = frozenset(
     {

@@ -21,10 +21,10 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from domain import FlightState
 from domain.cycle import CycleReport
+from domain.events import DataQualityAlert, EventBus, FlightDataProcessed
 from domain.geo import haversine_km
 from ingestion.batch import Normalised, Reject
 from ingestion.errors import UpstreamError
-from ingestion.events import DataQualityAlert, EventBus, FlightDataProcessed
 from ingestion.validate import Rules, state_key, validate_with_raw
 from storage.base import (
     DeadLetter,

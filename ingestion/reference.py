@@ -3,6 +3,7 @@ OurAirports CSV files from a path or a URL."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -11,10 +12,12 @@ import httpx
 from pydantic import ValidationError
 
 from domain import Airport
+from domain.units import FT_TO_M
 from ingestion.ourairports import RowReject, airport_codes_by_ident, parse_airports, parse_runways
 from storage.base import AirportRepository
+from storage.factory import Stores
 
-_FT = 0.3048
+log = logging.getLogger(__name__)
 
 
 def airportsdata_airports() -> list[Airport]:
@@ -32,7 +35,7 @@ def airportsdata_airports() -> list[Airport]:
                     region=row["subd"] or None,
                     latitude=row["lat"],
                     longitude=row["lon"],
-                    elevation_m=round(row["elevation"] * _FT, 1) if row["elevation"] else None,
+                    elevation_m=round(row["elevation"] * FT_TO_M, 1) if row["elevation"] else None,
                     time_zone=row["tz"] or None,
                 )
             )
@@ -85,3 +88,12 @@ def load_ourairports(
     codes = airport_codes_by_ident(_lines(airports_csv))
     runways = parse_runways(_lines(runways_csv), airport_codes=codes)
     return LoadReport(loaded, parsed.rejects, airports.put_runways(runways.items), runways.rejects)
+
+
+def seed_airports(stores: Stores) -> int:
+    """Load the offline airport list into an empty airport store; returns rows loaded."""
+    if stores.airports.count():
+        return 0
+    loaded = stores.airports.put_airports(airportsdata_airports())
+    log.info("loaded %d airports from airportsdata", loaded)
+    return loaded

@@ -14,11 +14,11 @@ import httpx
 import orjson
 
 from config import ConfigError, Settings
+from domain.events import EventBus
 from ingestion.adsbx import AdsbxSource, auth_headers
 from ingestion.batch import Normalised
 from ingestion.detect import normalise_any
 from ingestion.errors import UpstreamError
-from ingestion.events import EventBus
 from ingestion.opensky import OpenSkySource
 from ingestion.receiver import ReceiverSource
 from ingestion.replay import ReplaySource

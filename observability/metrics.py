@@ -38,9 +38,10 @@ import asyncio
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -62,12 +63,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingestion.events import DataQualityAlert, Event, FlightDataProcessed, RateLimitExceeded
+from domain.events import DataQualityAlert, Event, FlightDataProcessed, RateLimitExceeded
 from storage.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from storage.factory import Stores
-    from subscriptions.hub import UpdateHub
+
+
+class _Subscriber(Protocol):
+    dropped: int
+
+
+class SubscriberCounts(Protocol):
+    """What ``/metrics`` reads of this process's subscriptions (``live.subscribers``)."""
+
+    @property
+    def subscribers(self) -> AbstractSet[_Subscriber]: ...
+
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 for _default in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
@@ -217,7 +229,7 @@ class RuntimeCollector(Collector):
     event loop's objects, which the GIL keeps consistent.
     """
 
-    def __init__(self, stores: Stores, hub: UpdateHub | None) -> None:
+    def __init__(self, stores: Stores, hub: SubscriberCounts | None) -> None:
         self.stores = stores
         self.hub = hub
 
@@ -295,7 +307,7 @@ class _Shared(Collector):
         return REGISTRY.collect()
 
 
-def app_registry(stores: Stores, hub: UpdateHub | None) -> CollectorRegistry:
+def app_registry(stores: Stores, hub: SubscriberCounts | None) -> CollectorRegistry:
     """The process-wide metrics plus those read from one app's runtime."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Shared())
@@ -303,7 +315,7 @@ def app_registry(stores: Stores, hub: UpdateHub | None) -> CollectorRegistry:
     return registry
 
 
-def routes(stores: Stores, hub: UpdateHub | None) -> list[Route]:
+def routes(stores: Stores, hub: SubscriberCounts | None) -> list[Route]:
     """``GET /metrics`` for the app that owns ``stores`` and ``hub``."""
     registry = app_registry(stores, hub)
 

@@ -14,9 +14,9 @@ from config import Settings
 from domain import Airport, FlightState
 from domain.route import Route
 from domain.runway import Runway
+from live.subscribers import UpdateHub
 from storage.base import NearestAirport
 from storage.factory import Stores
-from subscriptions.hub import UpdateHub
 
 TrackKey = tuple[str, datetime, datetime]
 PointKey = tuple[float, float]

@@ -16,6 +16,8 @@ from typing import Any
 from strawberry.types import Info
 
 from domain import FlightState, InvalidArgument
+from live.filtering import UpdateFilter
+from live.subscribers import Subscriber, UpdateHub
 from resolvers import _args
 from resolvers.context import Context, make_loaders
 from schema._executor import RESPONSE_MEMO
@@ -23,8 +25,6 @@ from schema.flight import Flight
 from schema.inputs import BoundingBoxInput
 from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
-from subscriptions.filtering import UpdateFilter
-from subscriptions.hub import Subscriber, UpdateHub
 
 MAX_AIRCRAFT = 1000
 _READY_WAIT_S = 5.0

@@ -27,9 +27,10 @@ import boto3
 from config import Settings
 from devtools import dynamodb_local, redis_server
 from devtools.aws_provision import AwsNames, provision
+from ingestion.reference import seed_airports
 from storage.dynamodb import DynamoNames, create_tables
 from storage.dynamodb.tables import create_connections_table
-from storage.factory import open_stores, seed_airports
+from storage.factory import open_stores
 
 STAGE = "local"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from config import Settings
-from ingestion.events import Event, RateLimitExceeded
+from domain.events import Event, RateLimitExceeded
 from security._resp import RespClient
 from security.keys import Authenticator, KeyRejected
 from security.keystore import open_key_store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -27,8 +26,6 @@ from storage.sqlite import (
     SqliteFlightRepository,
     SqliteRouteRepository,
 )
-
-log = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
@@ -184,14 +181,3 @@ def _with_redis(settings: Settings, stores: Stores) -> Stores:
 def _live_ttl_s(settings: Settings) -> int:
     """How long the live index holds an aircraft: the live window, plus clock skew and lag."""
     return int(settings.live_window_s) + 120
-
-
-def seed_airports(stores: Stores) -> int:
-    """Load the offline airport list into an empty airport store; returns rows loaded."""
-    if stores.airports.count():
-        return 0
-    from ingestion.reference import airportsdata_airports
-
-    loaded = stores.airports.put_airports(airportsdata_airports())
-    log.info("loaded %d airports from airportsdata", loaded)
-    return loaded

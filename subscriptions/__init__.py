@@ -1,6 +1,6 @@
-"""Live updates: each ingest cycle's changed states, pushed to GraphQL subscribers.
-
-An ingest cycle publishes one ``CycleUpdate`` on a ``Broadcaster`` (in-process for the
-embedded default, Redis pub/sub when Redis is configured); every API process listens and
-its ``UpdateHub`` filters the update for each of its own subscribers.
+"""GraphQL subscriptions on AWS Lambda: the API Gateway WebSocket API in
+graphql-transport-ws (``lambda_ws``), its management API (``apigw``), one operation run
+outside a long-lived process (``operations``), and the fan-out of each cycle to the stored
+subscriptions (``lambda_fanout``). A long-running server serves subscriptions through
+Strawberry's WebSocket view and ``live``'s hub instead.
 """

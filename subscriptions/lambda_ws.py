@@ -22,8 +22,8 @@ reason, so the code and reason are logged here and the client sees a plain close
 rules of the protocol have no timer to run on: 4408 (no ``connection_init`` in time)
 becomes API Gateway's idle timeout, and a server ``ping`` is never sent (clients ping).
 
-The runtime (settings, stores, clients) is built on the first invocation and kept while
-the container is warm.
+``WebSocketApi`` holds what it needs (settings, stores, clients); ``runtime.lambdas``
+builds it on the first invocation and keeps it while the container is warm.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +40,11 @@ import orjson
 import strawberry
 from graphql import GraphQLError
 
-from config import ConfigError, Settings
-from ingestion.events import FlightDataProcessed
+from config import Settings
+from domain.events import FlightDataProcessed
 from resolvers.context import Context, make_loaders
-from schema import build_schema
 from schema.track import TrackPoint
-from security.gate import Gate, build_security
+from security.gate import Gate
 from security.keys import KeyRejected
 from security.websocket import payload_key
 from storage.dynamodb.connections import (
@@ -53,9 +52,9 @@ from storage.dynamodb.connections import (
     SubscriptionRecord,
     ViewTooLarge,
 )
-from storage.factory import Stores, aws_client, open_stores
-from subscriptions.apigw import ConnectionGone, ManagementApi
-from subscriptions.fanout import Cycle, FanOut
+from storage.factory import Stores
+from subscriptions.apigw import ConnectionGone, ManagementApi, ManagementClientProtocol
+from subscriptions.lambda_fanout import Cycle, FanOut
 from subscriptions.operations import (
     Rejected,
     SnapshotHub,
@@ -83,81 +82,43 @@ class _Close(Exception):
 
 
 @dataclass
-class _Runtime:
+class WebSocketApi:
+    """What the handler needs, built by the composition root (``runtime.lambdas``) on the
+    first invocation and kept while the container is warm."""
+
     settings: Settings
     stores: Stores
     connections: DynamoConnectionRepository
     schema: strawberry.Schema
+    management_client: Callable[[str], ManagementClientProtocol]
     gate: Gate | None = None
     _apis: dict[str, ManagementApi] = field(default_factory=dict)
 
     def api(self, endpoint: str) -> ManagementApi:
         """The management API of ``endpoint``, one client each, kept while warm."""
         if endpoint not in self._apis:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.client(
-                "apigatewaymanagementapi",
-                endpoint_url=endpoint,
-                region_name=self.settings.aws_region,
-                config=Config(
-                    retries={"mode": "standard", "max_attempts": 3},
-                    connect_timeout=5,
-                    read_timeout=10,
-                ),
-            )
-            self._apis[endpoint] = ManagementApi(client, endpoint)
+            self._apis[endpoint] = ManagementApi(self.management_client(endpoint), endpoint)
         return self._apis[endpoint]
 
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """API Gateway WebSocket routes and EventBridge FlightDataProcessed events."""
+        request = event.get("requestContext")
+        if isinstance(request, dict) and "connectionId" in request:
+            return _Routes(self, event).run()
+        if event.get("detail-type") == FlightDataProcessed.detail_type:
+            fanout = FanOut(
+                schema=self.schema,
+                stores=self.stores,
+                settings=self.settings,
+                connections=self.connections,
+                api=self.api,
+            )
+            return asyncio.run(fanout.run(Cycle.from_event(event)))
+        raise ValueError(f"not a WebSocket route nor a FlightDataProcessed event: {sorted(event)}")
 
-_runtime: _Runtime | None = None
-
-
-def _get_runtime() -> _Runtime:
-    global _runtime
-    if _runtime is None:
-        settings = Settings.from_env()
-        if not settings.dynamodb_connections_table:
-            raise ConfigError("DYNAMODB_CONNECTIONS_TABLE: required by the WebSocket handler")
-        stores = open_stores(settings)
-        _runtime = _Runtime(
-            settings=settings,
-            stores=stores,
-            connections=DynamoConnectionRepository(
-                aws_client(settings, "dynamodb"), settings.dynamodb_connections_table
-            ),
-            schema=build_schema(),
-            gate=build_security(settings, stores).gate,
-        )
-    return _runtime
-
-
-def reset_runtime() -> None:
-    """Forget the warm runtime (tests; a new configuration)."""
-    global _runtime
-    if _runtime is not None:
-        _runtime.stores.close()
-        _runtime.connections.close()
-    _runtime = None
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """API Gateway WebSocket routes and EventBridge FlightDataProcessed events."""
-    rt = _get_runtime()
-    request = event.get("requestContext")
-    if isinstance(request, dict) and "connectionId" in request:
-        return _Routes(rt, event).run()
-    if event.get("detail-type") == FlightDataProcessed.detail_type:
-        fanout = FanOut(
-            schema=rt.schema,
-            stores=rt.stores,
-            settings=rt.settings,
-            connections=rt.connections,
-            api=rt.api,
-        )
-        return asyncio.run(fanout.run(Cycle.from_event(event)))
-    raise ValueError(f"not a WebSocket route nor a FlightDataProcessed event: {sorted(event)}")
+    def close(self) -> None:
+        self.stores.close()
+        self.connections.close()
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str:
@@ -168,7 +129,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str:
 class _Routes:
     """One route invocation of one connection."""
 
-    def __init__(self, rt: _Runtime, event: Mapping[str, Any]) -> None:
+    def __init__(self, rt: WebSocketApi, event: Mapping[str, Any]) -> None:
         self.rt = rt
         self.event = event
         request = event["requestContext"]

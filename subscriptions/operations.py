@@ -42,6 +42,9 @@ from graphql.execution import create_source_event_stream, execute_subscription_e
 from graphql.pyutils import is_awaitable
 
 from domain import FlightState
+from live.channel import InProcessBroadcaster
+from live.filtering import CellIndex, UpdateFilter
+from live.subscribers import Batch, Subscriber, UpdateHub
 from resolvers.context import Context
 from schema import mask_errors
 from schema.live import FlightUpdateBatch
@@ -49,9 +52,6 @@ from storage.base import FlightFilter
 from storage.dynamodb.connections import ViewTooLarge
 from storage.factory import Stores
 from subscriptions.apigw import MAX_MESSAGE_BYTES
-from subscriptions.broadcast import InProcessBroadcaster
-from subscriptions.filtering import CellIndex, UpdateFilter
-from subscriptions.hub import Batch, Subscriber, UpdateHub
 
 log = logging.getLogger(__name__)
 

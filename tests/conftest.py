@@ -19,13 +19,14 @@ from app import Runtime, create_app
 from config import Settings
 from devtools.dynamodb_local import DynamoDBLocal
 from devtools.dynamodb_local import start as start_dynamodb_local
+from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource, load_snapshot
-from ingestion.service import build_pipeline
 from ingestion.validate import validate
+from runtime.ingest import build_pipeline
 from storage.archive import LocalArchive
 from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
 from storage.dynamodb import AirportIndex, DynamoNames, open_dynamo_stores
-from storage.factory import Stores, open_stores, seed_airports
+from storage.factory import Stores, open_stores
 from testkit import ReplayWorld, SteppedClock, TestClient, close_leftover_event_loop
 
 BACKENDS = ["sqlite", "dynamodb"]

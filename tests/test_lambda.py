@@ -10,6 +10,7 @@ import pytest
 
 import app
 from config import Settings
+from runtime import lambdas
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
 
@@ -25,16 +26,16 @@ def _event(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch, seeded_settings: Settings) -> app._LazyMangum:
+def handler(monkeypatch: pytest.MonkeyPatch, seeded_settings: Settings) -> lambdas.LazyMangum:
     for name, value in {
         "FLIGHTDATA_DATA_DIR": str(seeded_settings.data_dir),
         "FLIGHTDATA_INGEST": "false",
     }.items():
         monkeypatch.setenv(name, value)
-    return app._LazyMangum()
+    return lambdas.LazyMangum()
 
 
-def test_graphql_post_event_is_answered_by_the_app(handler: app._LazyMangum) -> None:
+def test_graphql_post_event_is_answered_by_the_app(handler: lambdas.LazyMangum) -> None:
     response = handler(_event("apigw_http_v2_graphql_post.json"), _LambdaContext())
 
     assert response["statusCode"] == 200
@@ -46,7 +47,7 @@ def test_graphql_post_event_is_answered_by_the_app(handler: app._LazyMangum) -> 
     assert body["data"]["flights"]["totalCount"] == 0
 
 
-def test_health_event_reports_the_store(handler: app._LazyMangum) -> None:
+def test_health_event_reports_the_store(handler: lambdas.LazyMangum) -> None:
     response = handler(_event("apigw_http_v2_healthz_get.json"), _LambdaContext())
 
     assert response["statusCode"] == 200
@@ -55,7 +56,7 @@ def test_health_event_reports_the_store(handler: app._LazyMangum) -> None:
     assert body["newest_state_age_s"] is None
 
 
-def test_handler_builds_the_app_once(handler: app._LazyMangum) -> None:
+def test_handler_builds_the_app_once(handler: lambdas.LazyMangum) -> None:
     handler(_event("apigw_http_v2_healthz_get.json"), _LambdaContext())
     first = handler._handler
     handler(_event("apigw_http_v2_healthz_get.json"), _LambdaContext())
@@ -65,5 +66,5 @@ def test_handler_builds_the_app_once(handler: app._LazyMangum) -> None:
 
 
 def test_importing_the_module_opens_nothing() -> None:
-    assert isinstance(app.handler, app._LazyMangum)
+    assert isinstance(app.handler, lambdas.LazyMangum)
     assert app.handler._handler is None

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-import app
 from config import Settings
 from devtools.aws_provision import AwsClients, AwsNames, provision
 from devtools.dynamodb_local import DynamoDBLocal
-from ingestion import lambda_handlers
-from storage.factory import open_stores, seed_airports
+from ingestion.reference import seed_airports
+from runtime import lambdas
+from storage.factory import open_stores
 from testkit import FIXTURES
 
 if TYPE_CHECKING:
@@ -114,34 +114,34 @@ def aws_env(
         seed_airports(stores)
     finally:
         stores.close()
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
     yield {**env, "queue_arn": made.queue_arn}
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
 
 
 def _embedded_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     for name in ("FLIGHTDATA_BACKEND", "S3_RAW_BUCKET", "PROCESSING_QUEUE_URL"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("FLIGHTDATA_DATA_DIR", str(tmp_path / "embedded"))
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
     stores = open_stores(Settings.from_env())
     try:
         seed_airports(stores)
     finally:
         stores.close()
-    result = lambda_handlers.fetcher(
+    result = lambdas.fetcher(
         json.loads((EVENTS / "eventbridge_scheduled.json").read_text()), _Context()
     )
     assert result["error"] is None
-    lambda_handlers.reset_runtime()
-    return _answer(app._LazyMangum())
+    lambdas.reset_runtime()
+    return _answer(lambdas.LazyMangum())
 
 
 def test_fetcher_processor_and_api_answer_as_the_embedded_default(
     aws_env: dict[str, str], aws: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scheduled = json.loads((EVENTS / "eventbridge_scheduled.json").read_text())
-    fetched = lambda_handlers.fetcher(scheduled, _Context())
+    fetched = lambdas.fetcher(scheduled, _Context())
     assert fetched["queued"] is True
 
     sqs = aws.sqs()
@@ -163,8 +163,8 @@ def test_fetcher_processor_and_api_answer_as_the_embedded_default(
             }
         ]
     }
-    assert lambda_handlers.processor(event, _Context()) == {"batchItemFailures": []}
+    assert lambdas.processor(event, _Context()) == {"batchItemFailures": []}
 
-    on_aws = _answer(app._LazyMangum())
+    on_aws = _answer(lambdas.LazyMangum())
     assert on_aws["flights"]["totalCount"] == 78
     assert on_aws == _embedded_answer(tmp_path, monkeypatch)

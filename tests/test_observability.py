@@ -19,18 +19,17 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from testredis import redis_url
 
-import app as app_module
 from app import Runtime, create_app
 from config import ConfigError, Settings
 from domain.cycle import CycleReport
-from ingestion import lambda_handlers
-from ingestion.events import FlightDataProcessed
+from domain.events import FlightDataProcessed
+from live.filtering import UpdateFilter
 from observability import logs, metrics, xray
 from observability.context import bound
 from observability.emf import EmfWriter
 from observability.logs import JsonFormatter, TextFormatter
+from runtime import lambdas
 from storage.base import StoreUnavailable
-from subscriptions.filtering import UpdateFilter
 from testkit import (
     FIXTURES,
     T0,
@@ -131,7 +130,7 @@ def test_a_lambda_invocation_is_answered_with_its_request_id(
     monkeypatch.setenv("FLIGHTDATA_INGEST", "false")
     event = json.loads((EVENTS / "apigw_http_v2_healthz_get.json").read_text())
 
-    response = app_module._LazyMangum()(event, _LambdaContext())
+    response = lambdas.LazyMangum()(event, _LambdaContext())
 
     assert response["headers"]["x-request-id"] == _LambdaContext.aws_request_id
 
@@ -497,12 +496,12 @@ def test_the_fetcher_lambda_writes_its_cycle_as_emf(
 ) -> None:
     monkeypatch.setenv("FLIGHTDATA_DATA_DIR", str(seeded_settings.data_dir))
     monkeypatch.setenv("FLIGHTDATA_SOURCE", f"file:{FIXTURES / 'opensky_states_bbox_alps_79.json'}")
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
     event = json.loads((EVENTS / "eventbridge_scheduled.json").read_text())
     try:
-        result = lambda_handlers.fetcher(event, _LambdaContext())
+        result = lambdas.fetcher(event, _LambdaContext())
     finally:
-        lambda_handlers.reset_runtime()
+        lambdas.reset_runtime()
 
     docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     [cycle] = [d for d in docs if "RecordsReceived" in d]
@@ -557,7 +556,7 @@ def test_xray_patches_the_sdks_only_when_asked() -> None:
         FLIGHTDATA_XRAY="true",
     )
     off = _python(
-        "import sys, app, cli, ingestion.lambda_handlers; from config import Settings; "
+        "import sys, app, cli, runtime.lambdas; from config import Settings; "
         "from observability import xray; print(xray.enable(Settings.from_env())); "
         "print('aws_xray_sdk' in sys.modules)",
         FLIGHTDATA_XRAY="false",

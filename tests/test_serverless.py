@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ingestion.events import EVENT_TYPES
+from domain.events import EVENT_TYPES
 from scripts import build_lambda, deploy_dashboard
 from storage.dynamodb.tables import CONNECTIONS
 
@@ -254,11 +254,11 @@ def test_functions_have_the_architecture_sizes(sls: dict[str, Any]) -> None:
     }
 
     assert sizes == {
-        "flight-data-fetcher": ("ingestion/lambda_handlers.fetcher", 512, 300),
-        "flight-data-processor": ("ingestion/lambda_handlers.processor", 1024, 900),
+        "flight-data-fetcher": ("runtime/lambdas.fetcher", 512, 300),
+        "flight-data-processor": ("runtime/lambdas.processor", 1024, 900),
         "flight-api-handler": ("app.handler", 256, 30),
-        "analytics-processor": ("ingestion/lambda_handlers.analytics", 1024, 900),
-        "websocket-handler": ("subscriptions/lambda_ws.handler", 512, 60),
+        "analytics-processor": ("runtime/lambdas.analytics", 1024, 900),
+        "websocket-handler": ("runtime/lambdas.websocket", 512, 60),
     }
     assert sls["provider"]["runtime"] == "python3.11"
     assert sls["provider"]["architecture"] == "x86_64"

@@ -38,7 +38,7 @@ from typing import Any, TypeVar, cast
 import orjson
 from redis.exceptions import RedisError
 
-from ingestion.events import Event, FlightDataProcessed
+from domain.events import Event, FlightDataProcessed
 from storage import cursor
 from storage.base import FlightFilter
 from storage.redis import AsyncRedisClient, Breaker, RedisClient

@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 from config import Settings
 from domain.cycle import CycleReport
 from ingestion.replay import ReplaySource
-from ingestion.service import build_pipeline
+from runtime.ingest import build_pipeline
 from storage.factory import Stores, open_stores
 from testkit import FIXTURES, SteppedClock
 

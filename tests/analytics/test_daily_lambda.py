@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import app
 from config import Settings
 from devtools.aws_provision import AwsClients, AwsNames, provision
 from devtools.dynamodb_local import DynamoDBLocal
-from ingestion import lambda_handlers
-from storage.factory import open_stores, seed_airports
+from ingestion.reference import seed_airports
+from runtime import lambdas
+from storage.factory import open_stores
 from testkit import FIXTURES
 
 if TYPE_CHECKING:
@@ -89,9 +89,9 @@ def aws_env(
         seed_airports(stores)
     finally:
         stores.close()
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
     yield made.bucket
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
 
 
 def _scheduled(at: str) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def _scheduled(at: str) -> dict[str, Any]:
 def _api(query: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / "apigw_http_v2_graphql_post.json").read_text())
     event["body"] = json.dumps({"query": query})
-    response = app._LazyMangum()(event, _Context())
+    response = lambdas.LazyMangum()(event, _Context())
     assert response["statusCode"] == 200, response
     body: dict[str, Any] = json.loads(response["body"])
     assert "errors" not in body, body
@@ -111,12 +111,12 @@ def _api(query: str) -> dict[str, Any]:
 
 
 def test_the_daily_function_writes_the_days_documents_to_s3(aws_env: str, aws: MotoServer) -> None:
-    fetched = lambda_handlers.fetcher(_scheduled("2026-07-29T14:14:30Z"), _Context())
+    fetched = lambdas.fetcher(_scheduled("2026-07-29T14:14:30Z"), _Context())
     assert fetched["error"] is None
     assert fetched["stored"] == 78
 
     # Half an hour after midnight, as scheduled: the day before is done.
-    result = lambda_handlers.analytics(_scheduled("2026-07-30T00:30:00Z"), _Context())
+    result = lambdas.analytics(_scheduled("2026-07-30T00:30:00Z"), _Context())
 
     assert result["day"] == DAY
     assert result["states"] == 78
@@ -135,7 +135,7 @@ def test_the_daily_function_writes_the_days_documents_to_s3(aws_env: str, aws: M
 
 
 def test_the_api_answers_from_s3_parquet_then_from_the_documents(aws_env: str) -> None:
-    lambda_handlers.fetcher(_scheduled("2026-07-29T14:14:30Z"), _Context())
+    lambdas.fetcher(_scheduled("2026-07-29T14:14:30Z"), _Context())
     query = f"""{{
       day: regionCounts(window: "{DAY}") {{ aircraft basis }}
       hours: regionCounts(window: "{DAY}T12:00:00Z/{DAY}T16:00:00Z") {{ aircraft basis }}
@@ -143,7 +143,7 @@ def test_the_api_answers_from_s3_parquet_then_from_the_documents(aws_env: str) -
     }}"""
 
     before = _api(f"{{ analytics {query} }}")
-    lambda_handlers.analytics({"date": DAY}, _Context())
+    lambdas.analytics({"date": DAY}, _Context())
     after = _api(f"{{ analytics {query} }}")
 
     assert before == {

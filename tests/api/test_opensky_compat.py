@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from app import Runtime
-from ingestion.service import build_pipeline
 from ingestion.sources import FileSource
+from runtime.ingest import build_pipeline
 from storage.base import FlightFilter
 from testkit import FIXTURES, ReplayWorld, TestClient
 

@@ -18,7 +18,7 @@ import pytest
 from app import Runtime, create_app
 from config import Settings
 from ingestion.receiver import ReceiverSource
-from ingestion.service import build_pipeline
+from runtime.ingest import build_pipeline
 from testkit import FIXTURES, T0, ReplayWorld, TestClient, make_state
 
 SAMPLES = ["readsb_aircraft_plord12_london.json", "dump1090fa_aircraft_kdriver_2018.json"]

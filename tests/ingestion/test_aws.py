@@ -18,7 +18,15 @@ from botocore.stub import Stubber
 
 from config import ConfigError, Settings
 from devtools.aws_provision import AwsClients, AwsNames, Provisioned, provision
-from ingestion import lambda_handlers
+from domain.events import (
+    EVENT_TYPES,
+    DataQualityAlert,
+    Event,
+    FlightDataProcessed,
+    FlightDataReceived,
+    RateLimitExceeded,
+    SystemHealthCheck,
+)
 from ingestion.aws import (
     MAX_EVENTS_BYTES,
     AwsUnavailable,
@@ -29,16 +37,8 @@ from ingestion.aws import (
     opensky_parameter_names,
     ssm_credentials,
 )
-from ingestion.events import (
-    EVENT_TYPES,
-    DataQualityAlert,
-    Event,
-    FlightDataProcessed,
-    FlightDataReceived,
-    RateLimitExceeded,
-    SystemHealthCheck,
-)
-from ingestion.service import build_pipeline
+from runtime import lambdas
+from runtime.ingest import build_pipeline
 from storage.base import StoreUnavailable
 from storage.factory import open_stores
 from storage.processed import ProcessedWriter
@@ -354,7 +354,7 @@ def runtime(
     provisioned: Provisioned,
     seeded_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[lambda_handlers._Runtime]:
+) -> Iterator[lambdas._Runtime]:
     """The handlers' runtime with the archive, Parquet, events and queue on AWS: what
     ``_get_runtime`` builds once the settings name them (see the AWS wiring notes)."""
     settings = replace(seeded_settings, source=f"file:{FIXTURE}")
@@ -362,8 +362,8 @@ def runtime(
     pipeline = build_pipeline(settings, stores, EventBridgeBus(clients.events, NAMES.bus))
     pipeline.processed = ProcessedWriter(S3Sink(clients.s3, provisioned.bucket))
     queue = SqsQueue(clients.sqs, provisioned.queue_url)
-    rt = lambda_handlers._Runtime(settings, stores, pipeline, queue)
-    monkeypatch.setattr(lambda_handlers, "_runtime", rt)
+    rt = lambdas._Runtime(settings, stores, pipeline, queue)
+    monkeypatch.setattr(lambdas, "_runtime", rt)
     yield rt
     stores.close()
 
@@ -378,7 +378,7 @@ def parquet_rows(clients: AwsClients, bucket: str) -> int:
 
 
 def test_processor_reads_the_s3_body_named_by_an_sqs_message(
-    runtime: lambda_handlers._Runtime,
+    runtime: lambdas._Runtime,
     clients: AwsClients,
     provisioned: Provisioned,
     events_url: str,
@@ -388,9 +388,7 @@ def test_processor_reads_the_s3_body_named_by_an_sqs_message(
     runtime.queue.send({"archive_key": key, "source": "opensky", "cycle_id": "opensky@t1"})
     messages = receive(clients.sqs, provisioned.queue_url)
 
-    result = lambda_handlers.processor(
-        lambda_sqs_event(messages, provisioned.queue_arn), _Context()
-    )
+    result = lambdas.processor(lambda_sqs_event(messages, provisioned.queue_arn), _Context())
 
     assert result == {"batchItemFailures": []}
     [cycle] = runtime.stores.cycles.recent_cycles(5)
@@ -401,27 +399,25 @@ def test_processor_reads_the_s3_body_named_by_an_sqs_message(
 
 
 def test_processor_reports_a_message_whose_body_is_not_archived(
-    runtime: lambda_handlers._Runtime, clients: AwsClients, provisioned: Provisioned
+    runtime: lambdas._Runtime, clients: AwsClients, provisioned: Provisioned
 ) -> None:
     assert runtime.queue is not None
     missing = "raw/year=2024/month=01/day=15/hour=14/flights-20240115-140005.json.gz"
     runtime.queue.send({"archive_key": missing, "source": "opensky", "cycle_id": "opensky@t2"})
     [message] = receive(clients.sqs, provisioned.queue_url)
 
-    result = lambda_handlers.processor(
-        lambda_sqs_event([message], provisioned.queue_arn), _Context()
-    )
+    result = lambdas.processor(lambda_sqs_event([message], provisioned.queue_arn), _Context())
 
     assert result == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
 
 
 def test_fetcher_archives_to_s3_and_queues_the_body_for_the_processor(
-    runtime: lambda_handlers._Runtime,
+    runtime: lambdas._Runtime,
     clients: AwsClients,
     provisioned: Provisioned,
     events_url: str,
 ) -> None:
-    fetched = lambda_handlers.fetcher({}, _Context())
+    fetched = lambdas.fetcher({}, _Context())
 
     assert fetched["queued"] is True
     [message] = receive(clients.sqs, provisioned.queue_url)
@@ -433,9 +429,7 @@ def test_fetcher_archives_to_s3_and_queues_the_body_for_the_processor(
     assert runtime.stores.archive.get(fetched["archive_key"]).body == BODY
     assert "FlightDataReceived" in detail_types(clients.sqs, events_url, want=1)
 
-    result = lambda_handlers.processor(
-        lambda_sqs_event([message], provisioned.queue_arn), _Context()
-    )
+    result = lambdas.processor(lambda_sqs_event([message], provisioned.queue_arn), _Context())
 
     assert result == {"batchItemFailures": []}
     [cycle] = runtime.stores.cycles.recent_cycles(5)

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from devtools.aws_provision import AwsClients, AwsNames, Provisioned, provision
-from ingestion.events import EVENT_TYPES
+from domain.events import EVENT_TYPES
 
 if TYPE_CHECKING:
     from moto_server import MotoServer

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from config import ConfigError, Settings
+from domain.events import InProcessBus, RateLimitExceeded
 from ingestion.errors import UpstreamError
-from ingestion.events import InProcessBus, RateLimitExceeded
 from ingestion.opensky import (
     BBox,
     OpenSkyClient,

@@ -14,7 +14,7 @@ from securitykit import Served, serve
 
 from app import create_app
 from config import Settings
-from ingestion.events import RateLimitExceeded
+from domain.events import RateLimitExceeded
 from security.gate import RateLimited
 from testkit import TestClient
 

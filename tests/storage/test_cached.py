@@ -10,9 +10,9 @@ from testredis import redis_url
 
 from config import Settings
 from domain import BoundingBox
-from ingestion.events import FlightDataProcessed
+from domain.events import FlightDataProcessed
 from ingestion.replay import ReplaySource
-from ingestion.service import build_pipeline
+from runtime.ingest import build_pipeline
 from storage.base import FlightFilter
 from storage.factory import Stores, open_stores
 

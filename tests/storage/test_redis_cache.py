@@ -14,7 +14,7 @@ import redis
 from testredis import redis_url
 
 from domain import BoundingBox, InvalidArgument
-from ingestion.events import FlightDataProcessed, FlightDataReceived
+from domain.events import FlightDataProcessed, FlightDataReceived
 from storage import cursor
 from storage.base import FlightFilter
 from storage.redis import connect, connect_async

@@ -1,5 +1,5 @@
 """The WebSocket API on Lambda: API Gateway WebSocket events (``fixtures/apigw_ws/``) and
-EventBridge FlightDataProcessed events through ``subscriptions.lambda_ws.handler``.
+EventBridge FlightDataProcessed events through ``runtime.lambdas.websocket``.
 
 Real engines where the code talks to one: flights and connections in DynamoDB Local, and
 the real boto3 ``apigatewaymanagementapi`` client posting over HTTP to a stand-in of the
@@ -30,6 +30,7 @@ from config import Settings
 from devtools.dynamodb_local import DynamoDBLocal
 from domain import FlightState
 from resolvers.context import Context, make_loaders
+from runtime import lambdas
 from schema import build_schema
 from schema.flight import Flight
 from schema.live import FlightUpdateBatch
@@ -45,9 +46,8 @@ from storage.dynamodb.connections import (
 )
 from storage.dynamodb.tables import create_connections_table
 from storage.factory import open_stores
-from subscriptions import lambda_ws
 from subscriptions.apigw import MAX_MESSAGE_BYTES
-from subscriptions.fanout import Cycle
+from subscriptions.lambda_fanout import Cycle
 from subscriptions.operations import SnapshotHub, next_messages, prepare
 from testkit import FIXTURES, make_state
 
@@ -176,11 +176,11 @@ def stack(
     repository = DynamoConnectionRepository(dynamodb_local.client, table)
     with ManagementApiStandIn() as api:
         monkeypatch.setenv("WEBSOCKET_API_ENDPOINT", api.endpoint)
-        lambda_ws.reset_runtime()
+        lambdas.reset_runtime()
         try:
             yield Stack(api, repository, lambda states: _put(stores.flights, states))
         finally:
-            lambda_ws.reset_runtime()
+            lambdas.reset_runtime()
             stores.close()
             repository.close()
 
@@ -199,7 +199,7 @@ def _event(name: str, *, connection: str = CONNECTION, body: Any = None) -> dict
 
 
 def _handle(event: dict[str, Any]) -> dict[str, Any]:
-    return lambda_ws.handler(event, _Context())
+    return lambdas.websocket(event, _Context())
 
 
 def _processed(*codes: str, cycle: str = "opensky@20261127T100030.004512Z") -> dict[str, Any]:
@@ -282,7 +282,7 @@ def test_without_a_configured_endpoint_it_is_the_events_domain_and_stage(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("WEBSOCKET_API_ENDPOINT")
-    lambda_ws.reset_runtime()
+    lambdas.reset_runtime()
 
     _handle(_event("connect.json"))
 
@@ -750,8 +750,8 @@ def test_without_anonymous_access_init_needs_a_valid_api_key(
 ) -> None:
     """As on the server: the key is the ``apiKey`` of the ``connection_init`` payload."""
     monkeypatch.setenv("FLIGHTDATA_ANONYMOUS", "false")
-    lambda_ws.reset_runtime()
-    rt = lambda_ws._get_runtime()
+    lambdas.reset_runtime()
+    rt = lambdas.websocket_api()
     issued = KeyService(open_key_store(rt.stores), frozenset({"standard"})).create("dashboard")
 
     for connection, payload in (("nokey=", {}), ("badkey=", {"apiKey": "fd_nope"})):

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain import FlightState
-from subscriptions.broadcast import Broadcaster
-from subscriptions.filtering import CellIndex, UpdateFilter, View
-from subscriptions.updates import CycleUpdate
+from live.channel import Broadcaster
+from live.cycle_update import CycleUpdate
+from live.filtering import CellIndex, UpdateFilter, View
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import httpx
 
 from config import Settings
+from domain.events import EventBus
 from ingestion.enrichment import EnrichmentStep
-from ingestion.events import EventBus
 from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline, RetryPolicy, StoredHook
 from ingestion.sources import build_source

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from domain import FlightPhase
-from subscriptions.updates import CycleUpdate
+from live.cycle_update import CycleUpdate
 from testkit import T0, make_state
 
 

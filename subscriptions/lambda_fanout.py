@@ -27,6 +27,7 @@ import strawberry
 
 from config import Settings
 from domain import BoundingBox, FlightState
+from live.filtering import CellIndex, UpdateFilter, View
 from resolvers.context import Context, make_loaders
 from resolvers.subscriptions import shared_flights
 from schema.live import FlightUpdateBatch
@@ -39,7 +40,6 @@ from storage.dynamodb.connections import (
 )
 from storage.factory import Stores
 from subscriptions.apigw import ConnectionGone, ManagementApi, ManagementApiError
-from subscriptions.filtering import CellIndex, UpdateFilter, View
 from subscriptions.operations import (
     Operation,
     Rejected,

@@ -1,4 +1,6 @@
-"""AWS Lambda entry points: the scheduled fetcher, the SQS processor, the daily analytics.
+"""The five AWS Lambda handlers (``serverless.yml``'s ``handler:`` lines): the scheduled
+fetcher, the SQS processor, the daily analytics, the HTTP API (``http``, also ``app.handler``)
+and the WebSocket API (``websocket``).
 
 ``fetcher`` fetches the configured source (with the loop's retries), archives the raw
 body and asks for it to be processed: through the processing queue when one is
@@ -10,7 +12,8 @@ those (and moves them to the DLQ after three receives).
 ``analytics`` (scheduled daily at 00:30 UTC) writes the previous UTC day's analytics
 documents beside the processed Parquet (``analytics.daily``).
 
-Each builds its runtime on the first invocation and keeps it while the container is warm.
+Each builds what it needs on the first invocation and keeps it while the container is warm;
+importing this module builds nothing.
 """
 
 from __future__ import annotations
@@ -24,27 +27,30 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
-from config import Settings
+from config import ConfigError, Settings
 from domain.cycle import CycleReport
-from ingestion.events import InProcessBus
+from domain.events import InProcessBus
 from ingestion.loop import FetchFailed, IngestLoop, new_cycle_id
 from ingestion.pipeline import Pipeline
 from ingestion.rerun import normaliser_for
-from ingestion.service import (
+from ingestion.sources import build_source
+from observability import bootstrap
+from observability.context import CYCLE_ID, bound
+from observability.emf import EmfWriter
+from runtime.ingest import (
     ProcessingQueue,
     build_event_bus,
     build_pipeline,
     build_queue,
     with_ssm_credentials,
 )
-from ingestion.sources import build_source
-from observability import bootstrap
-from observability.context import CYCLE_ID, bound
-from observability.emf import EmfWriter
 from storage.factory import Stores, aws_client, open_stores
 
 if TYPE_CHECKING:
+    from mangum import Mangum
+
     from analytics.daily import DailyProcessor
+    from subscriptions.lambda_ws import WebSocketApi
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ class _Runtime:
 _runtime: _Runtime | None = None
 _analytics: DailyProcessor | None = None
 _analytics_stores: Stores | None = None
+_websocket: WebSocketApi | None = None
 
 
 def _get_runtime() -> _Runtime:
@@ -84,12 +91,14 @@ def _get_runtime() -> _Runtime:
 
 def reset_runtime() -> None:
     """Forget the warm runtimes (tests; a new configuration)."""
-    global _runtime, _analytics, _analytics_stores
+    global _runtime, _analytics, _analytics_stores, _websocket
     if _runtime is not None:
         _runtime.stores.close()
     if _analytics_stores is not None:
         _analytics_stores.close()
-    _runtime = _analytics = _analytics_stores = None
+    if _websocket is not None:
+        _websocket.close()
+    _runtime = _analytics = _analytics_stores = _websocket = None
 
 
 def _summary(report: CycleReport) -> dict[str, Any]:
@@ -239,3 +248,74 @@ def analytics(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "states": summary.states,
         "aircraft": summary.aircraft,
     }
+
+
+class LazyMangum:
+    """The HTTP API's handler: builds the app on the first invocation, not at import, and
+    keeps it warm after.
+
+    Lifespan is off: Mangum would run startup and shutdown on every invocation.
+    """
+
+    def __init__(self) -> None:
+        self._handler: Mangum | None = None
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if self._handler is None:
+            from mangum import Mangum
+
+            from runtime.http import create_app
+
+            settings = Settings.from_env()
+            bootstrap.for_lambda(settings, graphql=True)
+            self._handler = Mangum(create_app(settings, ingest=False), lifespan="off")
+        result: dict[str, Any] = self._handler(event, context)
+        return result
+
+
+http = LazyMangum()
+
+
+def websocket_api() -> WebSocketApi:
+    """The WebSocket API's runtime, built on the first invocation and kept while warm."""
+    global _websocket
+    if _websocket is None:
+        from schema import build_schema
+        from security.gate import build_security
+        from storage.dynamodb.connections import DynamoConnectionRepository
+        from subscriptions.lambda_ws import WebSocketApi
+
+        settings = Settings.from_env()
+        if not settings.dynamodb_connections_table:
+            raise ConfigError("DYNAMODB_CONNECTIONS_TABLE: required by the WebSocket handler")
+        stores = open_stores(settings)
+        _websocket = WebSocketApi(
+            settings=settings,
+            stores=stores,
+            connections=DynamoConnectionRepository(
+                aws_client(settings, "dynamodb"), settings.dynamodb_connections_table
+            ),
+            schema=build_schema(),
+            management_client=lambda endpoint: _management_client(settings, endpoint),
+            gate=build_security(settings, stores).gate,
+        )
+    return _websocket
+
+
+def _management_client(settings: Settings, endpoint: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint,
+        region_name=settings.aws_region,
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10
+        ),
+    )
+
+
+def websocket(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """API Gateway WebSocket routes and EventBridge FlightDataProcessed events."""
+    return websocket_api().handle(event)

@@ -12,18 +12,17 @@ from datetime import timedelta
 
 import pytest
 import redis
-from testredis import redis_url
 
 from domain import BoundingBox
+from live.channel import InProcessBroadcaster, RedisCycleChannel
+from live.cycle_update import CycleUpdate
+from live.filtering import UpdateFilter
+from live.subscribers import UpdateHub
 from storage.redis import connect, connect_async
 from storage.redis.pubsub import RedisBroadcaster
-from subscriptions.broadcast import InProcessBroadcaster, RedisCycleChannel
-from subscriptions.filtering import UpdateFilter
-from subscriptions.hub import UpdateHub
-from subscriptions.updates import CycleUpdate
 from testkit import T0, make_state
 
-REDIS_URL = redis_url(13)
+REDIS_URL = "redis://127.0.0.1:6379/13"
 EUROPE = UpdateFilter(bbox=BoundingBox(35, -10, 70, 30))
 ASIA = UpdateFilter(bbox=BoundingBox(0, 60, 60, 150))
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from config import Settings
 from domain import FlightState
 from domain.cycle import CycleReport
-from ingestion.pipeline import StoredHook
+from live.cycle_update import CycleUpdate
 from storage.base import StoreUnavailable, live_states
 from storage.factory import Stores
 from storage.redis.pubsub import RedisBroadcaster
-from subscriptions.updates import CycleUpdate
 
 log = logging.getLogger(__name__)
 
@@ -149,30 +147,6 @@ class StorePolling:
     def _newest_cycle(self) -> CycleReport | None:
         recent = self._stores.cycles.recent_cycles(1)
         return recent[0] if recent else None
-
-
-def publisher(broadcaster: Broadcaster) -> StoredHook:
-    """The pipeline's ``on_stored`` hook that publishes each cycle on ``broadcaster``."""
-
-    def publish(report: CycleReport, states: Sequence[FlightState]) -> None:
-        broadcaster.publish(CycleUpdate(report.cycle_id, report.started_at, list(states)))
-
-    return publish
-
-
-def build_broadcaster(settings: Settings, stores: Stores, *, ingests: bool) -> Broadcaster:
-    """Redis pub/sub when the stores have Redis (every process of a deployment shares
-    it); else in-process when this process ingests, or polling the shared store when a
-    separate process does."""
-    if stores.redis is not None:
-        from storage.redis import connect_async, redis_url
-
-        url = redis_url(settings.redis_url, settings.redis_cluster_endpoint)
-        assert url is not None, "stores have Redis only when a Redis URL is set"
-        return RedisCycleChannel(RedisBroadcaster(stores.redis, aclient=connect_async(url)))
-    if ingests:
-        return InProcessBroadcaster()
-    return StorePolling(stores, settings.live_window_s)
 
 
 def live_states_of(stores: Stores, live_window_s: float) -> Callable[[], list[FlightState]]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from domain import BoundingBox, FlightState
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.validate import validate
-from subscriptions.filtering import CellIndex, UpdateFilter, View
+from live.filtering import CellIndex, UpdateFilter, View
 from testkit import T0, make_state
 
 

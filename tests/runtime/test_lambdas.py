@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from config import Settings
-from ingestion import lambda_handlers
+from runtime import lambdas
 from storage.factory import open_stores
 from testkit import FIXTURES
 
@@ -31,9 +31,9 @@ def _event(name: str) -> dict[str, Any]:
 def env(monkeypatch: pytest.MonkeyPatch, seeded_settings: Settings) -> Iterator[Settings]:
     monkeypatch.setenv("FLIGHTDATA_DATA_DIR", str(seeded_settings.data_dir))
     monkeypatch.setenv("FLIGHTDATA_SOURCE", f"file:{FIXTURES / 'opensky_states_bbox_alps_79.json'}")
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
     yield seeded_settings
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
 
 
 def _archive(settings: Settings, fixture: str, source: str, at: datetime) -> str:
@@ -45,7 +45,7 @@ def _archive(settings: Settings, fixture: str, source: str, at: datetime) -> str
 
 
 def test_scheduled_fetch_runs_one_cycle(env: Settings) -> None:
-    result = lambda_handlers.fetcher(_event("eventbridge_scheduled.json"), _Context())
+    result = lambdas.fetcher(_event("eventbridge_scheduled.json"), _Context())
 
     assert result["error"] is None
     assert result["received"] == 79
@@ -67,9 +67,9 @@ def test_fetch_failure_is_reported_not_raised(
     env: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLIGHTDATA_SOURCE", "file:/nonexistent/states.json")
-    lambda_handlers.reset_runtime()
+    lambdas.reset_runtime()
 
-    result = lambda_handlers.fetcher(_event("eventbridge_scheduled.json"), _Context())
+    result = lambdas.fetcher(_event("eventbridge_scheduled.json"), _Context())
 
     assert result["received"] == 0
     assert "cannot read" in result["error"]
@@ -86,7 +86,7 @@ def test_processor_reports_only_the_failed_messages(env: Settings) -> None:
         for i, key in enumerate(keys):
             record["body"] = record["body"].replace(f"ARCHIVE_KEY_{i}", key)
 
-    result = lambda_handlers.processor(event, _Context())
+    result = lambdas.processor(event, _Context())
 
     # The third message names a body that was never archived.
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][2]["messageId"]}]}
@@ -109,8 +109,8 @@ def test_processing_the_same_message_twice_stores_nothing_new(env: Settings) -> 
     record["body"] = record["body"].replace("ARCHIVE_KEY_0", key)
     event = {"Records": [record]}
 
-    assert lambda_handlers.processor(event, _Context()) == {"batchItemFailures": []}
-    assert lambda_handlers.processor(event, _Context()) == {"batchItemFailures": []}
+    assert lambdas.processor(event, _Context()) == {"batchItemFailures": []}
+    assert lambdas.processor(event, _Context()) == {"batchItemFailures": []}
 
     stores = open_stores(env)
     try:

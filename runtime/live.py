@@ -1,0 +1,55 @@
+"""Live updates wired from the settings: the cycle channel, this process's hub, and the
+ingest pipeline's hook that publishes on the channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from config import Settings
+from domain import FlightState
+from domain.cycle import CycleReport
+from ingestion.pipeline import StoredHook
+from live.channel import (
+    Broadcaster,
+    InProcessBroadcaster,
+    RedisCycleChannel,
+    StorePolling,
+    live_states_of,
+)
+from live.cycle_update import CycleUpdate
+from live.subscribers import UpdateHub
+from storage.factory import Stores
+from storage.redis.pubsub import RedisBroadcaster
+
+
+def build_broadcaster(settings: Settings, stores: Stores, *, ingests: bool) -> Broadcaster:
+    """Redis pub/sub when the stores have Redis (every process of a deployment shares
+    it); else in-process when this process ingests, or polling the shared store when a
+    separate process does."""
+    if stores.redis is not None:
+        from storage.redis import connect_async, redis_url
+
+        url = redis_url(settings.redis_url, settings.redis_cluster_endpoint)
+        assert url is not None, "stores have Redis only when a Redis URL is set"
+        return RedisCycleChannel(RedisBroadcaster(stores.redis, aclient=connect_async(url)))
+    if ingests:
+        return InProcessBroadcaster()
+    return StorePolling(stores, settings.live_window_s)
+
+
+def build_hub(settings: Settings, stores: Stores, broadcaster: Broadcaster) -> UpdateHub:
+    """This process's subscribers, fed by ``broadcaster``, resynced from the store."""
+    return UpdateHub(
+        broadcaster,
+        live_window_s=settings.live_window_s,
+        load_current=live_states_of(stores, settings.live_window_s),
+    )
+
+
+def publisher(broadcaster: Broadcaster) -> StoredHook:
+    """The pipeline's ``on_stored`` hook that publishes each cycle on ``broadcaster``."""
+
+    def publish(report: CycleReport, states: Sequence[FlightState]) -> None:
+        broadcaster.publish(CycleUpdate(report.cycle_id, report.started_at, list(states)))
+
+    return publish
