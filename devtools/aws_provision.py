@@ -6,7 +6,7 @@
 - the processing queue, whose messages are the fetcher's ``{"archive_key", "source",
   "cycle_id"}``, and its dead-letter queue: a message received ``max_receive_count`` (3)
   times without being deleted moves to the DLQ;
-- the event bus, with one rule per event type (``ingestion.events.EVENT_TYPES``) matching
+- the event bus, with one rule per event type (``domain.events.EVENT_TYPES``) matching
   ``source`` and ``detail-type``.
 
 The rules route to a separate events queue, not to the processing queue: the processor
@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 
+from domain.events import EVENT_TYPES
 from ingestion.aws import EVENT_SOURCE
-from ingestion.events import EVENT_TYPES
 
 if TYPE_CHECKING:
     from boto3.session import Session
