@@ -11,7 +11,7 @@ export HOST PORT
 
 STAGE ?= dev
 REGION ?= $(or $(AWS_REGION),eu-west-1)
-.PHONY: run run-aws-local test lint fmt bench schema dashboard need-npm need-chromium lambda \
+.PHONY: run run-aws-local test lint fmt lock bench schema dashboard need-npm need-chromium lambda \
 	package deploy clean
 
 # The dashboard (dashboard/): Node.js 20.19+ and npm build it into dashboard/dist, which the
@@ -27,13 +27,28 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Dependencies come from the locks (make lock), with their hashes; the project on top.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev]'
 	@touch $@ $(VENV)/.installed
+
+# The locks, from pyproject.toml: the runtime (make run), the runtime and dev tools (make
+# test, CI), and the Lambda zip's (CPython 3.11, manylinux2014 x86_64 wheels only). Pins
+# already in a lock stay unless LOCK_ARGS=--upgrade (or --upgrade-package NAME).
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--custom-compile-command 'make lock' $(LOCK_ARGS)
+lock: $(VENV)/.installed-dev
+	$(UV_COMPILE) --universal --fork-strategy fewest pyproject.toml -o requirements.lock
+	$(UV_COMPILE) --universal --fork-strategy fewest --extra dev pyproject.toml \
+		-o requirements-dev.lock
+	$(BIN)/python scripts/build_lambda.py --print-requirements | $(UV_COMPILE) \
+		--python-platform x86_64-manylinux_2_17 --only-binary :all: - -o requirements-lambda.lock
 
 # Builds the dashboard first where Node.js and npm can; elsewhere serves the API alone, and /
 # says how to get the dashboard.

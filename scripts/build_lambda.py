@@ -10,11 +10,17 @@ and ``osls deploy`` upload exactly what this built. Every function shares it.
   are 2_28 only, so pip settles on the newest 2014 one).
 - The project itself is installed from its own wheel, so the package data that ships with
   ``pip install`` (GraphiQL assets, reference data, the SDL) ships here too.
+- The versions are the lock's: ``requirements-lambda.lock`` (``make lock`` writes it from
+  ``pyproject.toml`` for that platform, with hashes) is installed with ``--require-hashes``,
+  so a build months later ships the same bytes. ``--no-lock`` resolves afresh instead (pin
+  with ``--constraint FILE``); the build fails if ``pyproject.toml`` names a dependency the
+  lock lacks.
 - The zip is deterministic: sorted entries, one timestamp, fixed modes. The same resolved
-  versions give the same bytes, and so the same Lambda version hash. Pin the versions with
-  ``--constraint FILE`` (``requirements.lock.txt`` written beside the zip is such a file).
+  versions give the same bytes, and so the same Lambda version hash.
+  ``requirements.lock.txt`` written beside the zip lists what it holds.
 
-Usage: ``python scripts/build_lambda.py [--out build/lambda/flightdata.zip]``
+Usage: ``python scripts/build_lambda.py [--out build/lambda/flightdata.zip] [--no-lock]``;
+``--print-requirements`` prints the dependencies the lock is made from.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "build" / "lambda" / "flightdata.zip"
+DEFAULT_LOCK = ROOT / "requirements-lambda.lock"
 # The local ASGI server; on Lambda, Mangum is the server.
 SERVER_ONLY = frozenset({"uvicorn"})
 # The Lambda python3.11 runtime: Amazon Linux 2, x86_64 (serverless.yml's architecture).
@@ -78,9 +85,23 @@ def _pip(*args: str) -> None:
     subprocess.run([*command, "--no-warn-conflicts", *args], check=True)
 
 
-def install(site: Path, requirements: list[str], constraints: list[Path]) -> None:
-    pins = [arg for c in constraints for arg in ("--constraint", str(c))]
-    _pip("--target", str(site), *PLATFORM_ARGS, *pins, *requirements)
+def locked_names(lock: Path) -> set[str]:
+    """Names pinned (``name==version``) in a pip requirements file such as the lock."""
+    pinned = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==", re.MULTILINE)
+    return {canonical(m.group(1)) for m in pinned.finditer(lock.read_text(encoding="utf-8"))}
+
+
+def install(
+    site: Path, requirements: list[str], constraints: list[Path], lock: Path | None = None
+) -> None:
+    if lock is not None:
+        missing = sorted({requirement_name(r) for r in requirements} - locked_names(lock))
+        if missing:
+            raise SystemExit(f"{lock.name} lacks {', '.join(missing)}: run make lock")
+        _pip("--target", str(site), *PLATFORM_ARGS, "--require-hashes", "-r", str(lock))
+    else:
+        pins = [arg for c in constraints for arg in ("--constraint", str(c))]
+        _pip("--target", str(site), *PLATFORM_ARGS, *pins, *requirements)
     # The project is pure Python: built here, from its own pyproject.toml.
     _pip("--target", str(site), "--upgrade", "--no-deps", str(ROOT))
 
@@ -129,11 +150,11 @@ def installed_versions(site: Path) -> list[str]:
     return sorted(f"{canonical(d.metadata['Name'])}=={d.version}" for d in dists)
 
 
-def build(out: Path, constraints: list[Path]) -> None:
+def build(out: Path, constraints: list[Path], lock: Path | None = DEFAULT_LOCK) -> None:
     requirements = runtime_requirements(ROOT / "pyproject.toml")
     with tempfile.TemporaryDirectory(prefix="flightdata-lambda-") as tmp:
         site = Path(tmp, "site")
-        install(site, requirements, constraints)
+        install(site, requirements, constraints, lock)
         prune(site)
         pins = installed_versions(site)
         unzipped = write_zip(site, out)
@@ -159,10 +180,25 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         action="append",
         default=[],
-        help="pip constraints file pinning dependency versions (repeatable)",
+        help="with --no-lock: pip constraints file pinning versions (repeatable)",
+    )
+    parser.add_argument(
+        "--lock", type=Path, default=DEFAULT_LOCK, help="the hashed lock to install from"
+    )
+    parser.add_argument(
+        "--no-lock", action="store_true", help="resolve the versions afresh instead"
+    )
+    parser.add_argument(
+        "--print-requirements",
+        action="store_true",
+        help="print the dependencies the Lambda lock is compiled from, and exit",
     )
     args = parser.parse_args(argv)
-    build(args.out.resolve(), [c.resolve() for c in args.constraint])
+    if args.print_requirements:
+        print("\n".join(runtime_requirements(ROOT / "pyproject.toml")))
+        return
+    lock = None if args.no_lock else args.lock.resolve()
+    build(args.out.resolve(), [c.resolve() for c in args.constraint], lock)
 
 
 if __name__ == "__main__":

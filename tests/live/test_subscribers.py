@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from testredis import redis_url
 
 from domain import BoundingBox
 from live.channel import InProcessBroadcaster, RedisCycleChannel
@@ -22,7 +23,7 @@ from storage.redis import connect, connect_async
 from storage.redis.pubsub import RedisBroadcaster
 from testkit import T0, make_state
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = redis_url(13)
 EUROPE = UpdateFilter(bbox=BoundingBox(35, -10, 70, 30))
 ASIA = UpdateFilter(bbox=BoundingBox(0, 60, 60, 150))
 
