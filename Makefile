@@ -58,7 +58,7 @@ run: $(VENV)/.installed
 	$(BIN)/flightdata serve
 
 run-aws-local: $(VENV)/.installed-dev
-	$(BIN)/python scripts/aws_local.py
+	$(BIN)/python -m scripts.aws_local  # from the checkout: devtools/ is not installed
 
 # The dashboard's tests are part of the suite: without npm or Chromium it fails, saying why.
 test: $(VENV)/.installed-dev need-npm need-chromium dashboard

@@ -69,6 +69,8 @@ def moto_server() -> Iterator[str]:
 
 
 def main() -> int:
+    # SIGTERM (a supervisor, timeout) stops it all like Ctrl-C: no engine left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     os.environ.update(CREDENTIALS)
     os.environ.setdefault("AWS_REGION", REGION)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
