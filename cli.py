@@ -263,7 +263,7 @@ def cmd_analytics_daily(args: argparse.Namespace) -> int:
     day = args.date or yesterday()
     stores = open_stores(settings)
     try:
-        keys, summary = build_processor(settings, stores.routes, stores.cycles).run(day)
+        keys, summary = build_processor(settings, stores.legs, stores.cycles).run(day)
     except DayNotOver as exc:
         print(f"flightdata: {exc}", file=sys.stderr)
         return 2

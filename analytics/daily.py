@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from analytics import flights, quality, routes
+from analytics import flights, quality, traffic
 from analytics.engine import FlightsEngine
 from analytics.files import ObjectStore, ProcessedFiles, object_store, processed_files
 from analytics.params import day_window
@@ -38,7 +38,7 @@ from analytics.results import (
     RouteStatistics,
     TrafficDensity,
 )
-from storage.base import CycleRepository, RouteRepository
+from storage.base import CycleRepository, LegRepository
 
 if TYPE_CHECKING:
     from config import Settings
@@ -124,7 +124,7 @@ class DailyProcessor:
     engine: FlightsEngine
     processed: ProcessedFiles
     documents: DailyDocuments
-    routes: RouteRepository
+    legs: LegRepository
     cycles: CycleRepository
     clock: Callable[[], datetime] = field(default=_now)
 
@@ -141,7 +141,7 @@ class DailyProcessor:
             raise DayNotOver(day)
         scope = flights.Scope(self.processed.dataset([day]), start, end, Basis.PARQUET)
         states, aircraft = flights.day_totals(self.engine, scope)
-        legs = routes.legs(self.routes, start, end, now)
+        legs = traffic.legs(self.legs, start, end, now)
         summary = DailySummary(
             day=day,
             generated_at=now,
@@ -154,7 +154,7 @@ class DailyProcessor:
                 start=start,
                 end=end,
                 basis=Basis.ROUTES,
-                airports=routes.busiest_airports(legs, start, end),
+                airports=traffic.busiest_airports(legs, start, end),
             ),
             quality=quality.report(
                 self.cycles.recent_cycles(quality.CYCLE_HISTORY),
@@ -169,19 +169,19 @@ class DailyProcessor:
             start=start,
             end=end,
             basis=Basis.ROUTES,
-            routes=routes.route_statistics(legs, start, end),
+            routes=traffic.route_statistics(legs, start, end),
         )
         return summary, density, route_stats
 
 
 def build_processor(
-    settings: Settings, routes: RouteRepository, cycles: CycleRepository
+    settings: Settings, legs: LegRepository, cycles: CycleRepository
 ) -> DailyProcessor:
     """The processor reading and writing where the settings put the processed data."""
     return DailyProcessor(
         engine=FlightsEngine(),
         processed=processed_files(settings),
         documents=DailyDocuments(object_store(settings)),
-        routes=routes,
+        legs=legs,
         cycles=cycles,
     )

@@ -70,7 +70,7 @@ class AltitudeHistogram(Result):
 
 class DensityCell(BaseModel):
     """The cell ``[row, row + 1) x [col, col + 1)`` in units of the grid's cell size, as
-    ``ingestion.enrich.grid_cell`` numbers them."""
+    ``ingestion.enricher.grid_cell`` numbers them."""
 
     row: int
     col: int

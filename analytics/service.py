@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from analytics import flights, quality, routes
+from analytics import flights, quality, traffic
 from analytics.daily import DailyDocuments
 from analytics.engine import FlightsEngine
 from analytics.files import ProcessedFiles, object_store, processed_files
@@ -52,7 +52,7 @@ from analytics.results import (
 )
 from config import Settings
 from domain import BoundingBox
-from storage.base import CycleRepository, FlightRepository, RouteRepository
+from storage.base import CycleRepository, FlightRepository, LegRepository
 from storage.factory import Stores
 from storage.redis.cache import analytics_key
 
@@ -81,7 +81,7 @@ class AnalyticsService:
         self,
         *,
         flights: FlightRepository,
-        routes: RouteRepository,
+        legs: LegRepository,
         cycles: CycleRepository,
         processed: ProcessedFiles,
         documents: DailyDocuments,
@@ -91,7 +91,7 @@ class AnalyticsService:
         now: datetime | None = None,
     ) -> None:
         self.flights = flights
-        self.routes = routes
+        self.legs = legs
         self.cycles = cycles
         self.processed = processed
         self.documents = documents
@@ -194,10 +194,10 @@ class AnalyticsService:
             summaries = self._past_summaries(window)
             if summaries is not None:
                 days = [s.airports.airports for s in summaries]
-                found, basis = routes.merge_airports(days), Basis.DAILY_SUMMARY
+                found, basis = traffic.merge_airports(days), Basis.DAILY_SUMMARY
             else:
-                legs = routes.legs(self.routes, window.start, window.end, self.now)
-                found = routes.busiest_airports(legs, window.start, window.end)
+                legs = traffic.legs(self.legs, window.start, window.end, self.now)
+                found = traffic.busiest_airports(legs, window.start, window.end)
                 basis = Basis.ROUTES
             return BusiestAirports(
                 start=window.start, end=window.end, basis=basis, airports=found[:limit]
@@ -221,8 +221,8 @@ class AnalyticsService:
                 basis = Basis.DAILY_SUMMARY
                 stats = found.routes
             else:
-                legs = routes.legs(self.routes, window.start, window.end, self.now)
-                stats = routes.route_statistics(legs, window.start, window.end)
+                legs = traffic.legs(self.legs, window.start, window.end, self.now)
+                stats = traffic.route_statistics(legs, window.start, window.end)
                 basis = Basis.ROUTES
             return RouteStatistics(
                 start=window.start, end=window.end, basis=basis, routes=stats[:limit]
@@ -337,7 +337,7 @@ def build_service(stores: Stores, settings: Settings) -> AnalyticsService:
     processed, documents = _files(settings)
     return AnalyticsService(
         flights=stores.flights,
-        routes=stores.routes,
+        legs=stores.legs,
         cycles=stores.cycles,
         processed=processed,
         documents=documents,

@@ -8,7 +8,7 @@ The day is yesterday (UTC), so that it is a whole past day as in production:
   every 5 minutes: about 1.55 million states in some 2,300 files. Phase and nearest
   airport are not computed (the queries do not read them).
 - Cycle reports: one per cycle, with its received, stored and rejected counts.
-- Route legs: the replay never lands an aircraft, so route detection would complete none;
+- Flight legs: the replay never lands an aircraft, so route detection would complete none;
   ``LEGS`` synthetic legs between 300 airports with an IATA code, spread over the day.
 - Live states: the last cycle stored by the pipeline.
 
@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bench._common import line, median, scratch_settings
 from config import Settings
-from domain import FlightState, Route
+from domain import FlightState, Leg
 from domain.cycle import CycleReport
 from domain.geo import haversine_km, region_of
 from ingestion.pipeline import Pipeline
@@ -77,7 +77,7 @@ def _with_region(state: FlightState) -> FlightState:
     )
 
 
-def _legs(day: date) -> list[Route]:
+def _legs(day: date) -> list[Leg]:
     rng = random.Random(1)
     airports = sorted((a for a in airportsdata_airports() if a.iata), key=lambda a: a.icao)
     chosen = rng.sample(airports, 300)
@@ -90,7 +90,7 @@ def _legs(day: date) -> list[Route]:
         )
         departed = start + timedelta(seconds=rng.uniform(0, 86_400 - 3_600))
         legs.append(
-            Route(
+            Leg(
                 icao24=f"{n:06x}",
                 departure_icao=origin.icao,
                 departed_at=departed,
@@ -159,7 +159,7 @@ def run() -> dict[str, float]:
         stores = open_stores(settings)
         started = time.perf_counter()
         states = _replay_day(settings, stores, day)
-        stores.routes.put_routes(_legs(day))
+        stores.legs.put_legs(_legs(day))
         files = sum(1 for _ in (settings.data_dir / "processed").rglob("*.parquet"))
         took = time.perf_counter() - started
         line("day generated", f"{states:,} states, {files:,} files, {LEGS:,} legs ({took:.0f} s)")
@@ -167,7 +167,7 @@ def run() -> dict[str, float]:
         before = _measure(settings, stores, queries)
         from analytics.daily import build_processor
 
-        processor = build_processor(settings, stores.routes, stores.cycles)
+        processor = build_processor(settings, stores.legs, stores.cycles)
         started = time.perf_counter()
         processor.run(day)
         daily_s = time.perf_counter() - started

@@ -4,7 +4,7 @@ from domain.airport import Airport
 from domain.errors import InvalidArgument
 from domain.flight import FlightState, PositionSource, Source
 from domain.geo import BoundingBox, GeoPoint
-from domain.route import FlightPhase, Route
+from domain.leg import FlightPhase, Leg
 from domain.runway import Runway
 
 __all__ = [
@@ -14,8 +14,8 @@ __all__ = [
     "FlightState",
     "GeoPoint",
     "InvalidArgument",
+    "Leg",
     "PositionSource",
-    "Route",
     "Runway",
     "Source",
 ]

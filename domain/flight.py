@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.route import FlightPhase
+from domain.leg import FlightPhase
 
 ICAO24_RE = re.compile(r"[0-9a-f]{6}")
 

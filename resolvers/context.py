@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from config import Settings
 from domain import Airport, FlightState
-from domain.route import Route
+from domain.leg import Leg
 from domain.runway import Runway
 from live.subscribers import UpdateHub
 from storage.base import NearestAirport
@@ -66,10 +66,10 @@ class Loaders:
         return DataLoader(load_fn=load)
 
     @cached_property
-    def route(self) -> DataLoader[str, Route | None]:
-        routes = self._stores.routes
+    def route(self) -> DataLoader[str, Leg | None]:
+        routes = self._stores.legs
 
-        async def load(codes: Sequence[str]) -> list[Route | None]:
+        async def load(codes: Sequence[str]) -> list[Leg | None]:
             found = routes.current(codes)
             return [found.get(code) for code in codes]
 

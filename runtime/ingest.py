@@ -14,7 +14,7 @@ import httpx
 
 from config import Settings
 from domain.events import EventBus
-from ingestion.enrichment import EnrichmentStep
+from ingestion.enrichment_step import EnrichmentStep
 from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline, RetryPolicy, StoredHook
 from ingestion.sources import build_source
@@ -39,7 +39,7 @@ def build_pipeline(
         enrich=EnrichmentStep(
             stores.flights,
             stores.airports,
-            stores.routes,
+            stores.legs,
             radius_km=settings.nearest_airport_km,
         ),
         processed=build_processed_writer(settings),

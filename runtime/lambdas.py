@@ -220,7 +220,7 @@ def _get_analytics() -> DailyProcessor:
         bootstrap.for_lambda(settings)
         # Only the ops table (route legs, cycles) is read: all the analytics role may.
         _analytics_stores = open_stores(settings)
-        _analytics = build_processor(settings, _analytics_stores.routes, _analytics_stores.cycles)
+        _analytics = build_processor(settings, _analytics_stores.legs, _analytics_stores.cycles)
     return _analytics
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from domain.route import Route as RouteRecord
+from domain.leg import Leg
 from resolvers.context import Context
 from schema.airport import Airport
 
@@ -39,7 +39,7 @@ class Route:
         return await _airport(info, self.arrival_icao)
 
     @classmethod
-    def from_record(cls, r: RouteRecord) -> Route:
+    def from_record(cls, r: Leg) -> Route:
         return cls(
             callsign=r.callsign,
             departure_icao=r.departure_icao,

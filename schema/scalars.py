@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain.flight import PositionSource, Source
-from domain.route import FlightPhase
+from domain.leg import FlightPhase
 
 strawberry.enum(Source, name="Source", description="Where a state came from.")
 strawberry.enum(PositionSource, name="PositionSource", description="How the position was found.")

@@ -14,7 +14,7 @@ from typing import Generic, Protocol, TypeVar
 
 from domain import Airport, BoundingBox, FlightState, GeoPoint
 from domain.cycle import CycleReport
-from domain.route import Route
+from domain.leg import Leg
 from domain.runway import Runway
 
 T = TypeVar("T")
@@ -107,20 +107,20 @@ class DeadLetter:
     id: str | None = field(default=None, compare=False)
 
 
-class RouteRepository(Protocol):
-    def put_routes(self, routes: Sequence[Route]) -> None:
+class LegRepository(Protocol):
+    def put_legs(self, routes: Sequence[Leg]) -> None:
         """Store legs, replacing any stored leg with the same ``(icao24, departed_at)``."""
         ...
 
-    def current(self, icao24s: Sequence[str]) -> dict[str, Route]:
+    def current(self, icao24s: Sequence[str]) -> dict[str, Leg]:
         """The most recent leg of each aircraft that has one."""
         ...
 
-    def in_flight(self, since: datetime) -> list[Route]:
+    def in_flight(self, since: datetime) -> list[Leg]:
         """Legs not yet arrived that were updated at or after ``since``."""
         ...
 
-    def completed(self, since: datetime, until: datetime) -> list[Route]:
+    def completed(self, since: datetime, until: datetime) -> list[Leg]:
         """Legs that arrived in ``[since, until]``."""
         ...
 

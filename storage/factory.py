@@ -13,7 +13,7 @@ from storage.base import (
     CycleRepository,
     DeadLetterRepository,
     FlightRepository,
-    RouteRepository,
+    LegRepository,
 )
 from storage.dynamodb.tables import DynamoNames
 from storage.redis.cache import ResponseCache
@@ -24,7 +24,7 @@ from storage.sqlite import (
     SqliteDatabase,
     SqliteDeadLetterRepository,
     SqliteFlightRepository,
-    SqliteRouteRepository,
+    SqliteLegRepository,
 )
 
 
@@ -42,7 +42,7 @@ class Stores:
     airports: AirportRepository
     dead_letters: DeadLetterRepository
     cycles: CycleRepository
-    routes: RouteRepository
+    legs: LegRepository
     archive: RawArchive
     backend: Backend
     cache: ResponseCache | None = None
@@ -115,7 +115,7 @@ def _open_sqlite(settings: Settings) -> Stores:
         airports=SqliteAirportRepository(db),
         dead_letters=SqliteDeadLetterRepository(db),
         cycles=SqliteCycleRepository(db),
-        routes=SqliteRouteRepository(db),
+        legs=SqliteLegRepository(db),
         archive=_archive(settings),
         backend=db,
     )
@@ -144,7 +144,7 @@ def _open_dynamodb(settings: Settings) -> Stores:
         airports=dynamo.airports,
         dead_letters=dynamo.dead_letters,
         cycles=dynamo.cycles,
-        routes=dynamo.routes,
+        legs=dynamo.legs,
         archive=_archive(settings),
         backend=dynamo,
     )

@@ -58,7 +58,7 @@ def _open_dynamodb(settings: Settings, request: pytest.FixtureRequest, *, seeded
         airports=dynamo.airports,
         dead_letters=dynamo.dead_letters,
         cycles=dynamo.cycles,
-        routes=dynamo.routes,
+        legs=dynamo.legs,
         archive=LocalArchive(settings.data_dir),
         backend=dynamo,
     )

@@ -17,7 +17,7 @@ from storage.dynamodb.flights import DynamoFlightRepository
 from storage.dynamodb.ops import (
     DynamoCycleRepository,
     DynamoDeadLetterRepository,
-    DynamoRouteRepository,
+    DynamoLegRepository,
 )
 from storage.dynamodb.tables import TABLES, DynamoNames, create_tables
 
@@ -30,8 +30,8 @@ __all__ = [
     "DynamoCycleRepository",
     "DynamoDeadLetterRepository",
     "DynamoFlightRepository",
+    "DynamoLegRepository",
     "DynamoNames",
-    "DynamoRouteRepository",
     "DynamoStores",
     "DynamoUnavailable",
     "create_tables",
@@ -47,7 +47,7 @@ class DynamoStores:
     airports: DynamoAirportRepository
     dead_letters: DynamoDeadLetterRepository
     cycles: DynamoCycleRepository
-    routes: DynamoRouteRepository
+    legs: DynamoLegRepository
     client: DynamoClientProtocol = field(repr=False)
     names: DynamoNames
 
@@ -60,7 +60,7 @@ class DynamoStores:
         )
 
     def close(self) -> None:
-        for repo in (self.flights, self.airports, self.dead_letters, self.cycles, self.routes):
+        for repo in (self.flights, self.airports, self.dead_letters, self.cycles, self.legs):
             repo.close()
 
 
@@ -95,7 +95,7 @@ def open_dynamo_stores(
         ),
         dead_letters=DynamoDeadLetterRepository(client, names, backoff=backoff, workers=workers),
         cycles=DynamoCycleRepository(client, names, backoff=backoff),
-        routes=DynamoRouteRepository(client, names, backoff=backoff, workers=workers),
+        legs=DynamoLegRepository(client, names, backoff=backoff, workers=workers),
         client=client,
         names=names,
     )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from domain.cycle import CycleReport
-from domain.route import Route
+from domain.leg import Leg
 from storage.dynamodb._client import Backoff, ConditionFailed, Dynamo, DynamoClientProtocol
 from storage.dynamodb._dead_letters import DynamoDeadLetterRepository
 from storage.dynamodb._states import number
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from storage.dynamodb._client import Item, Key
 
-__all__ = ["DynamoCycleRepository", "DynamoDeadLetterRepository", "DynamoRouteRepository"]
+__all__ = ["DynamoCycleRepository", "DynamoDeadLetterRepository", "DynamoLegRepository"]
 
 _KEEP = 10_000
 _TRIM_EVERY = 100
@@ -160,8 +160,8 @@ def _cycle(item: Item) -> CycleReport:
     )
 
 
-class DynamoRouteRepository:
-    """``RouteRepository`` on the ops table. Thread-safe; legs of one aircraft should be put
+class DynamoLegRepository:
+    """``LegRepository`` on the ops table. Thread-safe; legs of one aircraft should be put
     by one writer at a time (the enrichment step), as a put reads what it replaces."""
 
     def __init__(
@@ -182,12 +182,12 @@ class DynamoRouteRepository:
     def close(self) -> None:
         self._dynamo.close()
 
-    def put_routes(self, routes: Sequence[Route]) -> None:
+    def put_legs(self, routes: Sequence[Leg]) -> None:
         now = self._clock()
         legs = {(r.icao24, sortable(r.departed_at)): r for r in routes}  # the last one wins
         held_legs = self._dynamo.get_many(self._table, [_leg_key(*key) for key in legs])
         held = {(i["pk"]["S"].removeprefix("ROUTE#"), i["sk"]["S"][4:]): i for i in held_legs}
-        newest: dict[str, Route] = {}
+        newest: dict[str, Leg] = {}
         for route in legs.values():
             if route.icao24 not in newest or route.departed_at >= newest[route.icao24].departed_at:
                 newest[route.icao24] = route
@@ -210,13 +210,13 @@ class DynamoRouteRepository:
         self._dynamo.map(lambda g: self._dynamo.call(transact, TransactItems=g), groups)
 
     def _leg_actions(
-        self, route: Route, held: Item | None, now: float
+        self, route: Leg, held: Item | None, now: float
     ) -> list[TransactWriteItemTypeDef]:
         body = {"S": route.model_dump_json()}
         departed = sortable(route.departed_at)
         leg: Item = {**_leg_key(route.icao24, departed), "body": body, "updated_at": _n(now)}
         actions: list[TransactWriteItemTypeDef] = [{"Put": {"TableName": self._table, "Item": leg}}]
-        was = None if held is None else Route.model_validate_json(held["body"]["S"]).arrived_at
+        was = None if held is None else Leg.model_validate_json(held["body"]["S"]).arrived_at
         open_key = _open_key(route.icao24, departed)
         if route.arrived_at is None:
             expires = {"N": str(int(now + self._open_ttl_s))}
@@ -231,22 +231,22 @@ class DynamoRouteRepository:
             actions.append({"Delete": {"TableName": self._table, "Key": _arrived_key(route, was)}})
         return actions
 
-    def _current(self, route: Route) -> Item:
+    def _current(self, route: Leg) -> Item:
         return {
             **_current_key(route.icao24),
             "body": {"S": route.model_dump_json()},
             "departed_at": _n(route.departed_at.timestamp()),
         }
 
-    def current(self, icao24s: Sequence[str]) -> dict[str, Route]:
+    def current(self, icao24s: Sequence[str]) -> dict[str, Leg]:
         keys = [_current_key(code) for code in dict.fromkeys(icao24s) if code]
         found = self._dynamo.get_many(self._table, keys)
         return {
-            i["pk"]["S"].removeprefix("ROUTE#"): Route.model_validate_json(i["body"]["S"])
+            i["pk"]["S"].removeprefix("ROUTE#"): Leg.model_validate_json(i["body"]["S"])
             for i in found
         }
 
-    def in_flight(self, since: datetime) -> list[Route]:
+    def in_flight(self, since: datetime) -> list[Leg]:
         requests: list[QueryInputTypeDef] = [
             {
                 "TableName": self._table,
@@ -264,9 +264,9 @@ class DynamoRouteRepository:
             (i for found in self._dynamo.query_all(requests) for i in found),
             key=lambda i: i["sk"]["S"],
         )
-        return [Route.model_validate_json(i["body"]["S"]) for i in items]
+        return [Leg.model_validate_json(i["body"]["S"]) for i in items]
 
-    def completed(self, since: datetime, until: datetime) -> list[Route]:
+    def completed(self, since: datetime, until: datetime) -> list[Leg]:
         if since > until:
             return []
         first, last = since.astimezone(UTC).date(), until.astimezone(UTC).date()
@@ -282,7 +282,7 @@ class DynamoRouteRepository:
             for day in days
         ]
         items = [i for found in self._dynamo.query_all(requests) for i in found]
-        return [Route.model_validate_json(i["body"]["S"]) for i in items]
+        return [Leg.model_validate_json(i["body"]["S"]) for i in items]
 
 
 def _leg_key(icao24: str, departed: str) -> Key:
@@ -297,7 +297,7 @@ def _open_key(icao24: str, departed: str) -> Key:
     return {"pk": {"S": f"ROUTEOPEN#{icao24[-1]}"}, "sk": {"S": f"{icao24}#{departed}"}}
 
 
-def _arrived_key(route: Route, arrived_at: datetime) -> Key:
+def _arrived_key(route: Leg, arrived_at: datetime) -> Key:
     day = arrived_at.astimezone(UTC)
     sk = f"{sortable(arrived_at)}#{route.icao24}#{sortable(route.departed_at)}"
     return {"pk": {"S": f"ROUTEARR#{day:%Y%m%d}"}, "sk": {"S": sk}}

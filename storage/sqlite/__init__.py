@@ -10,7 +10,7 @@ from storage.sqlite.cycles import SqliteCycleRepository
 from storage.sqlite.db import SqliteDatabase
 from storage.sqlite.dead_letters import SqliteDeadLetterRepository
 from storage.sqlite.flights import SqliteFlightRepository
-from storage.sqlite.routes import SqliteRouteRepository
+from storage.sqlite.legs import SqliteLegRepository
 
 __all__ = [
     "SqliteAirportRepository",
@@ -18,5 +18,5 @@ __all__ = [
     "SqliteDatabase",
     "SqliteDeadLetterRepository",
     "SqliteFlightRepository",
-    "SqliteRouteRepository",
+    "SqliteLegRepository",
 ]

@@ -57,7 +57,7 @@ def service(
     """The service of one request."""
     return AnalyticsService(
         flights=stores.flights,
-        routes=stores.routes,
+        legs=stores.legs,
         cycles=stores.cycles,
         processed=LocalProcessed(data_dir),
         documents=DailyDocuments(LocalObjects(data_dir)),

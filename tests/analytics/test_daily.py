@@ -22,7 +22,7 @@ from analytics.engine import FlightsEngine
 from analytics.files import LocalObjects, LocalProcessed
 from analytics.params import day_window
 from analytics.results import Basis
-from domain.route import Route
+from domain.leg import Leg
 
 ENGINE = FlightsEngine()
 
@@ -30,9 +30,9 @@ ENGINE = FlightsEngine()
 @pytest.fixture(scope="module")
 def written(recorded: RecordedDay) -> list[str]:
     departed = CYCLES[0] - timedelta(minutes=30)
-    recorded.stores.routes.put_routes(
+    recorded.stores.legs.put_legs(
         [
-            Route(
+            Leg(
                 icao24="4ca7b5",
                 departure_icao="EIDW",
                 departed_at=departed,
@@ -43,7 +43,7 @@ def written(recorded: RecordedDay) -> list[str]:
             )
         ]
     )
-    processor = build_processor(recorded.settings, recorded.stores.routes, recorded.stores.cycles)
+    processor = build_processor(recorded.settings, recorded.stores.legs, recorded.stores.cycles)
     keys, _ = processor.run(DAY)
     return keys
 
@@ -108,7 +108,7 @@ def test_the_summary_holds_the_days_routes_and_cycles(
 
 
 def test_a_day_that_is_not_over_is_refused(recorded: RecordedDay) -> None:
-    processor = build_processor(recorded.settings, recorded.stores.routes, recorded.stores.cycles)
+    processor = build_processor(recorded.settings, recorded.stores.legs, recorded.stores.cycles)
 
     with pytest.raises(DayNotOver, match="is not over yet"):
         processor.run(datetime.now(UTC).date())

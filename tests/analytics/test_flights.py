@@ -19,7 +19,7 @@ from analytics.params import day_window
 from analytics.results import Basis
 from domain import BoundingBox
 from domain.geo import REGIONS
-from ingestion.enrich import grid_cell
+from ingestion.enricher import grid_cell
 
 ENGINE = FlightsEngine()
 Rows = list[dict[str, Any]]

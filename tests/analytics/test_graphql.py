@@ -12,7 +12,7 @@ from recorded_day import CYCLES, DAY, RecordedDay
 
 from analytics.daily import build_processor
 from app import create_app
-from domain.route import Route
+from domain.leg import Leg
 from testkit import ReplayWorld, TestClient
 
 EUROPE = {"south": 35.0, "west": -10.0, "north": 60.0, "east": 30.0}
@@ -108,9 +108,9 @@ def test_bad_arguments_say_what_is_wrong(
 @pytest.fixture(scope="module")
 def past_day(recorded: RecordedDay) -> Iterator[TestClient]:
     departed = CYCLES[0] - timedelta(minutes=30)
-    recorded.stores.routes.put_routes(
+    recorded.stores.legs.put_legs(
         [
-            Route(
+            Leg(
                 icao24=f"4ca7b{n}",
                 departure_icao="EIDW",
                 departed_at=departed + timedelta(minutes=n),
@@ -160,7 +160,7 @@ def test_a_past_day_answers_alike_from_parquet_and_from_its_documents(
     past_day: TestClient, recorded: RecordedDay
 ) -> None:
     before = ask(past_day, PAST)
-    processor = build_processor(recorded.settings, recorded.stores.routes, recorded.stores.cycles)
+    processor = build_processor(recorded.settings, recorded.stores.legs, recorded.stores.cycles)
     processor.run(DAY)
     after = ask(past_day, PAST)
 

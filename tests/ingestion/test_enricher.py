@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from domain import Airport, FlightState, Source
 from domain.geo import REGIONS, haversine_km
-from domain.route import FlightPhase, Route
-from ingestion.enrich import AIRPORT_LOOKUP_ALTITUDE_M, Enricher, classify_phase, grid_cell
+from domain.leg import FlightPhase, Leg
+from ingestion.enricher import AIRPORT_LOOKUP_ALTITUDE_M, Enricher, classify_phase, grid_cell
+from ingestion.legs import LegTracker, great_circle_km
 from ingestion.reference import airportsdata_airports
 from ingestion.replay import ReplaySource
-from ingestion.routes import RouteTracker, great_circle_km
 from ingestion.validate import validate
 from storage.base import NearestAirport, StoreUnavailable
 from storage.spatial import AirportGrid, NearestAirports
@@ -250,14 +250,14 @@ def test_a_flight_from_heathrow_to_paris_completes_its_route(
     assert landed.great_circle_km == pytest.approx(expected, rel=1e-12)
     assert landed.great_circle_km == pytest.approx(348, abs=1.5)
     assert landed.great_circle_km <= landed.flown_km <= 1.05 * landed.great_circle_km
-    assert enricher.routes.active(ICAO) is None
+    assert enricher.legs.active(ICAO) is None
 
     # Taxiing in after the landing: no leg until the next take-off.
     assert enricher.enrich([ground(40 + 30 * 51, LFPG_RUNWAY)])[0].route is None
 
 
 def test_the_tracker_says_when_a_leg_completes(index: NearestAirports) -> None:
-    tracker = RouteTracker()
+    tracker = LegTracker()
     previous: FlightState | None = None
     updates = []
     for state in heathrow_to_paris():
@@ -278,13 +278,13 @@ def test_restart_resumes_the_leg_from_stored_routes_and_states(
     first, second = flight[:30], flight[30:]
     before = Enricher(index)
     before.enrich(first)
-    stored = before.routes.active(ICAO)
+    stored = before.legs.active(ICAO)
     assert stored is not None
 
     after = Enricher(index)
-    assert after.routes.load([stored], locate=lambda codes: {c: by_icao[c] for c in codes}) == 1
+    assert after.legs.load([stored], locate=lambda codes: {c: by_icao[c] for c in codes}) == 1
     after.prime([first[-1]])
-    restored = after.routes.active(ICAO)
+    restored = after.legs.active(ICAO)
     assert restored is not None
     assert restored.great_circle_km == pytest.approx(stored.great_circle_km)
     landed = after.enrich(second)[-1].route
@@ -300,12 +300,12 @@ def test_restart_without_locating_the_departure_has_no_great_circle(
     flight = heathrow_to_paris()
     before = Enricher(index)
     before.enrich(flight[:30])
-    stored = before.routes.active(ICAO)
+    stored = before.legs.active(ICAO)
     assert stored is not None
-    completed = Route(**{**stored.model_dump(), "arrival_icao": "LFPG", "arrived_at": at(1)})
+    completed = Leg(**{**stored.model_dump(), "arrival_icao": "LFPG", "arrived_at": at(1)})
 
     after = Enricher(index)
-    assert after.routes.load([stored, completed.model_copy(update={"icao24": "abcdef"})]) == 1
+    assert after.legs.load([stored, completed.model_copy(update={"icao24": "abcdef"})]) == 1
     after.prime(flight[25:30])
     landed = after.enrich(flight[30:])[-1].route
     assert landed is not None
@@ -346,7 +346,7 @@ def _near(airport: Airport, state: FlightState) -> NearestAirport:
 
 
 def test_first_seen_airborne_has_an_unknown_departure() -> None:
-    tracker = RouteTracker()
+    tracker = LegTracker()
     cruise = [air(30 * i, (50.0, 1.0 + 0.1 * i), 11_000.0, 0.0) for i in range(4)]
     routes = [tracker.update(s, P.CRUISE, None).route for s in cruise]
     assert all(r is not None for r in routes)
@@ -387,13 +387,13 @@ def test_first_seen_climbing_out_near_an_airport(
 ) -> None:
     egll = _airport("EGLL", (51.4706, -0.46194), 25.0)
     state = air(0, (51.4706 + offset_deg, -0.46194), altitude, 10.0)
-    route = RouteTracker().update(state, phase, _near(egll, state)).route
+    route = LegTracker().update(state, phase, _near(egll, state)).route
     assert route is not None
     assert route.departure_icao == departure
 
 
 def test_landing_far_from_any_airport_completes_with_no_arrival() -> None:
-    tracker = RouteTracker()
+    tracker = LegTracker()
     tracker.update(air(0, (50.0, 1.0), 500.0, -3.0), P.DESCENT, None)
     update = tracker.update(ground(60, (50.0, 1.2)), P.LANDING, None)
     assert update.completed
@@ -404,7 +404,7 @@ def test_landing_far_from_any_airport_completes_with_no_arrival() -> None:
 
 def test_on_ground_flicker_at_the_departure_airport_is_no_leg() -> None:
     egll = _airport("EGLL", (51.4706, -0.46194), 25.0)
-    tracker = RouteTracker()
+    tracker = LegTracker()
     states = [
         ground(0, EGLL_RUNWAY),
         air(10, EGLL_RUNWAY, 50.0, 0.0),
@@ -419,7 +419,7 @@ def test_on_ground_flicker_at_the_departure_airport_is_no_leg() -> None:
 
 
 def test_flown_distance_skips_glitches_and_gaps_and_late_states() -> None:
-    tracker = RouteTracker()
+    tracker = LegTracker()
     points = [
         (0, (50.0, 1.0)),
         (30, (50.0, 1.1)),
@@ -441,7 +441,7 @@ def test_flown_distance_skips_glitches_and_gaps_and_late_states() -> None:
 
 
 def test_a_leg_unseen_for_hours_is_dropped() -> None:
-    tracker = RouteTracker()
+    tracker = LegTracker()
     tracker.update(air(0, (50.0, 1.0), 11_000.0, 0.0), P.CRUISE, None)
     route = tracker.update(air(7 * 3600, (40.0, 1.0), 11_000.0, 0.0), P.CRUISE, None).route
     assert route is not None
@@ -451,10 +451,10 @@ def test_a_leg_unseen_for_hours_is_dropped() -> None:
 def test_prune_forgets_aircraft_not_seen_since(index: NearestAirports) -> None:
     enricher = Enricher(index)
     enricher.enrich([air(0, (50.0, 1.0), 11_000.0, 0.0), make_state("abcdef", at(100))])
-    assert len(enricher.routes) == 2
+    assert len(enricher.legs) == 2
     assert enricher.prune(at(50)) == 1
-    assert enricher.routes.active(ICAO) is None
-    assert enricher.routes.active("abcdef") is not None
+    assert enricher.legs.active(ICAO) is None
+    assert enricher.legs.active("abcdef") is not None
 
 
 def test_great_circle_km_is_geopy_and_agrees_with_haversine() -> None:

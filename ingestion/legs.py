@@ -1,7 +1,7 @@
 """Route legs: from where an aircraft leaves the ground near an airport (or first shows up)
 to where it lands.
 
-``RouteTracker`` holds the legs in flight in memory; it is not thread-safe: one per
+``LegTracker`` holds the legs in flight in memory; it is not thread-safe: one per
 pipeline, fed the states of each aircraft in time order. Thresholds are documented on the
 class. Distances along a leg use the haversine formula; a completed leg's airport-to-airport
 distance uses geopy's great circle.
@@ -20,7 +20,7 @@ from geopy.distance import great_circle
 
 from domain import Airport, FlightState
 from domain.geo import haversine_km
-from domain.route import FlightPhase, Route
+from domain.leg import FlightPhase, Leg
 from storage.base import NearestAirport
 
 log = logging.getLogger(__name__)
@@ -36,25 +36,25 @@ MIN_LEG_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class RouteUpdate:
+class LegUpdate:
     """The leg a state belongs to (``None`` on the ground between legs); ``completed`` when
     this state ended it."""
 
-    route: Route | None
+    route: Leg | None
     completed: bool = False
 
 
-_NO_ROUTE = RouteUpdate(None)
-_ROUTE_FIELDS = frozenset(Route.model_fields)
+_NO_LEG = LegUpdate(None)
+_ROUTE_FIELDS = frozenset(Leg.model_fields)
 _new = object.__new__
 _set = object.__setattr__
 
 
-def _trusted_route(fields: dict[str, Any]) -> Route:
-    """A ``Route`` from values built here, so valid already: skips validation the way
+def _trusted_leg(fields: dict[str, Any]) -> Leg:
+    """A ``Leg`` from values built here, so valid already: skips validation the way
     ``FlightState.trusted`` does, since a cycle makes one per airborne state (0.7 µs
     instead of 1.5 µs). ``fields`` must name every field."""
-    route = _new(Route)
+    route = _new(Leg)
     _set(route, "__dict__", fields)
     _set(route, "__pydantic_fields_set__", _ROUTE_FIELDS)
     _set(route, "__pydantic_extra__", None)
@@ -62,7 +62,7 @@ def _trusted_route(fields: dict[str, Any]) -> Route:
     return route
 
 
-class _Leg:
+class _Flying:
     """A leg in flight; its last fix is a position and its time in epoch seconds."""
 
     __slots__ = (
@@ -112,11 +112,11 @@ class _Leg:
         arrival_icao: str | None = None,
         arrived_at: datetime | None = None,
         great_circle_km: float | None = None,
-    ) -> Route:
+    ) -> Leg:
         departure = self.departure
         if great_circle_km is None and departure is not None and not math.isnan(self.fix_seen):
             great_circle_km = haversine_km(departure[0], departure[1], self.fix_lat, self.fix_lon)
-        return _trusted_route(
+        return _trusted_leg(
             {
                 "icao24": self.icao24,
                 "callsign": self.callsign,
@@ -159,7 +159,7 @@ def _departure(
     return nearest.airport if climbing_out and nearest.distance_km <= CLIMB_OUT_RADIUS_KM else None
 
 
-class RouteTracker:
+class LegTracker:
     """The leg each aircraft is flying, kept in memory. Not thread-safe; one per pipeline.
 
     A leg starts at the first airborne state after the aircraft was on the ground or
@@ -185,28 +185,28 @@ class RouteTracker:
     """
 
     def __init__(self) -> None:
-        self._legs: dict[str, _Leg] = {}
+        self._legs: dict[str, _Flying] = {}
 
     def __len__(self) -> int:
         return len(self._legs)
 
-    def active(self, icao24: str) -> Route | None:
+    def active(self, icao24: str) -> Leg | None:
         """The leg ``icao24`` is flying, or ``None``."""
         leg = self._legs.get(icao24)
         return leg.route() if leg is not None else None
 
     def update(
         self, state: FlightState, phase: FlightPhase, nearest: NearestAirport | None
-    ) -> RouteUpdate:
+    ) -> LegUpdate:
         """Advance the aircraft's leg with ``state``; start or end it as the state says."""
         route = self._track(state, phase, nearest)
         if route is None:
-            return _NO_ROUTE
-        return RouteUpdate(route, completed=route.arrived_at is not None)
+            return _NO_LEG
+        return LegUpdate(route, completed=route.arrived_at is not None)
 
     def _track(
         self, state: FlightState, phase: FlightPhase, nearest: NearestAirport | None
-    ) -> Route | None:
+    ) -> Leg | None:
         """``update`` without the wrapper: a route with ``arrived_at`` is a completed one."""
         seen = state.time.timestamp()
         leg = self._legs.get(state.icao24)
@@ -219,14 +219,14 @@ class RouteTracker:
         if state.on_ground or phase is FlightPhase.LANDING:
             return None if leg is None else self._arrive(leg, state, seen, nearest)
         if leg is None:
-            leg = _Leg(state.icao24, state.time, _departure(state, phase, nearest))
+            leg = _Flying(state.icao24, state.time, _departure(state, phase, nearest))
             self._legs[state.icao24] = leg
         leg.advance(state, seen)
         return leg.route()
 
     def _arrive(
-        self, leg: _Leg, state: FlightState, seen: float, nearest: NearestAirport | None
-    ) -> Route | None:
+        self, leg: _Flying, state: FlightState, seen: float, nearest: NearestAirport | None
+    ) -> Leg | None:
         del self._legs[leg.icao24]
         leg.advance(state, seen)
         if nearest is None or nearest.distance_km > ARRIVAL_RADIUS_KM:
@@ -242,7 +242,7 @@ class RouteTracker:
 
     def load(
         self,
-        routes: Iterable[Route],
+        routes: Iterable[Leg],
         *,
         locate: Callable[[Sequence[str]], Mapping[str, Airport]] | None = None,
     ) -> int:
@@ -256,7 +256,7 @@ class RouteTracker:
         codes = sorted({r.departure_icao for r in active if r.departure_icao is not None})
         airports = locate(codes) if locate is not None and codes else {}
         for route in active:
-            leg = _Leg(route.icao24, route.departed_at, airports.get(route.departure_icao or ""))
+            leg = _Flying(route.icao24, route.departed_at, airports.get(route.departure_icao or ""))
             leg.departure_icao = route.departure_icao  # known even when not located
             leg.callsign = route.callsign
             leg.flown_km = route.flown_km
@@ -282,7 +282,7 @@ class RouteTracker:
         return len(stale)
 
 
-def _last_seen(leg: _Leg) -> float:
+def _last_seen(leg: _Flying) -> float:
     return leg.last_seen if leg.last_seen is not None else leg.departed_at.timestamp()
 
 

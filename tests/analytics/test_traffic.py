@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from analytics import routes
+from analytics import traffic
 from analytics.results import AirportTraffic
-from domain.route import Route
+from domain.leg import Leg
 from storage.factory import Stores
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 END = START + timedelta(days=1)
 
 
-def leg(icao24: str, origin: str | None, departed_h: float, **fields: object) -> Route:
-    return Route.model_validate(
+def leg(icao24: str, origin: str | None, departed_h: float, **fields: object) -> Leg:
+    return Leg.model_validate(
         {
             "icao24": icao24,
             "departure_icao": origin,
@@ -31,7 +31,7 @@ def landed(
     departed_h: float,
     minutes: float,
     **f: object,
-) -> Route:
+) -> Leg:
     departed = START + timedelta(hours=departed_h)
     return leg(
         icao24,
@@ -57,7 +57,7 @@ LEGS = [
 
 
 def test_busiest_airports_count_departures_and_arrivals_in_the_window() -> None:
-    found = routes.busiest_airports(LEGS, START, END)
+    found = traffic.busiest_airports(LEGS, START, END)
 
     assert found == [
         AirportTraffic(icao="EGLL", departures=4, arrivals=2),
@@ -68,7 +68,7 @@ def test_busiest_airports_count_departures_and_arrivals_in_the_window() -> None:
 
 
 def test_route_statistics_take_legs_that_arrived_between_two_airports() -> None:
-    found = routes.route_statistics(LEGS, START, END)
+    found = traffic.route_statistics(LEGS, START, END)
 
     assert [(s.origin, s.destination, s.flights) for s in found] == [
         ("EGLL", "LFPG", 3),
@@ -88,19 +88,19 @@ def test_days_of_airports_add_up() -> None:
         AirportTraffic(icao="LFPG", departures=3, arrivals=3),
     ]
 
-    assert routes.merge_airports([day1, day2]) == [
+    assert traffic.merge_airports([day1, day2]) == [
         AirportTraffic(icao="LFPG", departures=3, arrivals=3),
         AirportTraffic(icao="EGLL", departures=3, arrivals=1),
     ]
 
 
 def test_legs_read_from_the_store_find_every_departure_and_arrival(stores: Stores) -> None:
-    stores.routes.put_routes(LEGS)
+    stores.legs.put_legs(LEGS)
     # The in-flight version of a leg that has since landed is replaced by the landed one.
-    stores.routes.put_routes([leg("aaaaa1", "EGLL", 8)])
-    stores.routes.put_routes([LEGS[0]])
+    stores.legs.put_legs([leg("aaaaa1", "EGLL", 8)])
+    stores.legs.put_legs([LEGS[0]])
 
-    found = routes.legs(stores.routes, START, END, now=END + timedelta(days=3))
+    found = traffic.legs(stores.legs, START, END, now=END + timedelta(days=3))
 
     assert sorted(r.icao24 for r in found) == [f"aaaaa{n}" for n in range(1, 10)]
-    assert routes.busiest_airports(found, START, END) == routes.busiest_airports(LEGS, START, END)
+    assert traffic.busiest_airports(found, START, END) == traffic.busiest_airports(LEGS, START, END)

@@ -7,7 +7,7 @@ from typing import Any
 
 from domain import FlightPhase, FlightState
 from domain.geo import REGIONS
-from ingestion.enrichment import EnrichmentStep
+from ingestion.enrichment_step import EnrichmentStep
 from ingestion.replay import ReplaySource
 from ingestion.validate import validate
 from storage.factory import Stores
@@ -20,23 +20,23 @@ def snapshot_states(source: ReplaySource) -> list[FlightState]:
     return states
 
 
-class CountingRoutes:
+class CountingLegs:
     """Wraps a real route repository and counts the legs each put saves."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.saved: list[int] = []
 
-    def put_routes(self, routes: Any) -> None:
+    def put_legs(self, routes: Any) -> None:
         self.saved.append(len(routes))
-        self.inner.put_routes(routes)
+        self.inner.put_legs(routes)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
 
 def test_every_state_is_enriched(seeded_stores: Stores) -> None:
-    step = EnrichmentStep(seeded_stores.flights, seeded_stores.airports, seeded_stores.routes)
+    step = EnrichmentStep(seeded_stores.flights, seeded_stores.airports, seeded_stores.legs)
     states = snapshot_states(ReplaySource())
 
     enriched = step(states)
@@ -59,7 +59,7 @@ def test_every_state_is_enriched(seeded_stores: Stores) -> None:
 
 
 def test_missing_origin_country_comes_from_the_address_block(seeded_stores: Stores) -> None:
-    step = EnrichmentStep(seeded_stores.flights, seeded_stores.airports, seeded_stores.routes)
+    step = EnrichmentStep(seeded_stores.flights, seeded_stores.airports, seeded_stores.legs)
     state = snapshot_states(ReplaySource())[0]
     anonymous = state.model_copy(update={"icao24": "4ca7b5", "origin_country": None})
 
@@ -69,7 +69,7 @@ def test_missing_origin_country_comes_from_the_address_block(seeded_stores: Stor
 
 
 def test_legs_in_flight_are_saved_at_most_once_a_minute(seeded_stores: Stores) -> None:
-    routes = CountingRoutes(seeded_stores.routes)
+    routes = CountingLegs(seeded_stores.legs)
     step = EnrichmentStep(seeded_stores.flights, seeded_stores.airports, routes)
     now = ReplaySource().advance()["time"]
     source = ReplaySource(clock=SteppedClock(now, now + 10))
@@ -86,14 +86,14 @@ def test_a_restarted_step_resumes_the_legs(seeded_stores: Stores) -> None:
     source = ReplaySource()
     states = snapshot_states(source)
     seeded_stores.flights.put_states(
-        EnrichmentStep(seeded_stores.flights, seeded_stores.airports, seeded_stores.routes)(states)
+        EnrichmentStep(seeded_stores.flights, seeded_stores.airports, seeded_stores.legs)(states)
     )
-    before = seeded_stores.routes.current([s.icao24 for s in states])
+    before = seeded_stores.legs.current([s.icao24 for s in states])
 
-    again = EnrichmentStep(seeded_stores.flights, seeded_stores.airports, seeded_stores.routes)
+    again = EnrichmentStep(seeded_stores.flights, seeded_stores.airports, seeded_stores.legs)
     later = [s.model_copy(update={"time_position": s.time + timedelta(seconds=10)}) for s in states]
     again(later)
-    after = seeded_stores.routes.current([s.icao24 for s in states])
+    after = seeded_stores.legs.current([s.icao24 for s in states])
 
     assert before
     assert {code: r.departed_at for code, r in before.items()} == {

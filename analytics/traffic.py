@@ -1,4 +1,4 @@
-"""Busiest airports and route statistics, from the legs of the route detection.
+"""Busiest airports and route statistics (origin to destination), from flight legs.
 
 A departure is a leg whose ``departed_at`` lies in the window and whose departure airport
 is known; an arrival, a leg whose ``arrived_at`` lies in it with a known arrival airport.
@@ -16,14 +16,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from analytics.results import AirportTraffic, RouteStat
-from domain.route import Route
-from storage.base import RouteRepository
+from domain.leg import Leg
+from storage.base import LegRepository
 
 # Longer than any flight: a leg that departed in a window has arrived by this after it.
 MAX_LEG = timedelta(hours=24)
 
 
-def legs(routes: RouteRepository, start: datetime, end: datetime, now: datetime) -> list[Route]:
+def legs(routes: LegRepository, start: datetime, end: datetime, now: datetime) -> list[Leg]:
     """Every stored leg that departed or arrived in ``[start, end)``, and some others: the
     legs that arrived from ``start`` to a day after ``end`` and those still in flight."""
     arrived = routes.completed(start, min(end + MAX_LEG, max(now, end)))
@@ -36,9 +36,7 @@ def _within(at: datetime | None, start: datetime, end: datetime) -> bool:
     return at is not None and start <= at < end
 
 
-def busiest_airports(
-    found: Iterable[Route], start: datetime, end: datetime
-) -> list[AirportTraffic]:
+def busiest_airports(found: Iterable[Leg], start: datetime, end: datetime) -> list[AirportTraffic]:
     """Airports with departures or arrivals in the window, busiest first."""
     departures: Counter[str] = Counter()
     arrivals: Counter[str] = Counter()
@@ -69,9 +67,9 @@ def merge_airports(days: Iterable[Sequence[AirportTraffic]]) -> list[AirportTraf
     return ranked_airports(departures, arrivals)
 
 
-def route_statistics(found: Iterable[Route], start: datetime, end: datetime) -> list[RouteStat]:
+def route_statistics(found: Iterable[Leg], start: datetime, end: datetime) -> list[RouteStat]:
     """Origin-destination pairs flown in the window, most flights first."""
-    pairs: dict[tuple[str, str], list[Route]] = defaultdict(list)
+    pairs: dict[tuple[str, str], list[Leg]] = defaultdict(list)
     for leg in found:
         if leg.departure_icao and leg.arrival_icao and _within(leg.arrived_at, start, end):
             pairs[leg.departure_icao, leg.arrival_icao].append(leg)
@@ -79,7 +77,7 @@ def route_statistics(found: Iterable[Route], start: datetime, end: datetime) -> 
     return sorted(stats, key=lambda s: (-s.flights, s.origin, s.destination))
 
 
-def _stat(origin: str, destination: str, flown: list[Route]) -> RouteStat:
+def _stat(origin: str, destination: str, flown: list[Leg]) -> RouteStat:
     durations = [(r.arrived_at - r.departed_at).total_seconds() for r in flown if r.arrived_at]
     distances = [r.great_circle_km for r in flown if r.great_circle_km is not None]
     return RouteStat(

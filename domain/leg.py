@@ -18,7 +18,7 @@ class FlightPhase(StrEnum):
     LANDING = "LANDING"
 
 
-class Route(BaseModel):
+class Leg(BaseModel):
     """One leg of one aircraft: from where it left the ground (or first appeared climbing)
     near an airport, to where it landed. ``arrival_*`` are ``None`` while in flight."""
 

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from domain import FlightState
-from domain.route import Route
-from ingestion.enrich import Enricher, Enrichment
+from domain.leg import Leg
+from ingestion.enricher import Enricher, Enrichment
 from storage.base import (
     AirportRepository,
     FlightFilter,
     FlightRepository,
-    RouteRepository,
+    LegRepository,
     StoreUnavailable,
 )
 
@@ -48,13 +48,13 @@ class EnrichmentStep:
         self,
         flights: FlightRepository,
         airports: AirportRepository,
-        routes: RouteRepository,
+        legs: LegRepository,
         *,
         radius_km: float = 50.0,
     ) -> None:
         self._flights = flights
         self._airports = airports
-        self._routes = routes
+        self._legs = legs
         self._enricher = Enricher(lambda points: airports.nearest(points, radius_km))
         self._primed = False
         self._saved: dict[tuple[str, datetime], datetime] = {}
@@ -63,12 +63,12 @@ class EnrichmentStep:
         self._primed = True
         since = datetime.now(UTC) - FORGET_AFTER
         try:
-            legs = self._routes.in_flight(since)
+            legs = self._legs.in_flight(since)
             latest = self._flights.search_latest(FlightFilter(since=since), first=10_000_000)
         except StoreUnavailable as exc:
             log.warning("enrichment starts without history: %s", exc)
             return
-        self._enricher.routes.load(legs, locate=self._airports.many_by_icao)
+        self._enricher.legs.load(legs, locate=self._airports.many_by_icao)
         self._enricher.prime(latest.items)
         log.info("enrichment resumed %d legs and %d aircraft", len(legs), len(latest.items))
 
@@ -76,15 +76,15 @@ class EnrichmentStep:
         if not self._primed:
             self._prime()
         enrichments = self._enricher.enrich(states)
-        self._save_routes([e.route for e in enrichments if e.route is not None])
+        self._save_legs([e.route for e in enrichments if e.route is not None])
         newest = max((s.time for s in states), default=datetime.now(UTC))
         self._enricher.prune(newest - FORGET_AFTER)
         return [_enriched(s, e) for s, e in zip(states, enrichments, strict=True)]
 
-    def _save_routes(self, routes: list[Route]) -> None:
+    def _save_legs(self, legs: list[Leg]) -> None:
         now = datetime.now(UTC)
         due = []
-        for route in routes:
+        for route in legs:
             key = (route.icao24, route.departed_at)
             last = self._saved.get(key)
             if route.arrived_at is not None or last is None or now - last >= SAVE_IN_FLIGHT_EVERY:
@@ -96,7 +96,7 @@ class EnrichmentStep:
         if not due:
             return
         try:
-            self._routes.put_routes(due)
+            self._legs.put_legs(due)
         except StoreUnavailable as exc:
             # Legs are rebuilt from states; a missed save costs freshness, not data.
             log.warning("saving %d route legs failed: %s", len(due), exc)

@@ -5,21 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from domain.route import Route
+from domain.leg import Leg
 from storage.sqlite.db import SqliteDatabase
 
 
-def _route(body: bytes) -> Route:
-    return Route.model_validate_json(body)
+def _route(body: bytes) -> Leg:
+    return Leg.model_validate_json(body)
 
 
-class SqliteRouteRepository:
-    """``RouteRepository`` on SQLite."""
+class SqliteLegRepository:
+    """``LegRepository`` on SQLite."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    def put_routes(self, routes: Sequence[Route]) -> None:
+    def put_legs(self, routes: Sequence[Leg]) -> None:
         now = datetime.now(UTC).timestamp()
         rows = [
             (
@@ -38,7 +38,7 @@ class SqliteRouteRepository:
                 rows,
             )
 
-    def current(self, icao24s: Sequence[str]) -> dict[str, Route]:
+    def current(self, icao24s: Sequence[str]) -> dict[str, Leg]:
         if not icao24s:
             return {}
         marks = ", ".join("?" * len(icao24s))
@@ -49,14 +49,14 @@ class SqliteRouteRepository:
         )
         return {code: _route(body) for code, body, _ in rows}
 
-    def in_flight(self, since: datetime) -> list[Route]:
+    def in_flight(self, since: datetime) -> list[Leg]:
         rows = self._db.read(
             "SELECT body FROM routes WHERE arrived_at IS NULL AND updated_at >= ?",
             (since.timestamp(),),
         )
         return [_route(body) for (body,) in rows]
 
-    def completed(self, since: datetime, until: datetime) -> list[Route]:
+    def completed(self, since: datetime, until: datetime) -> list[Leg]:
         rows = self._db.read(
             "SELECT body FROM routes WHERE arrived_at BETWEEN ? AND ? ORDER BY arrived_at",
             (since.timestamp(), until.timestamp()),

@@ -4,7 +4,7 @@ For each state: the named world region and a grid cell, the origin country (from
 24-bit address block when the source sent none), the nearest airport within a radius, the
 flight phase, and the aircraft's current route leg.
 
-``grid_cell`` and ``classify_phase`` are pure. ``RouteTracker`` (legs in flight) and
+``grid_cell`` and ``classify_phase`` are pure. ``LegTracker`` (legs in flight) and
 ``Enricher`` (the previous state of each aircraft) hold state in memory; neither is
 thread-safe: one of each per pipeline, fed states of one aircraft in time order. States
 older than the last one seen of their aircraft change nothing. Nearest airports come from a
@@ -31,7 +31,7 @@ Phase thresholds (SI, chosen from how airliners and light aircraft fly):
 - ``HISTORY_MAX_AGE_S`` 300 s: a previous state older than this says nothing about a
   transition (coverage gaps of hours are common).
 
-Route thresholds are documented on ``RouteTracker``.
+Leg thresholds are documented on ``LegTracker``.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ from datetime import datetime
 
 from domain import FlightState
 from domain.geo import region_of
-from domain.route import FlightPhase, Route
+from domain.leg import FlightPhase, Leg
 from ingestion.icao_blocks import country_of
-from ingestion.routes import RouteTracker
+from ingestion.legs import LegTracker
 from storage.base import NearestAirport, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -188,12 +188,12 @@ class Enrichment:
     phase: FlightPhase
     nearest_airport_icao: str | None
     nearest_airport_km: float | None
-    route: Route | None
+    route: Leg | None
 
 
 class Enricher:
     """Enriches batches of states. Holds the previous state of each aircraft and a
-    ``RouteTracker``: not thread-safe, one per pipeline; feed each aircraft's states in
+    ``LegTracker``: not thread-safe, one per pipeline; feed each aircraft's states in
     time order (a late state is enriched but changes no history).
 
     ``nearest`` is called once per batch with the positions that need an airport: on or
@@ -203,7 +203,7 @@ class Enricher:
     nearest airport. An aircraft on the ground that has not moved keeps its airport
     without a new look-up.
 
-    After a restart: ``routes.load(...)`` the legs in flight, then ``prime(...)`` with the
+    After a restart: ``legs.load(...)`` the legs in flight, then ``prime(...)`` with the
     latest stored states.
     """
 
@@ -211,11 +211,11 @@ class Enricher:
         self,
         nearest: NearestLookup,
         *,
-        routes: RouteTracker | None = None,
+        legs: LegTracker | None = None,
         cell_size_deg: float = 1.0,
     ) -> None:
         self._nearest = nearest
-        self._routes = routes if routes is not None else RouteTracker()
+        self._legs = legs if legs is not None else LegTracker()
         grid_cell(0.0, 0.0, cell_size_deg)  # fail here, not at the first batch
         self._cell_size = cell_size_deg
         self._top_row = math.ceil(90.0 / cell_size_deg) - 1
@@ -223,8 +223,8 @@ class Enricher:
         self._parked: dict[str, tuple[float, float, NearestAirport | None]] = {}
 
     @property
-    def routes(self) -> RouteTracker:
-        return self._routes
+    def legs(self) -> LegTracker:
+        return self._legs
 
     def prime(self, states: Iterable[FlightState]) -> None:
         """Seed the previous state of each aircraft, e.g. from the store after a restart."""
@@ -232,7 +232,7 @@ class Enricher:
             previous = self._previous.get(state.icao24)
             if previous is None or state.time >= previous.time:
                 self._previous[state.icao24] = state
-                self._routes.resume(state)
+                self._legs.resume(state)
 
     def prune(self, before: datetime) -> int:
         """Forget aircraft last seen before ``before`` and their legs; returns how many."""
@@ -240,14 +240,14 @@ class Enricher:
         for code in gone:
             del self._previous[code]
             self._parked.pop(code, None)
-        self._routes.prune(before)
+        self._legs.prune(before)
         return len(gone)
 
     def enrich(self, states: Sequence[FlightState]) -> list[Enrichment]:
         """One ``Enrichment`` per state, in order."""
         airports = self._airports(states)
         # One loop with local names: this runs for every state of every cycle.
-        previous_of, track = self._previous, self._routes._track
+        previous_of, track = self._previous, self._legs._track
         size, top_row = self._cell_size, self._top_row
         enriched = []
         for state, near in zip(states, airports, strict=True):

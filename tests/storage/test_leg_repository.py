@@ -1,4 +1,4 @@
-"""RouteRepository contract, run against every backend."""
+"""LegRepository contract, run against every backend."""
 
 from __future__ import annotations
 
@@ -6,25 +6,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.route import Route
+from domain.leg import Leg
 from storage.factory import Stores
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def leg(icao24: str = "abc123", departed: datetime = T0, **fields: object) -> Route:
-    return Route.model_validate({"icao24": icao24, "departed_at": departed, **fields})
+def leg(icao24: str = "abc123", departed: datetime = T0, **fields: object) -> Leg:
+    return Leg.model_validate({"icao24": icao24, "departed_at": departed, **fields})
 
 
 @pytest.fixture
 def routes(stores: Stores):  # type: ignore[no-untyped-def]
-    return stores.routes
+    return stores.legs
 
 
 def test_current_is_the_most_recent_leg(routes) -> None:  # type: ignore[no-untyped-def]
     first = leg(departure_icao="EGLL", arrival_icao="LFPG", arrived_at=T0 + timedelta(hours=1))
     second = leg(departed=T0 + timedelta(hours=2), departure_icao="LFPG", flown_km=12.5)
-    routes.put_routes([first, second, leg("def456")])
+    routes.put_legs([first, second, leg("def456")])
 
     found = routes.current(["abc123", "def456", "ffffff"])
 
@@ -34,8 +34,8 @@ def test_current_is_the_most_recent_leg(routes) -> None:  # type: ignore[no-unty
 
 
 def test_putting_a_leg_again_replaces_it(routes) -> None:  # type: ignore[no-untyped-def]
-    routes.put_routes([leg(flown_km=1.0)])
-    routes.put_routes([leg(flown_km=99.0, arrival_icao="LFPG", arrived_at=T0 + timedelta(hours=1))])
+    routes.put_legs([leg(flown_km=1.0)])
+    routes.put_legs([leg(flown_km=99.0, arrival_icao="LFPG", arrived_at=T0 + timedelta(hours=1))])
 
     assert routes.current(["abc123"])["abc123"].flown_km == 99.0
     assert routes.in_flight(T0 - timedelta(days=1)) == []
@@ -44,7 +44,7 @@ def test_putting_a_leg_again_replaces_it(routes) -> None:  # type: ignore[no-unt
 def test_in_flight_and_completed(routes) -> None:  # type: ignore[no-untyped-def]
     landed = leg("aaaaaa", arrival_icao="EHAM", arrived_at=T0 + timedelta(minutes=50))
     flying = leg("bbbbbb")
-    routes.put_routes([landed, flying])
+    routes.put_legs([landed, flying])
 
     assert routes.in_flight(datetime.now(UTC) - timedelta(minutes=1)) == [flying]
     assert routes.in_flight(datetime.now(UTC) + timedelta(minutes=1)) == []
