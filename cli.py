@@ -124,16 +124,13 @@ async def _ingest(settings: Settings, *, once: bool) -> int:
     from runtime.ingest import build_ingest_loop
     from storage.factory import open_stores
 
-    stores = open_stores(settings)
-    try:
+    with open_stores(settings) as stores:
         seed_airports(stores)
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
             loop = build_ingest_loop(settings, stores, client, InProcessBus())
             if not once:
                 await loop.run_forever()
             report = await loop.run_once()
-    finally:
-        stores.close()
     print(
         f"received {report.received}, stored {report.stored}, rejected {report.rejected}, "
         f"duplicates {report.duplicates}"
@@ -190,14 +187,11 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
     settings = _export_flags(args)
     _setup_logging(settings)
-    stores = open_stores(settings)
-    try:
+    with open_stores(settings) as stores:
         pipeline = build_pipeline(settings, stores, None)
         summary = reprocess(stores.archive, pipeline, args.start, args.end)
         if pipeline.processed is not None:
             pipeline.processed.flush()
-    finally:
-        stores.close()
     print(summary)
     return 1 if summary.failed else 0
 
@@ -206,12 +200,9 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     from storage.factory import open_stores
 
     settings = _export_flags(args)
-    stores = open_stores(settings)
-    try:
+    with open_stores(settings) as stores:
         page = stores.dead_letters.list(first=args.limit, reason=args.reason)
         by_reason = stores.dead_letters.reasons()
-    finally:
-        stores.close()
     print(
         f"{page.total_count} dead letters" + (f" with reason {args.reason}" if args.reason else "")
     )
@@ -233,14 +224,11 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 
     settings = _export_flags(args)
     _setup_logging(settings)
-    stores = open_stores(settings)
-    try:
+    with open_stores(settings) as stores:
         letters = stores.dead_letters.list(first=args.limit, reason=args.reason).items
         summary = redrive(
             letters, build_pipeline(settings, stores, None), stores.dead_letters, stores.archive
         )
-    finally:
-        stores.close()
     print(summary)
     return 0
 

@@ -31,8 +31,6 @@ COLUMNS = (
     "origin_country",
     "region",
 )
-# One read of every aircraft, as the pipeline makes it; pages only if a store caps them.
-_PAGE = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +46,8 @@ class LiveSnapshot:
 
 def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
     newest, since = live_since(flights, live_window_s)
-    flt = FlightFilter(since=since)
-    page = flights.search_latest(flt, first=_PAGE)
-    states, total = list(page.items), page.total_count
-    while page.has_next_page:
-        page = flights.search_latest(flt, first=_PAGE, after=page.end_cursor)
-        states += page.items
-    return LiveSnapshot(as_of=newest, since=since, total=total, table=states_table(states))
+    states = flights.all_latest(FlightFilter(since=since))
+    return LiveSnapshot(as_of=newest, since=since, total=len(states), table=states_table(states))
 
 
 def states_table(states: Sequence[FlightState]) -> Any:

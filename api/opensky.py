@@ -59,7 +59,7 @@ from api._http import boolean, corners_bbox, guarded, integer, json_response
 from config import Settings
 from domain import FlightState, InvalidArgument
 from domain.flight import normalise_icao24
-from storage.base import ALL_LIVE, FlightFilter, live_since
+from storage.base import FlightFilter, live_since
 from storage.factory import Stores
 
 
@@ -122,9 +122,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
                 and (box is None or box.contains(s.latitude, s.longitude))
             ]
         else:
-            states = flights.search_latest(
-                FlightFilter(bbox=box, since=since), first=ALL_LIVE
-            ).items
+            states = flights.all_latest(FlightFilter(bbox=box, since=since))
         return {
             "time": int(newest.timestamp()),
             "states": [state_vector(s, extended=extended) for s in states] or None,

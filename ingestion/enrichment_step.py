@@ -64,13 +64,13 @@ class EnrichmentStep:
         since = datetime.now(UTC) - FORGET_AFTER
         try:
             legs = self._legs.in_flight(since)
-            latest = self._flights.search_latest(FlightFilter(since=since), first=10_000_000)
+            latest = self._flights.all_latest(FlightFilter(since=since))
         except StoreUnavailable as exc:
             log.warning("enrichment starts without history: %s", exc)
             return
         self._enricher.legs.load(legs, locate=self._airports.many_by_icao)
-        self._enricher.prime(latest.items)
-        log.info("enrichment resumed %d legs and %d aircraft", len(legs), len(latest.items))
+        self._enricher.prime(latest)
+        log.info("enrichment resumed %d legs and %d aircraft", len(legs), len(latest))
 
     def __call__(self, states: Sequence[FlightState]) -> list[FlightState]:
         if not self._primed:

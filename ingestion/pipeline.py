@@ -237,9 +237,8 @@ class Pipeline:
 
     def _last_positions(self) -> dict[str, tuple[float, float, float]]:
         if self._last_fix is None:
-            page = self.flights.search_latest(FlightFilter(), first=10_000_000)
             self._last_fix = {}
-            self._remember(page.items)
+            self._remember(self.flights.all_latest(FlightFilter()))
         return self._last_fix
 
     def _remember(self, states: Sequence[FlightState]) -> None:

@@ -148,6 +148,11 @@ class FlightRepository(Protocol):
         """The latest state of each aircraft matching ``flt``, ordered by icao24."""
         ...
 
+    def all_latest(self, flt: FlightFilter) -> list[FlightState]:
+        """Every state ``search_latest`` lists for ``flt``, in its order, in one read: the
+        bulk read of the live aircraft (the hub, the pipeline, live analytics)."""
+        ...
+
     def tracks(
         self, icao24s: Sequence[str], start: datetime, end: datetime
     ) -> dict[str, list[FlightState]]:
@@ -166,9 +171,6 @@ class FlightRepository(Protocol):
 
 
 # A page larger than any live traffic: every live aircraft in one page.
-ALL_LIVE = 10_000_000
-
-
 def live_since(
     flights: FlightRepository, live_window_s: float
 ) -> tuple[datetime | None, datetime | None]:
@@ -186,7 +188,7 @@ def live_states(flights: FlightRepository, live_window_s: float) -> list[FlightS
     _, since = live_since(flights, live_window_s)
     if since is None:
         return []
-    return flights.search_latest(FlightFilter(since=since), first=ALL_LIVE).items
+    return flights.all_latest(FlightFilter(since=since))
 
 
 class AirportRepository(Protocol):

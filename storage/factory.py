@@ -66,6 +66,12 @@ class Stores:
         if self.redis is not None:
             self.redis.close()
 
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def aws_client(settings: Settings, service: str) -> Any:
     """A boto3 client: the settings' region, their local endpoint if any (DynamoDB Local,

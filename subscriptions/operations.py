@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 # The root fields of Subscription this API serves.
 SERVED_FIELDS = frozenset({"flightUpdates", "trackUpdates"})
 _DOCUMENT_CACHE = 256
-_ALL = 10_000_000
 
 
 class Rejected(Exception):
@@ -108,7 +107,7 @@ class SnapshotHub(UpdateHub):
         if flt.icao24 is not None:
             found = flights.latest_many(sorted(flt.icao24)).values()
             return [s for s in found if since is None or s.last_contact >= since]
-        return flights.search_latest(FlightFilter(bbox=flt.bbox, since=since), first=_ALL).items
+        return flights.all_latest(FlightFilter(bbox=flt.bbox, since=since))
 
 
 @dataclass(frozen=True, slots=True)

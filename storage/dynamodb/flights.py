@@ -189,6 +189,11 @@ class DynamoFlightRepository:
         items = [i for i in self._read_latest(flt) if matches_text(i, flt)]
         return page_of(items, first=first, after=after)
 
+    def all_latest(self, flt: FlightFilter) -> list[FlightState]:
+        items = [i for i in self._read_latest(flt) if matches_text(i, flt)]
+        items.sort(key=lambda i: i["icao24"]["S"])
+        return [state_from_item(i) for i in items]
+
     def search_recent(
         self, flt: FlightFilter, *, first: int, after: str | None = None
     ) -> Page[FlightState] | None:

@@ -103,6 +103,16 @@ class LiveFirst:
                     return page
         return self.store.search_latest(flt, first=first, after=after)
 
+    def all_latest(self, flt: FlightFilter) -> list[FlightState]:
+        since = flt.since
+        if since is not None:
+            found = self._read(
+                lambda: self.live.all_latest(flt) if self._covers(since.timestamp()) else None
+            )
+            if found is not None:
+                return found
+        return self.store.all_latest(flt)
+
     def latest(self, icao24: str) -> FlightState | None:
         return self.latest_many([icao24]).get(icao24)
 

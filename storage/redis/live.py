@@ -303,6 +303,12 @@ class RedisLiveIndex:
             has_next_page=len(rows) > first,
         )
 
+    def all_latest(self, flt: FlightFilter) -> list[FlightState]:
+        """Like ``FlightRepository.all_latest``, over the states the index holds."""
+        matches = _predicate(flt)
+        rows = self._rows(sorted(self._candidates(flt.bbox)))
+        return [state_from_row(r) for r in rows if matches(r)]
+
     def latest(self, icao24: str) -> FlightState | None:
         return self.latest_many([icao24]).get(icao24)
 

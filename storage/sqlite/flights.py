@@ -166,6 +166,11 @@ class SqliteFlightRepository:
             build=state_from_row,
         )
 
+    def all_latest(self, flt: FlightFilter) -> list[FlightState]:
+        clause, params = _filter_clause(flt)
+        rows = self._db.read(f"SELECT {COLUMNS} FROM latest WHERE {clause} ORDER BY icao24", params)
+        return [state_from_row(row) for row in rows]
+
     def tracks(
         self, icao24s: Sequence[str], start: datetime, end: datetime
     ) -> dict[str, list[FlightState]]:

@@ -252,13 +252,13 @@ def test_aircraft_json_is_built_at_most_once_a_second_like_readsb_writes_it(
 ) -> None:
     flights = replay_world.runtime.stores.flights
     reads = []
-    search = flights.search_latest
+    read_all = flights.all_latest
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         reads.append(1)
-        return search(*args, **kwargs)
+        return read_all(*args, **kwargs)
 
-    monkeypatch.setattr(flights, "search_latest", counted)
+    monkeypatch.setattr(flights, "all_latest", counted)
     time.sleep(1.05)  # past any body an earlier test had built
     first = replay_world.client.get("/data/aircraft.json")
     again = replay_world.client.get("/data/aircraft.json")

@@ -242,6 +242,29 @@ def test_pagination_walks_every_aircraft_once(flight_repo: FlightRepository) -> 
     assert pages == -(-len(expected) // 5)
 
 
+@pytest.mark.parametrize(
+    "flt",
+    [
+        FlightFilter(),
+        FlightFilter(since=T0 + timedelta(seconds=30)),
+        FlightFilter(bbox=BoundingBox(south=-20.0, west=-60.0, north=30.0, east=60.0)),
+        FlightFilter(on_ground=False, origin_country="germany", callsign_prefix="TST0"),
+    ],
+    ids=["all", "since", "bbox", "text"],
+)
+def test_all_latest_is_every_page_of_search_latest_at_once(
+    flight_repo: FlightRepository, flt: FlightFilter
+) -> None:
+    flight_repo.put_states(world())
+    every = flight_repo.search_latest(flt, first=1000)
+
+    found = flight_repo.all_latest(flt)
+
+    assert every.items
+    assert not every.has_next_page
+    assert found == every.items
+
+
 def test_cursor_resumes_after_its_own_item(flight_repo: FlightRepository) -> None:
     flight_repo.put_states(world(10))
     page = flight_repo.search_latest(FlightFilter(), first=10)

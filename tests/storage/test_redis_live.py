@@ -106,6 +106,17 @@ def test_bbox_search_equals_sqlite(
     assert dump(live.search(flt, first=10_000)) == dump(sqlite.search_latest(flt, first=10_000))
 
 
+@pytest.mark.parametrize("name", ["world", "europe", "pacific across the antimeridian"])
+def test_all_latest_equals_sqlite(
+    replayed: tuple[SqliteFlightRepository, RedisLiveIndex], name: str
+) -> None:
+    sqlite, live = replayed
+    flt = FlightFilter(bbox=BOXES[name])
+    found = live.all_latest(flt)
+    assert found
+    assert [s.model_dump() for s in found] == [s.model_dump() for s in sqlite.all_latest(flt)]
+
+
 def test_random_boxes_equal_sqlite(
     replayed: tuple[SqliteFlightRepository, RedisLiveIndex],
 ) -> None:
