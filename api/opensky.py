@@ -47,7 +47,6 @@ newest ``last_contact`` in the store (the current time when it is empty).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -61,6 +60,7 @@ from domain import FlightState, InvalidArgument
 from domain.flight import normalise_icao24
 from storage.base import FlightFilter, live_since
 from storage.factory import Stores
+from storage.offload import offload
 
 
 def state_vector(s: FlightState, *, extended: bool) -> list[Any]:
@@ -130,7 +130,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
 
     @guarded
     async def states_all(request: Request) -> Response:
-        return json_response(await asyncio.to_thread(answer, request))
+        return json_response(await offload(answer, request))
 
     return [Route("/api/states/all", states_all, methods=["GET"])]
 

@@ -51,7 +51,6 @@ never seen, or without a position in that span, is a 404.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import statistics
 import time
@@ -71,6 +70,7 @@ from domain.flight import normalise_icao24
 from domain.units import FPM_TO_MPS, FT_TO_M, KT_TO_MPS
 from storage.base import live_states
 from storage.factory import Stores
+from storage.offload import offload
 
 RECENT = timedelta(minutes=10)
 MAX_FULL = timedelta(hours=24)
@@ -251,7 +251,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
 
     @guarded
     async def receiver(request: Request) -> Response:
-        return json_response(await asyncio.to_thread(receiver_body))
+        return json_response(await offload(receiver_body))
 
     # readsb rewrites aircraft.json once a second; so does this, however many pages poll
     # it: the whole world costs about 75 ms to read and build.
@@ -260,7 +260,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
     @guarded
     async def aircraft(request: Request) -> Response:
         if time.monotonic() - built[0] >= _AIRCRAFT_EVERY_S:
-            body = orjson.dumps(await asyncio.to_thread(aircraft_body))
+            body = orjson.dumps(await offload(aircraft_body))
             built[:] = [time.monotonic(), body]
         return Response(built[1], media_type="application/json")
 
@@ -270,7 +270,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
         match = _TRACE.fullmatch(name)
         if match is None or folder.lower() != match.group(2)[-2:].lower():
             return error(f"no such trace: {folder}/{name}", 404)
-        body = await asyncio.to_thread(trace_body, match.group(1), match.group(2))
+        body = await offload(trace_body, match.group(1), match.group(2))
         if body is None:
             return error(f"no positions of {match.group(2)} to trace", 404)
         return json_response(body)

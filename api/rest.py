@@ -30,7 +30,6 @@ An unknown or malformed parameter is a 400 ``{"error": "..."}`` that says what i
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -53,6 +52,7 @@ from domain import FlightState, InvalidArgument
 from domain.flight import normalise_icao24
 from storage.base import Page
 from storage.factory import Stores
+from storage.offload import offload
 
 DEFAULT_LIMIT = 100
 _PARAMS = frozenset(
@@ -149,7 +149,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
 
     @guarded
     async def flights(request: Request) -> Response:
-        return json_response(await asyncio.to_thread(page, request))
+        return json_response(await offload(page, request))
 
     @guarded
     async def flight(request: Request) -> Response:
@@ -160,7 +160,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
             raise InvalidArgument(
                 f'icao24 must be 6 hexadecimal digits such as "3c6444", got {raw!r}'
             ) from exc
-        state = await asyncio.to_thread(stores.flights.latest, code)
+        state = await offload(stores.flights.latest, code)
         if state is None:
             return error(f"no aircraft {code} has been seen", 404)
         return json_response(flight_json(state))

@@ -26,6 +26,7 @@ from ingestion.sources import FlightSource, parse_json
 from observability.context import CYCLE_ID
 from storage.archive import RawArchive
 from storage.base import CycleRepository, DeadLetter, StoreUnavailable
+from storage.offload import offload
 
 log = logging.getLogger(__name__)
 _PRUNE_EVERY_S = 600.0
@@ -120,7 +121,7 @@ class IngestLoop:
             failed.error = f"unexpected error: {exc!r}"
             failed.finished_at = datetime.now(UTC)
             return failed
-        return await asyncio.to_thread(
+        return await offload(
             self.pipeline.process,
             self.source.name,
             payload,
@@ -169,7 +170,7 @@ class IngestLoop:
         if self.archive is None:
             return None
         try:
-            return await asyncio.to_thread(
+            return await offload(
                 self.archive.put, body, source=self.source.name, received_at=received_at
             )
         except OSError as exc:
@@ -190,14 +191,14 @@ class IngestLoop:
             cycle_id=report.cycle_id,
         )
         try:
-            await asyncio.to_thread(self.pipeline.dead_letters.add, [letter])
+            await offload(self.pipeline.dead_letters.add, [letter])
         except StoreUnavailable as exc:
             log.error("dead letter for %s could not be stored: %s", report.archive_key, exc)
 
     async def _record(self, report: CycleReport) -> None:
         assert self.cycles is not None
         try:
-            await asyncio.to_thread(self.cycles.put_cycle, report)
+            await offload(self.cycles.put_cycle, report)
         except StoreUnavailable as exc:
             log.warning("recording cycle %s failed: %s", report.cycle_id, exc)
 
@@ -207,7 +208,7 @@ class IngestLoop:
         if writer is None or not (force or writer.due()):
             return
         try:
-            keys = await asyncio.to_thread(writer.flush)
+            keys = await offload(writer.flush)
         except OSError as exc:
             log.error("writing Parquet failed: %s", exc)
             return
@@ -221,11 +222,11 @@ class IngestLoop:
         try:
             # History is measured back from the newest state, not from the clock, so that
             # ingesting an old recording (file:PATH) does not prune what it just stored.
-            newest = await asyncio.to_thread(self.pipeline.flights.newest_contact)
+            newest = await offload(self.pipeline.flights.newest_contact)
             now = datetime.now(UTC)
             cutoff = min(now, newest or now) - self.history
-            removed = await asyncio.to_thread(self.pipeline.flights.prune, cutoff)
-            letters = await asyncio.to_thread(
+            removed = await offload(self.pipeline.flights.prune, cutoff)
+            letters = await offload(
                 self.pipeline.dead_letters.prune, now - self.dead_letter_retention
             )
         except StoreUnavailable as exc:

@@ -30,7 +30,6 @@ vert_rate   int ft/min                   baro_rate
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +46,7 @@ from ingestion.adsbx import (
 )
 from ingestion.batch import Normalised
 from ingestion.errors import UpstreamError
+from storage.offload import offload
 
 _LEGACY = (("altitude", "alt_baro"), ("speed", "gs"), ("vert_rate", "baro_rate"))
 
@@ -99,7 +99,7 @@ class ReceiverSource:
         path = Path(self.location)
         try:
             # A receiver's file is small, but a slow disk must not stall the event loop.
-            return await asyncio.to_thread(path.read_bytes)
+            return await offload(path.read_bytes)
         except OSError as exc:
             raise UpstreamError(f"cannot read {path}: {exc.strerror}") from exc
 

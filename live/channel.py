@@ -20,6 +20,7 @@ from domain.cycle import CycleReport
 from live.cycle_update import CycleUpdate
 from storage.base import StoreUnavailable, live_states
 from storage.factory import Stores
+from storage.offload import offload
 from storage.redis.pubsub import RedisBroadcaster
 
 log = logging.getLogger(__name__)
@@ -120,17 +121,17 @@ class StorePolling:
     async def listen(
         self, *, on_subscribed: Callable[[], None] | None = None
     ) -> AsyncIterator[CycleUpdate]:
-        last_cycle = await asyncio.to_thread(self._newest_cycle)
-        seen = {s.icao24: s.last_contact for s in await asyncio.to_thread(self._load)}
+        last_cycle = await offload(self._newest_cycle)
+        seen = {s.icao24: s.last_contact for s in await offload(self._load)}
         if on_subscribed is not None:
             on_subscribed()
         while True:
             await asyncio.sleep(self._every_s)
             try:
-                cycle = await asyncio.to_thread(self._newest_cycle)
+                cycle = await offload(self._newest_cycle)
                 if cycle is None or cycle.cycle_id == getattr(last_cycle, "cycle_id", None):
                     continue
-                states = await asyncio.to_thread(self._load)
+                states = await offload(self._load)
             except StoreUnavailable as exc:
                 log.warning("polling the store for live updates failed: %s", exc)
                 continue

@@ -21,6 +21,7 @@ from domain import FlightState
 from live.channel import Broadcaster
 from live.cycle_update import CycleUpdate
 from live.filtering import CellIndex, UpdateFilter, View
+from storage.offload import offload
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class UpdateHub:
     async def _reload(self, *, resync: bool) -> None:
         if self._load_current is not None:
             try:
-                self._merge(await asyncio.to_thread(self._load_current))
+                self._merge(await offload(self._load_current))
             except Exception:  # the store is down: live updates still flow
                 log.exception("reading the current states for live updates failed")
         self.ready.set()

@@ -1,7 +1,7 @@
 """Correlation ids: the request being served and the ingest cycle being run.
 
 Both live in context variables, so each asyncio task and each thread started with
-``asyncio.to_thread`` (which copies the context) sees the ids of the work it belongs to;
+``storage.offload.offload`` (which copies the context) sees the ids of the work it belongs to;
 event handlers run in the publisher's context and see them too. ``logs`` writes them on
 every record.
 """

@@ -14,7 +14,6 @@ from the store; the body lists it under ``degraded``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from starlette.routing import Route
 
 from config import Settings
 from storage.base import StoreUnavailable
+from storage.offload import offload
 
 if TYPE_CHECKING:
     from storage.factory import Stores
@@ -63,7 +63,7 @@ def readiness(stores: Stores, max_age_s: float) -> tuple[bool, dict[str, Any]]:
 
 def routes(stores: Stores, settings: Settings) -> list[Route]:
     async def readyz(request: Request) -> Response:
-        ready, body = await asyncio.to_thread(readiness, stores, settings.ready_max_age_s)
+        ready, body = await offload(readiness, stores, settings.ready_max_age_s)
         return Response(
             orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json"
         )

@@ -34,7 +34,6 @@ plus the client library's ``process_*`` and ``python_*`` metrics.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
@@ -65,6 +64,7 @@ from starlette.routing import Route
 
 from domain.events import DataQualityAlert, Event, FlightDataProcessed, RateLimitExceeded
 from storage.base import StoreUnavailable
+from storage.offload import offload
 
 if TYPE_CHECKING:
     from storage.factory import Stores
@@ -321,7 +321,7 @@ def routes(stores: Stores, hub: SubscriberCounts | None) -> list[Route]:
 
     async def metrics(request: Request) -> Response:
         # In a thread: the collectors read the store.
-        body = await asyncio.to_thread(generate_latest, registry)
+        body = await offload(generate_latest, registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return [Route("/metrics", metrics, methods=["GET"])]

@@ -10,6 +10,7 @@ from resolvers.context import Context
 from schema.airport import Airport, AirportConnection
 from schema.inputs import GeoPointInput
 from storage.base import AirportFilter
+from storage.offload import offload
 
 MAX_RADIUS_KM = 2000.0
 
@@ -22,7 +23,9 @@ async def airport(info: Info[Context, None], code: str) -> Airport | None:
             f"code must be an ICAO (4 letters) or IATA (3 letters) code, got {code!r}"
         )
     repo = info.context.stores.airports
-    found = repo.by_icao(value) or (repo.by_iata(value) if len(value) == 3 else None)
+    found = await offload(repo.by_icao, value)
+    if found is None and len(value) == 3:
+        found = await offload(repo.by_iata, value)
     return None if found is None else Airport.from_record(found)
 
 
@@ -47,5 +50,5 @@ async def airports(
         radius_km=radius_km,
         search=search,
     )
-    page = info.context.stores.airports.search(flt, first=first, after=after)
+    page = await offload(info.context.stores.airports.search, flt, first=first, after=after)
     return AirportConnection.from_page(page)

@@ -17,6 +17,7 @@ from domain.runway import Runway
 from live.subscribers import UpdateHub
 from storage.base import NearestAirport
 from storage.factory import Stores
+from storage.offload import offload
 
 TrackKey = tuple[str, datetime, datetime]
 PointKey = tuple[float, float]
@@ -34,7 +35,7 @@ class Loaders:
         airports, radius_km = self._stores.airports, self._settings.nearest_airport_km
 
         async def load(keys: Sequence[PointKey]) -> list[NearestAirport | None]:
-            return airports.nearest(keys, radius_km)
+            return await offload(airports.nearest, keys, radius_km)
 
         return DataLoader(load_fn=load)
 
@@ -48,7 +49,7 @@ class Loaders:
             codes = list(dict.fromkeys(icao24 for icao24, _, _ in keys))
             start = min(k[1] for k in keys)
             end = max(k[2] for k in keys)
-            found = flights.tracks(codes, start, end)
+            found = await offload(flights.tracks, codes, start, end)
             return [
                 [s for s in found.get(icao24, []) if lo <= s.time <= hi] for icao24, lo, hi in keys
             ]
@@ -60,17 +61,17 @@ class Loaders:
         airports = self._stores.airports
 
         async def load(codes: Sequence[str]) -> list[Airport | None]:
-            found = airports.many_by_icao(codes)
+            found = await offload(airports.many_by_icao, codes)
             return [found.get(code.upper()) for code in codes]
 
         return DataLoader(load_fn=load)
 
     @cached_property
     def route(self) -> DataLoader[str, Leg | None]:
-        routes = self._stores.legs
+        legs = self._stores.legs
 
         async def load(codes: Sequence[str]) -> list[Leg | None]:
-            found = routes.current(codes)
+            found = await offload(legs.current, codes)
             return [found.get(code) for code in codes]
 
         return DataLoader(load_fn=load)
@@ -80,7 +81,7 @@ class Loaders:
         airports = self._stores.airports
 
         async def load(codes: Sequence[str]) -> list[list[Runway]]:
-            found = airports.runways(codes)
+            found = await offload(airports.runways, codes)
             return [found.get(code.upper(), []) for code in codes]
 
         return DataLoader(load_fn=load)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from strawberry.types import Info
 
+from domain import FlightState
 from resolvers import _args
 from resolvers.context import Context
 from schema.flight import Flight, FlightConnection
 from schema.inputs import BoundingBoxInput
 from schema.track import Track
-from storage.base import FlightFilter, live_since
+from storage.base import FlightFilter, FlightRepository, Page, live_since
+from storage.offload import offload
 
 
 async def flights(
@@ -27,10 +30,6 @@ async def flights(
     """The latest state of each aircraft seen recently, filtered, ordered by icao24."""
     ctx = info.context
     _args.page_size(first, ctx.settings.max_page_size)
-    repo = ctx.stores.flights
-    _, live_start = live_since(repo, ctx.settings.live_window_s)
-    if live_start is not None:
-        since = live_start if since is None else max(since, live_start)
     flt = FlightFilter(
         bbox=bbox.to_domain() if bbox else None,
         callsign_prefix=callsign_prefix,
@@ -38,12 +37,26 @@ async def flights(
         on_ground=on_ground,
         since=since,
     )
-    return FlightConnection.from_page(repo.search_latest(flt, first=first, after=after))
+    page = await offload(
+        _live_page, ctx.stores.flights, flt, ctx.settings.live_window_s, first, after
+    )
+    return FlightConnection.from_page(page)
+
+
+def _live_page(
+    repo: FlightRepository, flt: FlightFilter, live_window_s: float, first: int, after: str | None
+) -> Page[FlightState]:
+    """One page of ``flt`` within the live window (``flt.since`` at the latest)."""
+    _, live_start = live_since(repo, live_window_s)
+    if live_start is not None:
+        since = live_start if flt.since is None else max(flt.since, live_start)
+        flt = replace(flt, since=since)
+    return repo.search_latest(flt, first=first, after=after)
 
 
 async def flight(info: Info[Context, None], icao24: str) -> Flight | None:
     """The latest state of one aircraft; null when it was never seen."""
-    state = info.context.stores.flights.latest(_args.icao24(icao24))
+    state = await offload(info.context.stores.flights.latest, _args.icao24(icao24))
     return None if state is None else Flight.from_state(state)
 
 
@@ -55,7 +68,7 @@ async def track(
 ) -> Track | None:
     """The positions of one aircraft over a time range; null when it was never seen."""
     code = _args.icao24(icao24)
-    latest = info.context.stores.flights.latest(code)
+    latest = await offload(info.context.stores.flights.latest, code)
     if latest is None:
         return None
     window = _args.track_window(start, end, reference=latest.last_contact)

@@ -8,6 +8,7 @@ from domain import InvalidArgument
 from resolvers import _args
 from resolvers.context import Context
 from schema.pipeline import DeadLetterConnection, PipelineStatus, reason_counts
+from storage.offload import offload
 
 MAX_CYCLES = 1000
 
@@ -16,9 +17,9 @@ async def pipeline_status(info: Info[Context, None]) -> PipelineStatus:
     """Ingest cycles (up to the last 1,000) and dead-letter counts."""
     stores = info.context.stores
     return PipelineStatus(
-        dead_letter_count=stores.dead_letters.count(),
-        dead_letters_by_reason=reason_counts(stores.dead_letters.reasons()),
-        cycle_reports=stores.cycles.recent_cycles(MAX_CYCLES),
+        dead_letter_count=await offload(stores.dead_letters.count),
+        dead_letters_by_reason=reason_counts(await offload(stores.dead_letters.reasons)),
+        cycle_reports=await offload(stores.cycles.recent_cycles, MAX_CYCLES),
     )
 
 
@@ -32,5 +33,7 @@ async def dead_letters(
     _args.page_size(first, info.context.settings.max_page_size)
     if reason is not None and not reason.strip():
         raise InvalidArgument("reason must not be blank")
-    page = info.context.stores.dead_letters.list(first=first, after=after, reason=reason)
+    page = await offload(
+        info.context.stores.dead_letters.list, first=first, after=after, reason=reason
+    )
     return DeadLetterConnection.from_page(page)

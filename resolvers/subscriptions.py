@@ -25,6 +25,7 @@ from schema.flight import Flight
 from schema.inputs import BoundingBoxInput
 from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
+from storage.offload import offload
 
 MAX_AIRCRAFT = 1000
 _READY_WAIT_S = 5.0
@@ -113,7 +114,7 @@ async def track_updates(info: Info[Context, None], icao24: str) -> AsyncGenerato
     hub = _hub(ctx)
     code = _args.icao24(icao24)
     with hub.subscribe(UpdateFilter(icao24=frozenset((code,)))) as sub:
-        latest = ctx.stores.flights.latest(code)
+        latest = await offload(ctx.stores.flights.latest, code)
         last = None
         if latest is not None and latest.has_position:
             last = latest.time

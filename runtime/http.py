@@ -51,6 +51,7 @@ from security.middleware import SecurityMiddleware
 from security.websocket import admit_connection, admit_operation
 from storage.base import StoreUnavailable
 from storage.factory import Stores, open_stores
+from storage.offload import offload
 
 log = logging.getLogger("flightdata")
 
@@ -139,8 +140,7 @@ def _healthz(runtime: Runtime) -> Any:
     async def healthz(request: Request) -> Response:
         body: dict[str, Any] = {"status": "ok", "backend": runtime.settings.backend}
         try:
-            runtime.stores.ping()
-            newest = runtime.stores.flights.newest_contact()
+            newest = await offload(_ping_and_newest, runtime.stores)
         except StoreUnavailable as exc:
             log.warning("health check: store unavailable: %s", exc)
             return JSONResponse({"status": "unavailable", "store": "unreachable"}, 503)
@@ -166,6 +166,11 @@ def _healthz(runtime: Runtime) -> Any:
     return healthz
 
 
+def _ping_and_newest(stores: Stores) -> datetime | None:
+    stores.ping()
+    return stores.flights.newest_contact()
+
+
 def create_app(settings: Settings | None = None, *, ingest: bool | None = None) -> Starlette:
     """The app. ``ingest`` overrides ``settings.ingest`` (the API workers of a multi-worker
     ``serve`` run with ingest off; one separate process ingests)."""
@@ -187,7 +192,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await asyncio.to_thread(seed_airports, runtime.stores)
+        await offload(seed_airports, runtime.stores)
         remote_bus = build_event_bus(settings)
         if remote_bus is not None:
             # Local subscribers keep their events; EventBridge gets them too.

@@ -8,7 +8,6 @@ their list items are plain attributes, so the executor's fast path serves long l
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from analytics.service import AnalyticsService
 from resolvers.context import Context
 from schema.airport import Airport
 from schema.inputs import BoundingBoxInput
+from storage.offload import offload
 
 # Registered under its GraphQL name, as schema.scalars registers the domain's enums.
 strawberry.enum(
@@ -368,18 +368,18 @@ class Analytics:
     ) -> TrafficDensity:
         box = None if bbox is None else bbox.to_domain()
         size, found = params.cell_deg(cell_deg, box), self._window(window)
-        result = await asyncio.to_thread(self.service.traffic_density, found, size, box)
+        result = await offload(self.service.traffic_density, found, size, box)
         return TrafficDensity.from_result(result)
 
     @strawberry.field(description="Aircraft per region.")
     async def region_counts(self, window: LiveOrWindow = None) -> RegionCounts:
         found = self._window(window)
-        return RegionCounts.from_result(await asyncio.to_thread(self.service.region_counts, found))
+        return RegionCounts.from_result(await offload(self.service.region_counts, found))
 
     @strawberry.field(description="Aircraft per country of registration.")
     async def country_counts(self, window: LiveOrWindow = None) -> CountryCounts:
         found = self._window(window)
-        result = await asyncio.to_thread(self.service.country_counts, found)
+        result = await offload(self.service.country_counts, found)
         return CountryCounts.from_result(result)
 
     @strawberry.field(description="Aircraft per altitude band of bucketM metres.")
@@ -389,7 +389,7 @@ class Analytics:
         window: LiveOrWindow = None,
     ) -> AltitudeHistogram:
         size, found = params.bucket_m(bucket_m), self._window(window)
-        result = await asyncio.to_thread(self.service.altitude_histogram, found, size)
+        result = await offload(self.service.altitude_histogram, found, size)
         return AltitudeHistogram.from_result(result)
 
     @strawberry.field(description="Airports by departures and arrivals (route detection).")
@@ -399,7 +399,7 @@ class Analytics:
         limit: int = 10,
     ) -> BusiestAirports:
         found, top = params.window(window, now=self.service.now), params.limit(limit)
-        result = await asyncio.to_thread(self.service.busiest_airports, found, top)
+        result = await offload(self.service.busiest_airports, found, top)
         return BusiestAirports.from_result(result)
 
     @strawberry.field(description="Origin-destination pairs: flights, median duration, distance.")
@@ -409,10 +409,10 @@ class Analytics:
         limit: int = 10,
     ) -> RouteStatistics:
         found, top = params.window(window, now=self.service.now), params.limit(limit)
-        result = await asyncio.to_thread(self.service.route_statistics, found, top)
+        result = await offload(self.service.route_statistics, found, top)
         return RouteStatistics.from_result(result)
 
     @strawberry.field(description="Reject rates by reason and source, cycles missed, freshness.")
     async def data_quality(self, window: WindowArg = "PT24H") -> DataQuality:
         found = params.window(window, now=self.service.now)
-        return DataQuality.from_result(await asyncio.to_thread(self.service.data_quality, found))
+        return DataQuality.from_result(await offload(self.service.data_quality, found))

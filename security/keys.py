@@ -15,7 +15,6 @@ at most an extra store read.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
@@ -26,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from security.principal import ADMIN, READ, Principal
+from storage.offload import offload
 
 PREFIX = "fd_"
 _ID_HEX = 12
@@ -237,7 +237,7 @@ class Authenticator:
         now = self._clock()
         if self._unknown.get(key_id, 0.0) > now:
             raise KeyRejected("unknown_api_key", "unknown API key")
-        record = await asyncio.to_thread(self._repo.get, key_id)
+        record = await offload(self._repo.get, key_id)
         return self._check(key, key_id, record)
 
     def verify_sync(self, key: str) -> Principal:

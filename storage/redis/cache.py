@@ -28,7 +28,6 @@ error counted, and Redis skipped for a couple of seconds (``Breaker``).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -41,6 +40,7 @@ from redis.exceptions import RedisError
 from domain.events import Event, FlightDataProcessed
 from storage import cursor
 from storage.base import FlightFilter
+from storage.offload import offload
 from storage.redis import AsyncRedisClient, Breaker, RedisClient
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class ResponseCache:
 
     async def _areply(self, args: list[Any]) -> Any:
         if self._aclient is None:
-            return await asyncio.to_thread(self._reply, args)
+            return await offload(self._reply, args)
         if not self._breaker.allow():
             return None
         try:

@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS cycles (
 );
 CREATE INDEX IF NOT EXISTS cycles_started ON cycles (started_at);
 CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, id);
--- API keys (security.keystore): the SHA-256 of each key, never the key.
+-- API keys (storage.sqlite.api_keys): the SHA-256 of each key, never the key.
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, tier TEXT NOT NULL,
     key_hash TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
@@ -95,12 +95,24 @@ CREATE TABLE IF NOT EXISTS api_keys (
 """
 
 
+# How long close waits for reads in progress (a read takes milliseconds).
+_CLOSE_WAIT_S = 10.0
+
+
 class SqliteDatabase:
-    """One SQLite file in WAL mode, its schema created on open."""
+    """One SQLite file in WAL mode, its schema created on open.
+
+    Thread-safe: each thread reads on its own connection, writes take one lock, and
+    ``close`` waits for the reads in progress (a store call offloaded to a worker thread
+    may still run when its request is cancelled), since closing a connection that another
+    thread is reading crashes the interpreter.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._write_lock = threading.Lock()
+        self._reading = 0
+        self._reads_done = threading.Condition()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         try:
@@ -138,10 +150,17 @@ class SqliteDatabase:
         return conn
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._reads_done:
+            self._reading += 1
         try:
             return self._reader().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite read failed: {exc}") from exc
+        finally:
+            with self._reads_done:
+                self._reading -= 1
+                if not self._reading:
+                    self._reads_done.notify_all()
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.read(sql, params)[0][0]
@@ -205,10 +224,13 @@ class SqliteDatabase:
         self.read("SELECT 1")
 
     def close(self) -> None:
-        """Close the writer and every thread's reader."""
-        with self._write_lock:
-            readers, self._readers = self._readers, []
-            self._writer.close()
-        for conn in readers:
-            conn.close()
-        self._local = threading.local()
+        """Close the writer and every thread's reader, once the reads in progress are done
+        (no read starts meanwhile). A later read opens a reader again."""
+        with self._reads_done:
+            self._reads_done.wait_for(lambda: not self._reading, timeout=_CLOSE_WAIT_S)
+            with self._write_lock:
+                readers, self._readers = self._readers, []
+                self._writer.close()
+            for conn in readers:
+                conn.close()
+            self._local = threading.local()
