@@ -23,7 +23,8 @@ import orjson
 from config import ConfigError, Settings
 
 if TYPE_CHECKING:
-    from security.keys import ApiKey, KeyService
+    from domain.api_key import ApiKey
+    from security.keys import KeyService
     from storage.factory import Stores
 
 log = logging.getLogger("flightdata")
@@ -274,12 +275,11 @@ def cmd_analytics_daily(args: argparse.Namespace) -> int:
 
 def _key_service(settings: Settings) -> tuple[KeyService, Stores]:
     from security.keys import KeyService
-    from security.keystore import open_key_store
     from storage.factory import open_stores
 
     stores = open_stores(settings)
     tiers = frozenset(name for name, _, _ in settings.rate_tiers)
-    return KeyService(open_key_store(stores), tiers, settings.api_key_days), stores
+    return KeyService(stores.api_keys, tiers, settings.api_key_days), stores
 
 
 def _print_key(key: ApiKey, now: float) -> None:

@@ -37,7 +37,6 @@ from ingestion.replay import ReplaySource
 from runtime.process import tune_gc
 from security._resp import RespClient
 from security.keys import KeyService
-from security.keystore import open_key_store
 from security.ratelimit import FallbackLimiter, LocalBuckets, RedisBuckets
 from storage.factory import open_stores
 
@@ -154,9 +153,7 @@ def _run(redis_url: str) -> dict[str, float]:
             "replay", replay.advance(), replay.normalise
         )
         tiers = (("anonymous", 5.0, 100), ("standard", 1e9, 10**9))
-        key = KeyService(open_key_store(stores), frozenset({"anonymous", "standard"})).create(
-            "bench"
-        )
+        key = KeyService(stores.api_keys, frozenset({"anonymous", "standard"})).create("bench")
         stores.close()
         plain = create_app(dataclasses.replace(settings, security=False), ingest=False)
         local = create_app(dataclasses.replace(settings, rate_tiers=tiers), ingest=False)

@@ -3,8 +3,8 @@
 | module          | what                                                                  |
 |-----------------|-----------------------------------------------------------------------|
 | ``principal``   | who a request acts for; where the middleware leaves it in the scope   |
-| ``keys``        | the key format, stored records (hashes only), verification and cache  |
-| ``keystore``    | key records in SQLite or the DynamoDB ops table                       |
+| ``keys``        | the key format, issuing, verification and cache; the records (hashes  |
+|                 | only) are kept by ``storage`` (``Stores.api_keys``)                   |
 | ``ratelimit``   | token buckets: a Lua script in Redis, or in this process              |
 | ``limits``      | depth, aliases, tokens, cost and scope checks of GraphQL operations   |
 | ``persisted``   | persisted queries (Apollo APQ) by SHA-256                             |

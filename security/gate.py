@@ -21,7 +21,6 @@ from config import Settings
 from domain.events import Event, RateLimitExceeded
 from security._resp import RespClient
 from security.keys import Authenticator, KeyRejected
-from security.keystore import open_key_store
 from security.limits import QueryLimits
 from security.persisted import PersistedQueries
 from security.principal import Principal, anonymous
@@ -153,7 +152,7 @@ def build_security(settings: Settings, stores: Stores) -> Security:
         if redis is not None:
             limiter = FallbackLimiter(RedisBuckets(redis), LocalBuckets())
         gate = Gate(
-            Authenticator(open_key_store(stores)),
+            Authenticator(stores.api_keys),
             limiter,
             tiers_from(settings.rate_tiers),
             anonymous=settings.anonymous,

@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
+from domain.api_key import ApiKey
 from security.principal import ADMIN, READ, Principal
+from storage.base import ApiKeyRepository
 from storage.offload import offload
 
 PREFIX = "fd_"
@@ -54,28 +55,6 @@ class UnknownKey(LookupError):
         self.key_id = key_id
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """A stored key: everything but the key itself. Times are epoch seconds (UTC)."""
-
-    key_id: str
-    name: str
-    scopes: frozenset[str]
-    tier: str
-    key_hash: str  # hex SHA-256 of the full key
-    created_at: float
-    expires_at: float
-    revoked_at: float | None = None
-    rotated_to: str | None = None  # the id of the key that replaced this one
-
-    def status(self, now: float) -> str:
-        if self.revoked_at is not None and self.revoked_at <= now:
-            return "revoked"
-        if self.expires_at <= now:
-            return "expired"
-        return "active"
-
-
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -95,16 +74,6 @@ def scopes_for(scope: str) -> frozenset[str]:
     return ADMIN if scope == "admin" else READ
 
 
-class KeyRepository(Protocol):
-    """Where key records are kept (``security.keystore``)."""
-
-    def put(self, key: ApiKey) -> None: ...
-
-    def get(self, key_id: str) -> ApiKey | None: ...
-
-    def list(self) -> list[ApiKey]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Issued:
     """A new key: the secret to hand over once, and its record."""
@@ -121,7 +90,7 @@ def _now() -> float:
 class KeyService:
     """Creates, rotates and revokes keys in ``repo``."""
 
-    repo: KeyRepository
+    repo: ApiKeyRepository
     tiers: frozenset[str]
     default_days: float = 90.0
     clock: Callable[[], float] = field(default=_now)
@@ -200,7 +169,7 @@ class Authenticator:
 
     def __init__(
         self,
-        repo: KeyRepository,
+        repo: ApiKeyRepository,
         *,
         cache_s: float = 30.0,
         max_cached: int = 10_000,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from domain import Airport, BoundingBox, FlightState, GeoPoint
+from domain.api_key import ApiKey
 from domain.cycle import CycleReport
 from domain.leg import Leg
 from domain.runway import Runway
@@ -123,6 +124,16 @@ class LegRepository(Protocol):
     def completed(self, since: datetime, until: datetime) -> list[Leg]:
         """Legs that arrived in ``[since, until]``."""
         ...
+
+
+class ApiKeyRepository(Protocol):
+    """API key records (``security.keys``): the hash of each key, never the key."""
+
+    def put(self, key: ApiKey) -> None: ...
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def list(self) -> list[ApiKey]: ...
 
 
 class CycleRepository(Protocol):

@@ -10,16 +10,19 @@ from config import Settings
 from storage.archive import LocalArchive, RawArchive
 from storage.base import (
     AirportRepository,
+    ApiKeyRepository,
     CycleRepository,
     DeadLetterRepository,
     FlightRepository,
     LegRepository,
 )
 from storage.dynamodb.tables import DynamoNames
+from storage.redis import RedisConnection
 from storage.redis.cache import ResponseCache
 from storage.redis.fallback import LiveFirst
 from storage.sqlite import (
     SqliteAirportRepository,
+    SqliteApiKeyRepository,
     SqliteCycleRepository,
     SqliteDatabase,
     SqliteDeadLetterRepository,
@@ -43,11 +46,12 @@ class Stores:
     dead_letters: DeadLetterRepository
     cycles: CycleRepository
     legs: LegRepository
+    api_keys: ApiKeyRepository
     archive: RawArchive
     backend: Backend
     cache: ResponseCache | None = None
     live: LiveFirst | None = None
-    redis: Any = None
+    redis: RedisConnection | None = None
 
     def ping(self) -> None:
         self.backend.ping()
@@ -122,6 +126,7 @@ def _open_sqlite(settings: Settings) -> Stores:
         dead_letters=SqliteDeadLetterRepository(db),
         cycles=SqliteCycleRepository(db),
         legs=SqliteLegRepository(db),
+        api_keys=SqliteApiKeyRepository(db),
         archive=_archive(settings),
         backend=db,
     )
@@ -151,6 +156,7 @@ def _open_dynamodb(settings: Settings) -> Stores:
         dead_letters=dynamo.dead_letters,
         cycles=dynamo.cycles,
         legs=dynamo.legs,
+        api_keys=dynamo.api_keys,
         archive=_archive(settings),
         backend=dynamo,
     )

@@ -59,6 +59,7 @@ def _open_dynamodb(settings: Settings, request: pytest.FixtureRequest, *, seeded
         dead_letters=dynamo.dead_letters,
         cycles=dynamo.cycles,
         legs=dynamo.legs,
+        api_keys=dynamo.api_keys,
         archive=LocalArchive(settings.data_dir),
         backend=dynamo,
     )

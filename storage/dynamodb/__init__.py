@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from storage.dynamodb._client import Backoff, DynamoClientProtocol, DynamoUnavailable
 from storage.dynamodb.airports import AirportIndex, DynamoAirportRepository
+from storage.dynamodb.api_keys import DynamoApiKeyRepository
 from storage.dynamodb.flights import DynamoFlightRepository
 from storage.dynamodb.ops import (
     DynamoCycleRepository,
@@ -41,13 +42,14 @@ __all__ = [
 
 @dataclass
 class DynamoStores:
-    """The five repositories on one client; ``close`` stops their worker threads."""
+    """The six repositories on one client; ``close`` stops their worker threads."""
 
     flights: DynamoFlightRepository
     airports: DynamoAirportRepository
     dead_letters: DynamoDeadLetterRepository
     cycles: DynamoCycleRepository
     legs: DynamoLegRepository
+    api_keys: DynamoApiKeyRepository
     client: DynamoClientProtocol = field(repr=False)
     names: DynamoNames
 
@@ -60,7 +62,14 @@ class DynamoStores:
         )
 
     def close(self) -> None:
-        for repo in (self.flights, self.airports, self.dead_letters, self.cycles, self.legs):
+        for repo in (
+            self.flights,
+            self.airports,
+            self.dead_letters,
+            self.cycles,
+            self.legs,
+            self.api_keys,
+        ):
             repo.close()
 
 
@@ -96,6 +105,7 @@ def open_dynamo_stores(
         dead_letters=DynamoDeadLetterRepository(client, names, backoff=backoff, workers=workers),
         cycles=DynamoCycleRepository(client, names, backoff=backoff),
         legs=DynamoLegRepository(client, names, backoff=backoff, workers=workers),
+        api_keys=DynamoApiKeyRepository(client, names.ops),
         client=client,
         names=names,
     )

@@ -46,6 +46,12 @@ class RedisClient(Protocol):
     ) -> RedisPipeline: ...
 
 
+class RedisConnection(RedisClient, Protocol):
+    """A client the stores own: its commands, and ``close`` when the stores close."""
+
+    def close(self) -> None: ...
+
+
 class AsyncPubSub(Protocol):
     async def subscribe(self, *args: Any, **kwargs: Any) -> None: ...
 

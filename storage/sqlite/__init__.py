@@ -6,6 +6,7 @@ holds each aircraft's newest state and answers the live queries; ``airports`` an
 """
 
 from storage.sqlite.airports import SqliteAirportRepository
+from storage.sqlite.api_keys import SqliteApiKeyRepository
 from storage.sqlite.cycles import SqliteCycleRepository
 from storage.sqlite.db import SqliteDatabase
 from storage.sqlite.dead_letters import SqliteDeadLetterRepository
@@ -14,6 +15,7 @@ from storage.sqlite.legs import SqliteLegRepository
 
 __all__ = [
     "SqliteAirportRepository",
+    "SqliteApiKeyRepository",
     "SqliteCycleRepository",
     "SqliteDatabase",
     "SqliteDeadLetterRepository",

@@ -16,7 +16,6 @@ from testredis import redis_url
 from app import Runtime, create_app
 from config import Settings
 from security.keys import KeyService
-from security.keystore import open_key_store
 from storage.factory import Stores
 from testkit import TestClient
 
@@ -40,7 +39,7 @@ class Keys:
 
 
 def make_keys(stores: Stores) -> Keys:
-    repo = open_key_store(stores)
+    repo = stores.api_keys
     service = KeyService(repo, TIERS)
     past = KeyService(repo, TIERS, clock=lambda: time.time() - 100 * DAY_S)
     revoked = service.create("revoked")

@@ -1,31 +1,28 @@
 """API keys: their format, what the store keeps (never the key), verification and its
-cache, rotation and revocation; the key store on SQLite and on DynamoDB Local."""
+cache, rotation and revocation, on SQLite and on DynamoDB Local (the repositories' own
+contract is ``tests/storage/test_api_key_repository.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from config import Settings
-from devtools.dynamodb_local import DynamoDBLocal
+from domain.api_key import ApiKey
 from security.keys import (
     KEY_LENGTH,
-    ApiKey,
     Authenticator,
     KeyRejected,
-    KeyRepository,
     KeyService,
     UnknownKey,
     split_key,
 )
-from security.keystore import DynamoKeyStore, SqliteKeyStore
-from storage.sqlite.db import SqliteDatabase
+from storage.base import ApiKeyRepository
+from storage.factory import Stores
+from storage.sqlite import SqliteApiKeyRepository
 
 TIERS = frozenset({"anonymous", "standard"})
 
@@ -38,19 +35,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
-def repo(request: pytest.FixtureRequest, settings: Settings) -> Iterator[KeyRepository]:
-    if request.param == "sqlite":
-        db = SqliteDatabase(settings.database_path)
-        yield SqliteKeyStore(db)
-        db.close()
-        return
-    local: DynamoDBLocal = request.getfixturevalue("dynamodb_local")
-    names = local.create(local.names(settings.data_dir))
-    yield DynamoKeyStore(local.client, names.ops)
+@pytest.fixture
+def repo(stores: Stores) -> ApiKeyRepository:
+    return stores.api_keys
 
 
-def test_a_key_is_random_and_named_by_its_id(repo: KeyRepository) -> None:
+def test_a_key_is_random_and_named_by_its_id(repo: ApiKeyRepository) -> None:
     service = KeyService(repo, TIERS)
     one, two = service.create("a"), service.create("b")
 
@@ -61,7 +51,7 @@ def test_a_key_is_random_and_named_by_its_id(repo: KeyRepository) -> None:
     assert split_key("fd_" + "g" * 12 + "_" + "x" * 43) is None
 
 
-def test_the_store_keeps_a_hash_never_the_key(repo: KeyRepository, settings: Settings) -> None:
+def test_the_store_keeps_a_hash_never_the_key(repo: ApiKeyRepository, settings: Settings) -> None:
     clock = Clock()
     issued = KeyService(repo, TIERS, clock=clock).create("maps", scope="admin", days=30)
     held = repo.get(issued.record.key_id)
@@ -73,18 +63,18 @@ def test_the_store_keeps_a_hash_never_the_key(repo: KeyRepository, settings: Set
     assert held.tier == "standard"
     assert held.expires_at - held.created_at == 30 * 86400
     secret = issued.key.split("_", 2)[2]
-    if isinstance(repo, SqliteKeyStore):
+    if isinstance(repo, SqliteApiKeyRepository):
         assert secret.encode() not in settings.database_path.read_bytes()
     assert [k.key_id for k in repo.list()] == [issued.record.key_id]
 
 
-def test_keys_last_90_days_by_default(repo: KeyRepository) -> None:
+def test_keys_last_90_days_by_default(repo: ApiKeyRepository) -> None:
     record = KeyService(repo, TIERS).create("x").record
 
     assert record.expires_at - record.created_at == pytest.approx(90 * 86400)
 
 
-def test_bad_names_tiers_and_scopes_are_refused(repo: KeyRepository) -> None:
+def test_bad_names_tiers_and_scopes_are_refused(repo: ApiKeyRepository) -> None:
     service = KeyService(repo, TIERS)
     with pytest.raises(ValueError, match="unknown tier 'gold'"):
         service.create("x", tier="gold")
@@ -103,7 +93,7 @@ def _verify(auth: Authenticator, key: str) -> str:
         return exc.code
 
 
-def test_verification_says_what_is_wrong(repo: KeyRepository) -> None:
+def test_verification_says_what_is_wrong(repo: ApiKeyRepository) -> None:
     clock = Clock()
     service = KeyService(repo, TIERS, clock=clock)
     auth = Authenticator(repo, cache_s=30, clock=clock)
@@ -123,7 +113,7 @@ def test_verification_says_what_is_wrong(repo: KeyRepository) -> None:
     assert _verify(auth, "Bearer xyz") == "malformed_api_key"
 
 
-def test_a_wrong_secret_does_not_lock_out_the_real_key(repo: KeyRepository) -> None:
+def test_a_wrong_secret_does_not_lock_out_the_real_key(repo: ApiKeyRepository) -> None:
     issued = KeyService(repo, TIERS).create("x")
     auth = Authenticator(repo)
     forged = issued.key[:-3] + "abc"
@@ -132,7 +122,7 @@ def test_a_wrong_secret_does_not_lock_out_the_real_key(repo: KeyRepository) -> N
     assert _verify(auth, issued.key).startswith("key:")
 
 
-def test_verified_keys_are_cached_until_their_time_is_up(repo: KeyRepository) -> None:
+def test_verified_keys_are_cached_until_their_time_is_up(repo: ApiKeyRepository) -> None:
     clock = Clock()
     service = KeyService(repo, TIERS, clock=clock)
     reads: list[str] = []
@@ -160,7 +150,7 @@ def test_verified_keys_are_cached_until_their_time_is_up(repo: KeyRepository) ->
     assert len(reads) == 2
 
 
-def test_rotation_keeps_the_old_key_for_the_grace_period(repo: KeyRepository) -> None:
+def test_rotation_keeps_the_old_key_for_the_grace_period(repo: ApiKeyRepository) -> None:
     clock = Clock()
     service = KeyService(repo, TIERS, clock=clock)
     auth = Authenticator(repo, cache_s=0, clock=clock)
@@ -178,16 +168,3 @@ def test_rotation_keeps_the_old_key_for_the_grace_period(repo: KeyRepository) ->
     assert _verify(auth, new.key).startswith("key:")
     with pytest.raises(ValueError, match="expired"):
         service.rotate(old.record.key_id)
-
-
-def test_the_keys_table_is_added_to_an_existing_database(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    SqliteDatabase(path).close()
-    with sqlite3.connect(path) as old:  # as a file from before the keys table
-        old.execute("DROP TABLE api_keys")
-    db = SqliteDatabase(path)
-    try:
-        issued = KeyService(SqliteKeyStore(db), TIERS).create("x")
-        assert SqliteKeyStore(db).list() == [issued.record]
-    finally:
-        db.close()

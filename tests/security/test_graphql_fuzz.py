@@ -28,7 +28,6 @@ from starlette.applications import Starlette
 from app import create_app
 from config import Settings
 from security.keys import KeyService
-from security.keystore import open_key_store
 from testkit import TestClient
 
 MASKED = "Unexpected error."
@@ -49,7 +48,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path) -> Iterato
     settings = dataclasses.replace(Settings.from_env({}, data_dir=data), anonymous=False)
     app = create_app(settings, ingest=False)
     stores = app.state.runtime.stores
-    key = KeyService(open_key_store(stores), TIERS).create("fuzz", scope="admin", tier="partner")
+    key = KeyService(stores.api_keys, TIERS).create("fuzz", scope="admin", tier="partner")
     yield Fuzzed(app, {"X-API-Key": key.key})
     stores.close()
 

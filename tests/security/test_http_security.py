@@ -89,11 +89,10 @@ def test_a_bad_key_is_refused_even_with_anonymous_access_on(open_api: Served, wh
 
 def test_a_revoked_key_is_refused_once_the_cache_lets_go(keyed: Served) -> None:
     from security.keys import KeyService, split_key
-    from security.keystore import open_key_store
 
     key = keyed.keys.read
     assert post(keyed, key).status_code == 200
-    KeyService(open_key_store(keyed.runtime.stores), frozenset()).revoke(split_key(key) or "")
+    KeyService(keyed.runtime.stores.api_keys, frozenset()).revoke(split_key(key) or "")
     gate = keyed.runtime.security.gate  # type: ignore[union-attr]
     assert gate is not None
     gate.authenticator.forget()  # what 30 s would do

@@ -35,7 +35,6 @@ from schema import build_schema
 from schema.flight import Flight
 from schema.live import FlightUpdateBatch
 from security.keys import KeyService
-from security.keystore import open_key_store
 from storage.dynamodb import open_dynamo_stores
 from storage.dynamodb.connections import (
     DynamoConnectionRepository,
@@ -752,7 +751,7 @@ def test_without_anonymous_access_init_needs_a_valid_api_key(
     monkeypatch.setenv("FLIGHTDATA_ANONYMOUS", "false")
     lambdas.reset_runtime()
     rt = lambdas.websocket_api()
-    issued = KeyService(open_key_store(rt.stores), frozenset({"standard"})).create("dashboard")
+    issued = KeyService(rt.stores.api_keys, frozenset({"standard"})).create("dashboard")
 
     for connection, payload in (("nokey=", {}), ("badkey=", {"apiKey": "fd_nope"})):
         _handle(_event("connect.json", connection=connection))
