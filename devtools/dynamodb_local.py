@@ -29,6 +29,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from devtools._process import dies_with_parent
 from storage.dynamodb import DynamoNames, create_tables
 
 if TYPE_CHECKING:
@@ -166,18 +167,20 @@ def start(timeout_s: float = 60.0) -> DynamoDBLocal:
     began = time.monotonic()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                java,
-                # sqlite4java loads its native library: allowed, without a warning (JDK 17+).
-                "--enable-native-access=ALL-UNNAMED",
-                f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-                "-jar",
-                str(jar),
-                "-inMemory",
-                "-disableTelemetry",
-                "-port",
-                str(port),
-            ],
+            dies_with_parent(
+                [
+                    java,
+                    # sqlite4java loads its native library: allowed, without a warning (JDK 17+).
+                    "--enable-native-access=ALL-UNNAMED",
+                    f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+                    "-jar",
+                    str(jar),
+                    "-inMemory",
+                    "-disableTelemetry",
+                    "-port",
+                    str(port),
+                ]
+            ),
             cwd=jar.parent,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools._process import dies_with_parent
+
 
 class RedisServerError(RuntimeError):
     """The server binary is missing or the server did not answer; the message says which."""
@@ -85,7 +87,7 @@ class RedisServer:
             "--appendonly", "no",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            argv,
+            dies_with_parent(argv),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # not in the caller's process group: no stray ^C
