@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from domain import FlightState
 from domain.cycle import CycleReport
@@ -58,7 +58,10 @@ class RetryPolicy:
         return Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential_jitter(multiplier=self.initial_wait_s, max=self.max_wait_s),
-            retry=retry_if_exception_type(errors),
+            # Errors a store has retried already are not retried again: one retry layer.
+            retry=retry_if_exception(
+                lambda exc: isinstance(exc, errors) and getattr(exc, "retryable", True)
+            ),
             reraise=True,
         )
 

@@ -22,7 +22,10 @@ T = TypeVar("T")
 
 
 class StoreUnavailable(ConnectionError):
-    """The backing store could not be reached or failed; the operation may be retried."""
+    """The backing store could not be reached or failed. ``retryable``: whether the caller
+    may try again; ``False`` once the store's own retry layer has spent its budget."""
+
+    retryable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,12 @@ class Stores:
 
 def aws_client(settings: Settings, service: str) -> Any:
     """A boto3 client: the settings' region, their local endpoint if any (DynamoDB Local,
-    the moto server), standard retries and bounded timeouts.
+    the moto server), one retry layer and bounded timeouts.
+
+    Retries: botocore's standard mode (3 retries: 4 requests at most) for S3, SQS,
+    EventBridge and SSM; none for DynamoDB, whose single retry layer is
+    ``storage.dynamodb._client.Dynamo`` (with botocore's too, each of its attempts would be
+    up to four requests).
 
     The DynamoDB client skips botocore's parameter validation: DynamoDB validates every
     request itself (a bad one is a ``ValidationException``, ``StoreUnavailable`` as a
@@ -97,7 +102,11 @@ def aws_client(settings: Settings, service: str) -> Any:
         region_name=settings.aws_region,
         endpoint_url=endpoint,
         config=Config(
-            retries={"mode": "standard", "max_attempts": 3},
+            retries=(
+                {"mode": "standard", "total_max_attempts": 1}
+                if service == "dynamodb"
+                else {"mode": "standard", "max_attempts": 3}
+            ),
             connect_timeout=5,
             read_timeout=30,
             parameter_validation=service != "dynamodb",

@@ -2,13 +2,18 @@
 vendor errors translated once, and the retried batch, paged and parallel calls that every
 repository shares.
 
-Errors: a throttled call (``ProvisionedThroughputExceededException``, ``ThrottlingException``,
-``RequestLimitExceeded``) is retried with exponential backoff and full jitter; so are the
-``UnprocessedItems`` / ``UnprocessedKeys`` a batch call hands back. When the attempts run
-out, or on any other client or connection error, the call raises ``DynamoUnavailable`` (a
-``StoreUnavailable`` that keeps the service's error code) from the botocore error. A failed
-condition and a cancelled transaction are outcomes the caller decides on: they become
-``ConditionFailed`` and ``TransactionCancelled``.
+Retries: this is the one retry layer of every DynamoDB call (the boto3 client is made with
+botocore's own retries off, ``storage.factory.aws_client``, and callers do not retry a
+``DynamoUnavailable``). A throttled request (``ProvisionedThroughputExceededException``,
+``ThrottlingException``, ``RequestLimitExceeded``), a transient one (HTTP 5xx,
+``InternalServerError``, a dropped or timed-out connection) and the ``UnprocessedItems`` /
+``UnprocessedKeys`` a batch call hands back are retried with exponential backoff and full
+jitter, out of one budget of ``Backoff.attempts`` requests per call (per batch of 25 writes
+or 100 reads): at most 8 requests and 5.15 s of waiting between them by default
+(``docs/deployment.md``). When the budget runs out, or on any other error, the call raises
+``DynamoUnavailable`` (a ``StoreUnavailable`` that keeps the service's error code) from the
+botocore error. A failed condition and a cancelled transaction are outcomes the caller
+decides on: they become ``ConditionFailed`` and ``TransactionCancelled``.
 
 Thread-safety: botocore clients are thread-safe and ``Dynamo`` holds nothing else but its
 executor, so one instance serves every thread.
@@ -24,7 +29,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeAlias, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from storage.base import StoreUnavailable
 
@@ -78,6 +89,11 @@ _worker = threading.local()
 _THROTTLED = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
+# Server-side failures worth another request, as botocore's standard retry mode has them.
+_TRANSIENT = frozenset(
+    {"InternalServerError", "ServiceUnavailable", "RequestTimeout", "RequestTimeoutException"}
+)
+_TRANSIENT_CONNECTION = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
 
 
 class DynamoClientProtocol(Protocol):
@@ -130,7 +146,10 @@ class DynamoClientProtocol(Protocol):
 
 class DynamoUnavailable(StoreUnavailable):
     """A DynamoDB call failed; ``code`` is the service's error code (empty for a connection
-    or client-side error) and ``operation`` the call."""
+    or client-side error) and ``operation`` the call. Not ``retryable``: ``Dynamo`` retried
+    whatever could be."""
+
+    retryable = False
 
     def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
         super().__init__(message)
@@ -170,6 +189,9 @@ class Backoff:
         self.sleep(random.uniform(0.0, min(self.cap_s, self.base_s * 2**attempt)))
 
 
+_AGAIN = object()  # a request that failed and may be made again
+
+
 def _mark_worker() -> None:
     _worker.busy = True
 
@@ -187,32 +209,53 @@ class Dynamo:
         self._pool: ThreadPoolExecutor | None = None
 
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """One request, repeated while it is throttled or fails transiently, within the
+        budget of ``backoff.attempts`` requests."""
         name = getattr(fn, "__name__", "call")
         for attempt in range(self.backoff.attempts):
-            try:
-                return fn(*args, **kwargs)
-            except ClientError as exc:
-                code = error_code(exc)
-                if code == "ConditionalCheckFailedException":
-                    raise ConditionFailed(name) from exc
-                if code == "TransactionCanceledException":
-                    reasons = exc.response.get("CancellationReasons", [])
-                    held: list[Item | None] = [r.get("Item") for r in reasons]  # type: ignore[misc]
-                    raise TransactionCancelled([r.get("Code") for r in reasons], held) from exc
-                if code not in _THROTTLED:
-                    raise DynamoUnavailable(
-                        f"DynamoDB {name} failed: {exc}", code=code, operation=name
-                    ) from exc
-                if attempt + 1 == self.backoff.attempts:
-                    raise DynamoUnavailable(
-                        f"DynamoDB {name} still throttled after {attempt + 1} attempts",
-                        code=code,
-                        operation=name,
-                    ) from exc
-            except BotoCoreError as exc:
-                raise DynamoUnavailable(f"DynamoDB {name} failed: {exc}", operation=name) from exc
+            result = self._request(name, attempt, fn, *args, **kwargs)
+            if result is not _AGAIN:
+                return result  # type: ignore[return-value]
             self.backoff.pause(attempt)
         raise AssertionError("unreachable: Backoff.attempts must be at least 1")
+
+    def _request(
+        self, name: str, attempt: int, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T | object:
+        """``fn``'s answer, or ``_AGAIN`` when it may be retried and the budget allows;
+        every other failure raised as this module's errors."""
+        last = attempt + 1 == self.backoff.attempts
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                raise ConditionFailed(name) from exc
+            if code == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons", [])
+                held: list[Item | None] = [r.get("Item") for r in reasons]  # type: ignore[misc]
+                raise TransactionCancelled([r.get("Code") for r in reasons], held) from exc
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            retryable = code in _THROTTLED or code in _TRANSIENT or status >= 500
+            if not retryable:
+                raise DynamoUnavailable(
+                    f"DynamoDB {name} failed: {exc}", code=code, operation=name
+                ) from exc
+            if last:
+                raise DynamoUnavailable(
+                    f"DynamoDB {name} still {'throttled' if code in _THROTTLED else 'failing'} "
+                    f"after {attempt + 1} attempts",
+                    code=code,
+                    operation=name,
+                ) from exc
+        except _TRANSIENT_CONNECTION as exc:
+            if last:
+                raise DynamoUnavailable(
+                    f"DynamoDB {name} failed after {attempt + 1} attempts: {exc}", operation=name
+                ) from exc
+        except BotoCoreError as exc:
+            raise DynamoUnavailable(f"DynamoDB {name} failed: {exc}", operation=name) from exc
+        return _AGAIN
 
     def map(self, fn: Callable[[A], T], args: Iterable[A]) -> list[T]:
         """``fn`` over ``args`` on the worker threads, results in order; the first error
@@ -242,12 +285,21 @@ class Dynamo:
         self.map(lambda chunk: self._write_chunk(table, chunk), chunks)
 
     def _write_chunk(self, table: str, chunk: Sequence[WriteRequestTypeDef]) -> None:
+        """One ``BatchWriteItem`` and its retries (throttled, transient, unprocessed items)
+        out of one budget of ``backoff.attempts`` requests."""
         pending = list(chunk)
         for attempt in range(self.backoff.attempts):
-            out = self.call(self.client.batch_write_item, RequestItems={table: pending})
-            pending = list(out.get("UnprocessedItems", {}).get(table, []))  # type: ignore[arg-type]
-            if not pending:
-                return
+            out = self._request(
+                "batch_write_item",
+                attempt,
+                self.client.batch_write_item,
+                RequestItems={table: pending},
+            )
+            if out is not _AGAIN:
+                answer: BatchWriteItemOutputTypeDef = out  # type: ignore[assignment]
+                pending = list(answer.get("UnprocessedItems", {}).get(table, []))  # type: ignore[arg-type]
+                if not pending:
+                    return
             if attempt + 1 < self.backoff.attempts:
                 self.backoff.pause(attempt)
         raise DynamoUnavailable(
@@ -282,12 +334,19 @@ class Dynamo:
             request["ExpressionAttributeNames"] = dict(names)
         found: list[Item] = []
         for attempt in range(self.backoff.attempts):
-            out = self.call(self.client.batch_get_item, RequestItems={table: request})  # type: ignore[dict-item]
-            found += out.get("Responses", {}).get(table, [])
-            left = out.get("UnprocessedKeys", {}).get(table)
-            if not left or not left.get("Keys"):
-                return found
-            request["Keys"] = left["Keys"]
+            out = self._request(
+                "batch_get_item",
+                attempt,
+                self.client.batch_get_item,
+                RequestItems={table: request},  # type: ignore[dict-item]
+            )
+            if out is not _AGAIN:
+                answer: BatchGetItemOutputTypeDef = out  # type: ignore[assignment]
+                found += answer.get("Responses", {}).get(table, [])
+                left = answer.get("UnprocessedKeys", {}).get(table)
+                if not left or not left.get("Keys"):
+                    return found
+                request["Keys"] = left["Keys"]
             if attempt + 1 < self.backoff.attempts:
                 self.backoff.pause(attempt)
         raise DynamoUnavailable(

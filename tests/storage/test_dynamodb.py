@@ -482,7 +482,9 @@ def test_an_endpoint_that_is_down_is_store_unavailable(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     client = make_client(f"http://127.0.0.1:{port}", retries={"max_attempts": 1}, connect_timeout=1)
-    repo = DynamoFlightRepository(client, DynamoNames.prefixed("down"), workers=1)
+    # Connection errors are retried (the one retry layer); without the waits here.
+    instant = Backoff(sleep=lambda s: None)
+    repo = DynamoFlightRepository(client, DynamoNames.prefixed("down"), workers=1, backoff=instant)
     calls: list[Callable[[], object]] = [
         lambda: repo.latest("abc123"),
         lambda: repo.put_states([make_state()]),
