@@ -11,7 +11,6 @@
 | ``gate``        | the policy: authenticate, admit; rate-limit hooks; ``build_security`` |
 | ``middleware``  | the ASGI middleware: body size, auth, rate limit, RateLimit headers   |
 | ``websocket``   | the same checks for WebSocket ``connection_init`` and operations      |
-| ``_resp``       | the small pipelined Redis client of the request path                  |
 
 Which requests need a key: ``/graphql`` (GET with a query, POST, WebSocket) and
 ``/v1/*``, ``/api/*``, ``/data/*``. The rest (``/healthz``, ``/readyz``, ``/metrics``,

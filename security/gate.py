@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from config import Settings
 from domain.events import Event, RateLimitExceeded
-from security._resp import RespClient
 from security.keys import Authenticator, KeyRejected
 from security.limits import QueryLimits
 from security.persisted import PersistedQueries
@@ -34,6 +33,7 @@ from security.ratelimit import (
     tiers_from,
 )
 from storage.factory import Stores
+from storage.redis.resp import RespClient
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
-from security._resp import RedisReplyError, RedisUnavailable, RespClient
+from storage.redis.resp import RedisReplyError, RedisUnavailable, RespClient
 
 log = logging.getLogger(__name__)
 

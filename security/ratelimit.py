@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from security._resp import RedisReplyError, RedisUnavailable, RespClient, encode
+from storage.redis.resp import RedisReplyError, RedisUnavailable, RespClient, encode
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""Redis adapters: the live index, the response cache, the pub/sub channel, the fallback.
+"""Redis adapters: the live index, the response cache, the pub/sub channel, the fallback,
+and the clients they and ``security`` use: redis-py's (``connect``, ``connect_async``) and,
+for the one call per request of the rate limiter and persisted queries, the small
+pipelined ``resp.RespClient`` (measured at a fifth of ``redis.asyncio``'s CPU per call).
 
 ``connect`` turns ``REDIS_URL`` or ``REDIS_CLUSTER_ENDPOINT`` (``host:port``) into a client
 with short socket timeouts: a dead Redis costs one call a quarter of a second at most, and

@@ -11,7 +11,6 @@ import redis
 from securitykit import REDIS_URL
 
 from security import ratelimit
-from security._resp import RedisUnavailable, RespClient
 from security.ratelimit import (
     KEY_PREFIX,
     FallbackLimiter,
@@ -20,6 +19,7 @@ from security.ratelimit import (
     Tier,
     headers,
 )
+from storage.redis.resp import RedisUnavailable, RespClient
 
 TIER = Tier("test", rate=2.0, burst=5)
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1

@@ -1,16 +1,30 @@
 """The small Redis client of the request path: replies of every RESP2 kind, split anywhere
-across reads, and real commands against redis-server DB 8."""
+across reads, and real commands against the tests' own Redis (DB 6)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from securitykit import REDIS_URL
+from testredis import redis_url
 
-from security._resp import RedisReplyError, RespClient, _Protocol, encode
+from storage.redis.resp import RedisReplyError, RespClient, _Protocol, encode
+
+# DB 6 of the tests' own server (testredis); the tests flush nothing else.
+REDIS_URL = redis_url(6)
+
+
+@pytest.fixture
+def redis_db() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
 
 REPLIES = (
     b"+OK\r\n"
