@@ -25,7 +25,7 @@ from config import ConfigError, Settings
 if TYPE_CHECKING:
     from domain.api_key import ApiKey
     from security.keys import KeyService
-    from storage.factory import Stores
+    from storage.stores import Stores
 
 log = logging.getLogger("flightdata")
 
@@ -123,7 +123,7 @@ async def _ingest(settings: Settings, *, once: bool) -> int:
     from domain.events import InProcessBus
     from ingestion.reference import seed_airports
     from runtime.ingest import build_ingest_loop
-    from storage.factory import open_stores
+    from runtime.stores import open_stores
 
     with open_stores(settings) as stores:
         seed_airports(stores)
@@ -158,7 +158,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_airports_load(args: argparse.Namespace) -> int:
     from ingestion.ourairports import CsvLayoutError
     from ingestion.reference import load_ourairports
-    from storage.factory import open_stores
+    from runtime.stores import open_stores
 
     settings = _export_flags(args)
     stores = open_stores(settings)
@@ -184,7 +184,7 @@ def _parse_time(value: str) -> datetime:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from ingestion.rerun import reprocess
     from runtime.ingest import build_pipeline
-    from storage.factory import open_stores
+    from runtime.stores import open_stores
 
     settings = _export_flags(args)
     _setup_logging(settings)
@@ -198,7 +198,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
-    from storage.factory import open_stores
+    from runtime.stores import open_stores
 
     settings = _export_flags(args)
     with open_stores(settings) as stores:
@@ -221,7 +221,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
     from ingestion.rerun import redrive
     from runtime.ingest import build_pipeline
-    from storage.factory import open_stores
+    from runtime.stores import open_stores
 
     settings = _export_flags(args)
     _setup_logging(settings)
@@ -242,17 +242,18 @@ def _parse_day(value: str) -> date:
 
 
 def cmd_analytics_daily(args: argparse.Namespace) -> int:
-    from analytics.daily import DayNotOver, build_processor, yesterday
+    from analytics.daily import DayNotOver, yesterday
     from analytics.engine import QueryFailed
+    from runtime.services import daily_processor
+    from runtime.stores import open_stores
     from storage.base import StoreUnavailable
-    from storage.factory import open_stores
 
     settings = _export_flags(args)
     _setup_logging(settings)
     day = args.date or yesterday()
     stores = open_stores(settings)
     try:
-        keys, summary = build_processor(settings, stores.legs, stores.cycles).run(day)
+        keys, summary = daily_processor(settings, stores).run(day)
     except DayNotOver as exc:
         print(f"flightdata: {exc}", file=sys.stderr)
         return 2
@@ -274,12 +275,11 @@ def cmd_analytics_daily(args: argparse.Namespace) -> int:
 
 
 def _key_service(settings: Settings) -> tuple[KeyService, Stores]:
-    from security.keys import KeyService
-    from storage.factory import open_stores
+    from runtime.services import key_service
+    from runtime.stores import open_stores
 
     stores = open_stores(settings)
-    tiers = frozenset(name for name, _, _ in settings.rate_tiers)
-    return KeyService(stores.api_keys, tiers, settings.api_key_days), stores
+    return key_service(settings, stores), stores
 
 
 def _print_key(key: ApiKey, now: float) -> None:

@@ -231,6 +231,6 @@ def object_store(settings: Settings) -> ObjectStore:
     """Documents beside the Parquet: in the data directory, or in ``S3_RAW_BUCKET``."""
     if not settings.s3_raw_bucket:
         return LocalObjects(settings.data_dir)
-    from storage.factory import aws_client
+    from storage.aws import aws_client
 
     return S3Objects(lambda: aws_client(settings, "s3"), settings.s3_raw_bucket)

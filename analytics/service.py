@@ -53,8 +53,8 @@ from analytics.results import (
 from config import Settings
 from domain import BoundingBox
 from storage.base import CycleRepository, FlightRepository, LegRepository
-from storage.factory import Stores
 from storage.redis.cache import analytics_key
+from storage.stores import Stores
 
 R = TypeVar("R", bound=Result)
 T = TypeVar("T")

@@ -59,8 +59,8 @@ from config import Settings
 from domain import FlightState, InvalidArgument
 from domain.flight import normalise_icao24
 from storage.base import FlightFilter, live_since
-from storage.factory import Stores
 from storage.offload import offload
+from storage.stores import Stores
 
 
 def state_vector(s: FlightState, *, extended: bool) -> list[Any]:

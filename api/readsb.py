@@ -69,8 +69,8 @@ from domain import FlightState, PositionSource
 from domain.flight import normalise_icao24
 from domain.units import FPM_TO_MPS, FT_TO_M, KT_TO_MPS
 from storage.base import live_states
-from storage.factory import Stores
 from storage.offload import offload
+from storage.stores import Stores
 
 RECENT = timedelta(minutes=10)
 MAX_FULL = timedelta(hours=24)

@@ -51,8 +51,8 @@ from config import Settings
 from domain import FlightState, InvalidArgument
 from domain.flight import normalise_icao24
 from storage.base import Page
-from storage.factory import Stores
 from storage.offload import offload
+from storage.stores import Stores
 
 DEFAULT_LIMIT = 100
 _PARAMS = frozenset(

@@ -34,9 +34,10 @@ from ingestion.replay import ReplaySource
 from ingestion.validate import validate
 from resolvers.context import Context, make_loaders
 from runtime.process import tune_gc
+from runtime.stores import open_stores
 from schema import build_schema
-from storage.factory import Stores, open_stores
 from storage.processed import LocalSink, ProcessedWriter
+from storage.stores import Stores
 
 CYCLES = 288
 LEGS = 20_000

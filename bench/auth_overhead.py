@@ -35,9 +35,9 @@ from devtools import redis_server
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from runtime.process import tune_gc
+from runtime.stores import open_stores
 from security.keys import KeyService
 from security.ratelimit import FallbackLimiter, LocalBuckets, RedisBuckets
-from storage.factory import open_stores
 from storage.redis.resp import RespClient
 
 ICAO24 = "4ca7b5"

@@ -42,10 +42,11 @@ from ingestion.replay import ReplaySource
 from resolvers.context import Context, make_loaders
 from runtime.ingest import build_pipeline
 from runtime.process import tune_gc
+from runtime.stores import open_stores
 from schema import build_schema
 from storage.base import FlightFilter
 from storage.dynamodb import DynamoStores, create_tables
-from storage.factory import Stores, open_stores
+from storage.stores import Stores
 
 CYCLE_S = 10.0
 QUERY = """query ($bbox: BoundingBoxInput) { flights(bbox: $bbox, first: 500) {

@@ -16,8 +16,8 @@ from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
 from resolvers.context import Context, make_loaders
 from runtime.process import tune_gc
+from runtime.stores import open_stores
 from schema import build_schema
-from storage.factory import open_stores
 
 # Most of the world but the Pacific: about 5,000 aircraft in the snapshot.
 QUERY = """

@@ -23,7 +23,7 @@ from ingestion.pipeline import Pipeline
 from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource
 from runtime.process import tune_gc
-from storage.factory import open_stores
+from runtime.stores import open_stores
 
 ICAO24 = "4ca7b5"
 QUERY = f'{{ flight(icao24: "{ICAO24}") {{ icao24 callsign latitude longitude }} }}'

@@ -14,7 +14,7 @@ from bench._common import line, median, scratch_settings, timed
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
 from runtime.process import tune_gc
-from storage.factory import open_stores
+from runtime.stores import open_stores
 
 REPEAT = 15
 

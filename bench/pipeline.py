@@ -27,7 +27,7 @@ from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource, load_snapshot
 from runtime.ingest import build_pipeline
 from runtime.process import tune_gc
-from storage.factory import open_stores
+from runtime.stores import open_stores
 
 CYCLES = 6
 DERIVED_SIZE = 20_000

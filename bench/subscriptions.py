@@ -36,7 +36,7 @@ from bench._common import free_port, line, percentile
 from config import Settings
 from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource, load_snapshot
-from storage.factory import open_stores
+from runtime.stores import open_stores
 
 SUBSCRIBERS = 1000
 CLIENT_PROCESSES = 2

@@ -15,7 +15,7 @@ from domain import Airport
 from domain.units import FT_TO_M
 from ingestion.ourairports import RowReject, airport_codes_by_ident, parse_airports, parse_runways
 from storage.base import AirportRepository
-from storage.factory import Stores
+from storage.stores import Stores
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from domain import FlightState
 from domain.cycle import CycleReport
 from live.cycle_update import CycleUpdate
 from storage.base import StoreUnavailable, live_states
-from storage.factory import Stores
 from storage.offload import offload
 from storage.redis.pubsub import RedisBroadcaster
+from storage.stores import Stores
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ from storage.base import StoreUnavailable
 from storage.offload import offload
 
 if TYPE_CHECKING:
-    from storage.factory import Stores
+    from storage.stores import Stores
 
 
 class _Subscriber(Protocol):

@@ -16,8 +16,8 @@ from domain.leg import Leg
 from domain.runway import Runway
 from live.subscribers import UpdateHub
 from storage.base import NearestAirport
-from storage.factory import Stores
 from storage.offload import offload
+from storage.stores import Stores
 
 TrackKey = tuple[str, datetime, datetime]
 PointKey = tuple[float, float]

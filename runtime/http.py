@@ -44,14 +44,15 @@ from resolvers.context import Context, make_loaders
 from runtime.ingest import build_event_bus, build_ingest_loop
 from runtime.live import build_broadcaster, build_hub, publisher
 from runtime.process import tune_gc
+from runtime.stores import open_stores
 from schema import build_schema, mask_errors
 from security.gate import Security, build_security, rate_limit_events
 from security.limits import QueryLimits
 from security.middleware import SecurityMiddleware
 from security.websocket import admit_connection, admit_operation
 from storage.base import StoreUnavailable
-from storage.factory import Stores, open_stores
 from storage.offload import offload
+from storage.stores import Stores
 
 log = logging.getLogger("flightdata")
 

@@ -19,8 +19,9 @@ from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline, RetryPolicy, StoredHook
 from ingestion.sources import build_source
 from ingestion.validate import Rules
-from storage.factory import Stores, aws_client
+from storage.aws import aws_client
 from storage.processed import LocalSink, ObjectSink, ProcessedWriter
+from storage.stores import Stores
 
 
 def build_pipeline(

@@ -44,7 +44,9 @@ from runtime.ingest import (
     build_queue,
     with_ssm_credentials,
 )
-from storage.factory import Stores, aws_client, open_stores
+from runtime.stores import open_stores
+from storage.aws import aws_client
+from storage.stores import Stores
 
 if TYPE_CHECKING:
     from mangum import Mangum

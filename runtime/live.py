@@ -18,8 +18,8 @@ from live.channel import (
 )
 from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
-from storage.factory import Stores
 from storage.redis.pubsub import RedisBroadcaster
+from storage.stores import Stores
 
 
 def build_broadcaster(settings: Settings, stores: Stores, *, ingests: bool) -> Broadcaster:

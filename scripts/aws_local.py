@@ -28,9 +28,9 @@ from config import Settings
 from devtools import dynamodb_local, redis_server
 from devtools.aws_provision import AwsNames, provision
 from ingestion.reference import seed_airports
+from runtime.stores import open_stores
 from storage.dynamodb import DynamoNames, create_tables
 from storage.dynamodb.tables import create_connections_table
-from storage.factory import open_stores
 
 STAGE = "local"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}

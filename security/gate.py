@@ -32,8 +32,8 @@ from security.ratelimit import (
     Tier,
     tiers_from,
 )
-from storage.factory import Stores
 from storage.redis.resp import RespClient
+from storage.stores import Stores
 
 log = logging.getLogger(__name__)
 

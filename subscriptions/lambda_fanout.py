@@ -38,7 +38,7 @@ from storage.dynamodb.connections import (
     SubscriptionRecord,
     ViewTooLarge,
 )
-from storage.factory import Stores
+from storage.stores import Stores
 from subscriptions.apigw import ConnectionGone, ManagementApi, ManagementApiError
 from subscriptions.operations import (
     Operation,

@@ -52,7 +52,7 @@ from storage.dynamodb.connections import (
     SubscriptionRecord,
     ViewTooLarge,
 )
-from storage.factory import Stores
+from storage.stores import Stores
 from subscriptions.apigw import ConnectionGone, ManagementApi, ManagementClientProtocol
 from subscriptions.lambda_fanout import Cycle, FanOut
 from subscriptions.operations import (

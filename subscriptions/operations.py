@@ -50,7 +50,7 @@ from schema import mask_errors
 from schema.live import FlightUpdateBatch
 from storage.base import FlightFilter
 from storage.dynamodb.connections import ViewTooLarge
-from storage.factory import Stores
+from storage.stores import Stores
 from subscriptions.apigw import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)

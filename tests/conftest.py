@@ -23,10 +23,11 @@ from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.validate import validate
 from runtime.ingest import build_pipeline
+from runtime.stores import open_stores
 from storage.archive import LocalArchive
 from storage.base import AirportRepository, DeadLetterRepository, FlightRepository
 from storage.dynamodb import AirportIndex, DynamoNames, open_dynamo_stores
-from storage.factory import Stores, open_stores
+from storage.stores import Stores
 from testkit import ReplayWorld, SteppedClock, TestClient, close_leftover_event_loop
 
 BACKENDS = ["sqlite", "dynamodb"]

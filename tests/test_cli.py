@@ -18,8 +18,8 @@ import pytest
 import cli
 from config import Settings
 from domain.geo import haversine_km
+from runtime.stores import open_stores
 from schema import build_schema, export_sdl
-from storage.factory import open_stores
 from testkit import FIXTURES, free_port
 
 ALPS = FIXTURES / "opensky_states_bbox_alps_79.json"

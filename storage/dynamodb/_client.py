@@ -3,7 +3,7 @@ vendor errors translated once, and the retried batch, paged and parallel calls t
 repository shares.
 
 Retries: this is the one retry layer of every DynamoDB call (the boto3 client is made with
-botocore's own retries off, ``storage.factory.aws_client``, and callers do not retry a
+botocore's own retries off, ``storage.aws.aws_client``, and callers do not retry a
 ``DynamoUnavailable``). A throttled request (``ProvisionedThroughputExceededException``,
 ``ThrottlingException``, ``RequestLimitExceeded``), a transient one (HTTP 5xx,
 ``InternalServerError``, a dropped or timed-out connection) and the ``UnprocessedItems`` /

@@ -21,7 +21,8 @@ from config import Settings
 from domain.cycle import CycleReport
 from ingestion.replay import ReplaySource
 from runtime.ingest import build_pipeline
-from storage.factory import Stores, open_stores
+from runtime.stores import open_stores
+from storage.stores import Stores
 from testkit import FIXTURES, SteppedClock
 
 DAY = date(2026, 11, 20)

@@ -21,9 +21,10 @@ from analytics.files import LocalObjects, LocalProcessed
 from analytics.params import window
 from analytics.service import AnalyticsService
 from config import Settings
-from storage.factory import Stores, open_stores
+from runtime.stores import open_stores
 from storage.redis import connect
 from storage.redis.cache import ResponseCache
+from storage.stores import Stores
 from testkit import make_state
 
 REDIS_URL = os.environ.get("FLIGHTDATA_TEST_ANALYTICS_REDIS_URL") or redis_url(14)

@@ -17,7 +17,7 @@ from devtools.aws_provision import AwsClients, AwsNames, provision
 from devtools.dynamodb_local import DynamoDBLocal
 from ingestion.reference import seed_airports
 from runtime import lambdas
-from storage.factory import open_stores
+from runtime.stores import open_stores
 from testkit import FIXTURES
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from analytics import traffic
 from analytics.results import AirportTraffic
 from domain.leg import Leg
-from storage.factory import Stores
+from storage.stores import Stores
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 END = START + timedelta(days=1)

@@ -39,8 +39,8 @@ from ingestion.aws import (
 )
 from runtime import lambdas
 from runtime.ingest import build_pipeline
+from runtime.stores import open_stores
 from storage.base import StoreUnavailable
-from storage.factory import open_stores
 from storage.processed import ProcessedWriter
 from storage.s3 import S3Archive, S3Sink
 from testkit import FIXTURES

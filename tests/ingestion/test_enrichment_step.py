@@ -10,7 +10,7 @@ from domain.geo import REGIONS
 from ingestion.enrichment_step import EnrichmentStep
 from ingestion.replay import ReplaySource
 from ingestion.validate import validate
-from storage.factory import Stores
+from storage.stores import Stores
 from testkit import SteppedClock
 
 

@@ -12,7 +12,7 @@ import pytest
 from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline
 from ingestion.sources import FileSource
-from storage.factory import Stores
+from storage.stores import Stores
 from testkit import FIXTURES, make_state
 
 ALPS = FIXTURES / "opensky_states_bbox_alps_79.json"

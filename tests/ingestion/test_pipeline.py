@@ -13,7 +13,7 @@ from ingestion.opensky import normalise_states
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource, load_snapshot
 from storage.base import FlightFilter
-from storage.factory import Stores
+from storage.stores import Stores
 from testkit import FIXTURES, SteppedClock
 
 SNAPSHOT_REASONS = {"stale_position": 69, "implausible_vertical_rate": 2, "implausible_altitude": 1}

@@ -29,7 +29,8 @@ from ingestion.opensky import normalise_states
 from ingestion.pipeline import Pipeline
 from ingestion.sources import parse_json
 from ingestion.validate import validate
-from storage.factory import Stores, open_stores
+from runtime.stores import open_stores
+from storage.stores import Stores
 
 # The snapshot time of every generated payload: rows are generated relative to it, so the
 # valid ones are neither stale nor in the future while the test runs.

@@ -11,7 +11,7 @@ import pytest
 
 from config import Settings
 from runtime import lambdas
-from storage.factory import open_stores
+from runtime.stores import open_stores
 from testkit import FIXTURES
 
 EVENTS = FIXTURES / "events"

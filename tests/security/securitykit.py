@@ -16,7 +16,7 @@ from testredis import redis_url
 from app import Runtime, create_app
 from config import Settings
 from security.keys import KeyService
-from storage.factory import Stores
+from storage.stores import Stores
 from testkit import TestClient
 
 REDIS_URL = os.environ.get("FLIGHTDATA_TEST_SECURITY_REDIS_URL") or redis_url(8)

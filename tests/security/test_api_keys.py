@@ -21,8 +21,8 @@ from security.keys import (
     split_key,
 )
 from storage.base import ApiKeyRepository
-from storage.factory import Stores
 from storage.sqlite import SqliteApiKeyRepository
+from storage.stores import Stores
 
 TIERS = frozenset({"anonymous", "standard"})
 

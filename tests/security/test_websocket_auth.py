@@ -20,7 +20,7 @@ from securitykit import Keys, make_keys
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from config import Settings
-from storage.factory import open_stores
+from runtime.stores import open_stores
 from testkit import served
 
 TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # graphql-transport-ws

@@ -8,7 +8,7 @@ from domain import Airport, GeoPoint, InvalidArgument
 from domain.geo import haversine_km
 from storage import cursor
 from storage.base import AirportFilter, AirportRepository
-from storage.factory import Stores
+from storage.stores import Stores
 
 HEATHROW = GeoPoint(51.4706, -0.46194)
 

@@ -10,8 +10,8 @@ import pytest
 
 from domain.api_key import ApiKey
 from storage.base import ApiKeyRepository
-from storage.factory import Stores
 from storage.sqlite import SqliteApiKeyRepository, SqliteDatabase
+from storage.stores import Stores
 
 T0 = 1_800_000_000.0
 

@@ -13,8 +13,9 @@ from domain import BoundingBox
 from domain.events import FlightDataProcessed
 from ingestion.replay import ReplaySource
 from runtime.ingest import build_pipeline
+from runtime.stores import open_stores
 from storage.base import FlightFilter
-from storage.factory import Stores, open_stores
+from storage.stores import Stores
 
 REDIS_URL = redis_url(12)
 

@@ -9,8 +9,8 @@ import pytest
 from botocore.stub import Stubber
 
 from config import Settings
+from storage.aws import aws_client
 from storage.dynamodb._client import Backoff, Dynamo, DynamoUnavailable
-from storage.factory import aws_client
 
 TABLE = "flights"
 # The worst case docs/deployment.md states: requests per call, seconds waited between them.

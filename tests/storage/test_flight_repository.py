@@ -10,7 +10,7 @@ import pytest
 from domain import BoundingBox, FlightState, InvalidArgument
 from storage import cursor
 from storage.base import FlightFilter, FlightRepository
-from storage.factory import Stores
+from storage.stores import Stores
 from testkit import T0, make_state
 
 MINUTE = timedelta(minutes=1)

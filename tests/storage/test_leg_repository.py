@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.leg import Leg
-from storage.factory import Stores
+from storage.stores import Stores
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -20,9 +20,9 @@ from config import Settings
 from devtools.dynamodb_local import CREDENTIALS, REGION, DynamoDBLocal
 from devtools.redis_server import RedisServer
 from domain import BoundingBox, FlightState
+from runtime.stores import open_stores
 from storage.base import FlightFilter, Page
 from storage.dynamodb import AirportIndex, DynamoStores
-from storage.factory import open_stores
 from storage.redis import connect
 from storage.redis.fallback import LiveFirst
 from storage.redis.live import RedisLiveIndex

@@ -31,6 +31,7 @@ from devtools.dynamodb_local import DynamoDBLocal
 from domain import FlightState
 from resolvers.context import Context, make_loaders
 from runtime import lambdas
+from runtime.stores import open_stores
 from schema import build_schema
 from schema.flight import Flight
 from schema.live import FlightUpdateBatch
@@ -44,7 +45,6 @@ from storage.dynamodb.connections import (
     encode_view,
 )
 from storage.dynamodb.tables import create_connections_table
-from storage.factory import open_stores
 from subscriptions.apigw import MAX_MESSAGE_BYTES
 from subscriptions.lambda_fanout import Cycle
 from subscriptions.operations import SnapshotHub, next_messages, prepare

@@ -1,25 +1,14 @@
-"""Opens the stores the settings name, behind the backend-neutral protocols."""
+"""Opens the stores the settings name: SQLite and files, or DynamoDB and S3, with Redis in
+front when ``REDIS_URL`` is set, behind the backend-neutral protocols of ``storage``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
 
 from config import Settings
 from storage.archive import LocalArchive, RawArchive
-from storage.base import (
-    AirportRepository,
-    ApiKeyRepository,
-    CycleRepository,
-    DeadLetterRepository,
-    FlightRepository,
-    LegRepository,
-)
+from storage.aws import aws_client
 from storage.dynamodb.tables import DynamoNames
-from storage.redis import RedisConnection
-from storage.redis.cache import ResponseCache
-from storage.redis.fallback import LiveFirst
 from storage.sqlite import (
     SqliteAirportRepository,
     SqliteApiKeyRepository,
@@ -29,89 +18,7 @@ from storage.sqlite import (
     SqliteFlightRepository,
     SqliteLegRepository,
 )
-
-
-class Backend(Protocol):
-    """What holds the repositories' connections: the SQLite file, the DynamoDB client."""
-
-    def ping(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass
-class Stores:
-    flights: FlightRepository
-    airports: AirportRepository
-    dead_letters: DeadLetterRepository
-    cycles: CycleRepository
-    legs: LegRepository
-    api_keys: ApiKeyRepository
-    archive: RawArchive
-    backend: Backend
-    cache: ResponseCache | None = None
-    live: LiveFirst | None = None
-    redis: RedisConnection | None = None
-
-    def ping(self) -> None:
-        self.backend.ping()
-
-    def degraded(self) -> list[str]:
-        """Optional parts that are down while the API still answers from the store."""
-        down = []
-        if self.live is not None and self.live.degraded:
-            down.append("live_index")
-        if self.cache is not None and not self.cache.healthy:
-            down.append("cache")
-        return down
-
-    def close(self) -> None:
-        self.backend.close()
-        if self.redis is not None:
-            self.redis.close()
-
-    def __enter__(self) -> Stores:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def aws_client(settings: Settings, service: str) -> Any:
-    """A boto3 client: the settings' region, their local endpoint if any (DynamoDB Local,
-    the moto server), one retry layer and bounded timeouts.
-
-    Retries: botocore's standard mode (3 retries: 4 requests at most) for S3, SQS,
-    EventBridge and SSM; none for DynamoDB, whose single retry layer is
-    ``storage.dynamodb._client.Dynamo`` (with botocore's too, each of its attempts would be
-    up to four requests).
-
-    The DynamoDB client skips botocore's parameter validation: DynamoDB validates every
-    request itself (a bad one is a ``ValidationException``, ``StoreUnavailable`` as a
-    client-side failure would be), and walking each attribute of each item in Python was
-    a quarter of the client CPU of an ingest cycle (measured: 0.45 of 1.7 s, 5,485 states).
-    """
-    import boto3
-    from botocore.config import Config
-
-    endpoint = settings.aws_endpoint_url or None
-    if service == "dynamodb" and settings.dynamodb_endpoint_url:
-        endpoint = settings.dynamodb_endpoint_url
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=settings.aws_region,
-        endpoint_url=endpoint,
-        config=Config(
-            retries=(
-                {"mode": "standard", "total_max_attempts": 1}
-                if service == "dynamodb"
-                else {"mode": "standard", "max_attempts": 3}
-            ),
-            connect_timeout=5,
-            read_timeout=30,
-            parameter_validation=service != "dynamodb",
-        ),
-    )
+from storage.stores import Stores
 
 
 def _archive(settings: Settings) -> RawArchive:

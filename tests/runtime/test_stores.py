@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from config import Settings
-from storage.factory import Backend, open_stores
+from runtime.stores import open_stores
+from storage.stores import Backend
 
 
 @dataclass

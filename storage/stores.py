@@ -1,0 +1,67 @@
+"""The stores of one process: a repository per kind of record, the raw archive, and the
+optional Redis parts in front of them; ``runtime.stores.open_stores`` opens what the
+settings name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from storage.archive import RawArchive
+from storage.base import (
+    AirportRepository,
+    ApiKeyRepository,
+    CycleRepository,
+    DeadLetterRepository,
+    FlightRepository,
+    LegRepository,
+)
+from storage.redis import RedisConnection
+from storage.redis.cache import ResponseCache
+from storage.redis.fallback import LiveFirst
+
+
+class Backend(Protocol):
+    """What holds the repositories' connections: the SQLite file, the DynamoDB client."""
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Stores:
+    flights: FlightRepository
+    airports: AirportRepository
+    dead_letters: DeadLetterRepository
+    cycles: CycleRepository
+    legs: LegRepository
+    api_keys: ApiKeyRepository
+    archive: RawArchive
+    backend: Backend
+    cache: ResponseCache | None = None
+    live: LiveFirst | None = None
+    redis: RedisConnection | None = None
+
+    def ping(self) -> None:
+        self.backend.ping()
+
+    def degraded(self) -> list[str]:
+        """Optional parts that are down while the API still answers from the store."""
+        down = []
+        if self.live is not None and self.live.degraded:
+            down.append("live_index")
+        if self.cache is not None and not self.cache.healthy:
+            down.append("cache")
+        return down
+
+    def close(self) -> None:
+        self.backend.close()
+        if self.redis is not None:
+            self.redis.close()
+
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
