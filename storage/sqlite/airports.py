@@ -10,6 +10,7 @@ from typing import Any
 from domain import Airport
 from domain.runway import Runway
 from storage.base import AirportFilter, NearestAirport, Page, offset_page
+from storage.offload import inline
 from storage.spatial import AirportGrid, NearestAirports
 from storage.sqlite._like import escape_like
 from storage.sqlite.db import SqliteDatabase
@@ -118,6 +119,7 @@ class SqliteAirportRepository:
             )
         return len(rows)
 
+    @inline
     def runways(self, codes: Sequence[str]) -> dict[str, list[Runway]]:
         found: dict[str, list[Runway]] = {code.upper(): [] for code in codes}
         if not codes:
@@ -135,10 +137,12 @@ class SqliteAirportRepository:
     def count(self) -> int:
         return int(self._db.scalar("SELECT count(*) FROM airports"))
 
+    @inline
     def by_icao(self, code: str) -> Airport | None:
         rows = self._db.read(f"SELECT {_COLUMNS} FROM airports WHERE icao = ?", (code.upper(),))
         return _airport_from_row(rows[0]) if rows else None
 
+    @inline
     def by_iata(self, code: str) -> Airport | None:
         rows = self._db.read(
             f"SELECT {_COLUMNS} FROM airports WHERE iata = ? ORDER BY {_TYPE_RANK}, icao LIMIT 1",
@@ -146,6 +150,7 @@ class SqliteAirportRepository:
         )
         return _airport_from_row(rows[0]) if rows else None
 
+    @inline
     def many_by_icao(self, codes: Sequence[str]) -> dict[str, Airport]:
         if not codes:
             return {}
@@ -201,6 +206,7 @@ class SqliteAirportRepository:
                 self._grid = AirportGrid([_airport_from_row(r) for r in rows])
             return self._grid
 
+    @inline
     def nearest(
         self, points: Sequence[tuple[float, float]], radius_km: float
     ) -> list[NearestAirport | None]:

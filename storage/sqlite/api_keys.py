@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.api_key import ApiKey
+from storage.offload import inline
 from storage.sqlite.db import SqliteDatabase
 
 _COLUMNS = "key_id, name, scopes, tier, key_hash, created_at, expires_at, revoked_at, rotated_to"
@@ -49,6 +50,7 @@ class SqliteApiKeyRepository:
                 f"INSERT OR REPLACE INTO api_keys ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row
             )
 
+    @inline
     def get(self, key_id: str) -> ApiKey | None:
         rows = self._db.read(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,))
         return _from_row(rows[0]) if rows else None

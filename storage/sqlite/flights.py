@@ -10,6 +10,7 @@ from domain import FlightPhase, FlightState
 from domain.flight import PositionSource, Source
 from domain.geo import region_of
 from storage.base import FlightFilter, Page, PutResult
+from storage.offload import inline
 from storage.sqlite._like import escape_like
 from storage.sqlite.db import SqliteDatabase
 
@@ -137,10 +138,12 @@ class SqliteFlightRepository:
             conn.executemany(_UPSERT_LATEST, rows)
         return PutResult(stored=stored, duplicates=len(rows) - stored)
 
+    @inline
     def latest(self, icao24: str) -> FlightState | None:
         rows = self._db.read(f"SELECT {COLUMNS} FROM latest WHERE icao24 = ?", (icao24,))
         return state_from_row(rows[0]) if rows else None
 
+    @inline
     def latest_many(self, icao24s: Sequence[str]) -> dict[str, FlightState]:
         if not icao24s:
             return {}
@@ -171,6 +174,7 @@ class SqliteFlightRepository:
         rows = self._db.read(f"SELECT {COLUMNS} FROM latest WHERE {clause} ORDER BY icao24", params)
         return [state_from_row(row) for row in rows]
 
+    @inline
     def tracks(
         self, icao24s: Sequence[str], start: datetime, end: datetime
     ) -> dict[str, list[FlightState]]:

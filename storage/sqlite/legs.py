@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from domain.leg import Leg
+from storage.offload import inline
 from storage.sqlite.db import SqliteDatabase
 
 
@@ -38,6 +39,7 @@ class SqliteLegRepository:
                 rows,
             )
 
+    @inline
     def current(self, icao24s: Sequence[str]) -> dict[str, Leg]:
         if not icao24s:
             return {}

@@ -6,6 +6,7 @@ machine can delay any one answer; a blocked event loop delays them all by half a
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from websockets.sync.client import connect
 from app import create_app
 from config import Settings
 from storage.base import FlightFilter, FlightRepository, Page
+from storage.offload import inline, offload
 from testkit import free_port
 
 SLOW_S = 0.5
@@ -122,3 +124,31 @@ def test_a_subscribers_ping_answers_while_slow_reads_run(base_url: str) -> None:
     assert all(q.result().status_code == 200 for q in queries)
     assert len(took) >= 5
     assert _answered_in_time(took), sorted(took)
+
+
+class _Repo:
+    @inline
+    def lookup(self) -> int:
+        return threading.get_ident()
+
+    def search(self) -> int:
+        return threading.get_ident()
+
+
+def test_marked_lookups_run_inline_and_the_rest_on_a_worker_thread() -> None:
+    async def threads() -> tuple[int, int, int]:
+        repo = _Repo()
+        return threading.get_ident(), await offload(repo.lookup), await offload(repo.search)
+
+    loop_thread, lookup_thread, search_thread = asyncio.run(threads())
+    assert lookup_thread == loop_thread
+    assert search_thread != loop_thread
+
+
+def test_the_sqlite_lookups_by_key_are_marked_inline_and_its_searches_are_not() -> None:
+    from storage.sqlite import SqliteAirportRepository, SqliteFlightRepository
+
+    assert getattr(SqliteFlightRepository.latest, "__offload_inline__", False)
+    assert getattr(SqliteAirportRepository.by_icao, "__offload_inline__", False)
+    assert not getattr(SqliteFlightRepository.search_latest, "__offload_inline__", False)
+    assert not getattr(SqliteFlightRepository.prune, "__offload_inline__", False)
