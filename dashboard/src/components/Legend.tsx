@@ -1,7 +1,7 @@
 import { bandColour, GROUND_COLOUR } from "../map/projection";
-import { altitude, type Units } from "../state/units";
+import { FT_PER_M, type Units } from "../state/units";
 
-/** The altitude colours of the map: one band per 1,000 m, as `projection.altitudeBand`. */
+/** The altitude colours of the map: one band per 1,000 m, as `projection.altitudeBand`, labelled by its floor, rounded. */
 export function Legend({ units }: { units: Units }) {
   const bands = [0, 2, 4, 6, 8, 10, 12];
   return (
@@ -14,7 +14,7 @@ export function Legend({ units }: { units: Units }) {
         {bands.map((band) => (
           <li key={band}>
             <span className="swatch" style={{ background: bandColour(band) }} />
-            {altitude(band * 1000, units)}
+            {units === "aviation" ? `${Math.round((band * 1000 * FT_PER_M) / 1000)}k ft` : `${band} km`}
           </li>
         ))}
       </ul>
