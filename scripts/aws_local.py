@@ -26,6 +26,7 @@ import boto3
 
 from config import Settings
 from devtools import dynamodb_local, redis_server
+from devtools._process import free_port
 from devtools.aws_provision import AwsNames, provision
 from ingestion.reference import seed_airports
 from runtime.stores import open_stores
@@ -37,15 +38,9 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 REGION = "eu-west-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def moto_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
