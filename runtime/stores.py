@@ -66,16 +66,7 @@ def _open_dynamodb(settings: Settings) -> Stores:
         recent_window=timedelta(seconds=_live_ttl_s(settings)),
         position_age=timedelta(seconds=settings.max_position_age_s),
     )
-    return Stores(
-        flights=dynamo.flights,
-        airports=dynamo.airports,
-        dead_letters=dynamo.dead_letters,
-        cycles=dynamo.cycles,
-        legs=dynamo.legs,
-        api_keys=dynamo.api_keys,
-        archive=_archive(settings),
-        backend=dynamo,
-    )
+    return dynamo.stores(_archive(settings))
 
 
 def _with_redis(settings: Settings, stores: Stores) -> Stores:

@@ -54,16 +54,7 @@ def _open_dynamodb(settings: Settings, request: pytest.FixtureRequest, *, seeded
         names = dataclasses.replace(names, airports=airports)
     local.create(names)
     dynamo = open_dynamo_stores(local.client, names, airport_index=index)
-    return Stores(
-        flights=dynamo.flights,
-        airports=dynamo.airports,
-        dead_letters=dynamo.dead_letters,
-        cycles=dynamo.cycles,
-        legs=dynamo.legs,
-        api_keys=dynamo.api_keys,
-        archive=LocalArchive(settings.data_dir),
-        backend=dynamo,
-    )
+    return dynamo.stores(LocalArchive(settings.data_dir))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from storage.dynamodb._client import Backoff, DynamoClientProtocol, DynamoUnavailable
 from storage.dynamodb.airports import AirportIndex, DynamoAirportRepository
@@ -21,6 +22,10 @@ from storage.dynamodb.ops import (
     DynamoLegRepository,
 )
 from storage.dynamodb.tables import TABLES, DynamoNames, create_tables
+
+if TYPE_CHECKING:
+    from storage.archive import RawArchive
+    from storage.stores import Stores
 
 __all__ = [
     "TABLES",
@@ -71,6 +76,21 @@ class DynamoStores:
             self.api_keys,
         ):
             repo.close()
+
+    def stores(self, archive: RawArchive) -> Stores:
+        """These repositories as a process's ``Stores``, raw bodies kept in ``archive``."""
+        from storage.stores import Stores
+
+        return Stores(
+            flights=self.flights,
+            airports=self.airports,
+            dead_letters=self.dead_letters,
+            cycles=self.cycles,
+            legs=self.legs,
+            api_keys=self.api_keys,
+            archive=archive,
+            backend=self,
+        )
 
 
 def open_dynamo_stores(
