@@ -111,10 +111,9 @@ export function App({ config }: { config: RuntimeConfig }) {
     });
     // One small query up front: a refusal comes back with the server's reason, which a
     // refused WebSocket cannot carry.
-    api.request("query Probe { __typename }").then(
-      () => setProblem((p) => (p?.isAuth ? null : p)),
-      () => undefined, // reported through onProblem
-    );
+    void api.probe().then((admitted) => {
+      if (admitted) setProblem((p) => (p?.isAuth ? null : p));
+    });
     return () => {
       offProblem();
       offConnection();
@@ -159,10 +158,9 @@ export function App({ config }: { config: RuntimeConfig }) {
       setProblem(null);
       setKeyVersion((v) => v + 1);
       feed.current?.restart();
-      api.request("query Probe { __typename }").then(
-        () => setProblem((p) => (p?.isAuth ? null : p)),
-        () => undefined, // reported through onProblem
-      );
+      void api.probe().then((admitted) => {
+        if (admitted) setProblem((p) => (p?.isAuth ? null : p));
+      });
     },
     [api],
   );

@@ -7,6 +7,7 @@
  * reason and `Retry-After`, and every listener registered with `onProblem` hears of it.
  */
 import { createClient, type Client } from "graphql-ws";
+import { PROBE } from "./documents";
 
 export interface RuntimeConfig {
   graphqlUrl: string;
@@ -242,10 +243,22 @@ export class Api {
    */
   private refused(reason: string): void {
     this.connectionState({ kind: "refused", reason: reason || "the server refused the connection" });
-    this.request("query Probe { __typename }").then(
-      () => this.report(new ApiError(`the server refused the WebSocket: ${reason || "no reason given"}`, 403, "refused")),
-      () => undefined,
-    );
+    void this.probe().then((admitted) => {
+      if (admitted) this.report(new ApiError(`the server refused the WebSocket: ${reason || "no reason given"}`, 403, "refused"));
+    });
+  }
+
+  /**
+   * Whether the API admits this page's requests now, asked with the smallest query. A
+   * refusal is reported to `onProblem` listeners with the server's reason, as any is.
+   */
+  async probe(): Promise<boolean> {
+    try {
+      await this.request(PROBE);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private resetSocket(): void {

@@ -4,6 +4,9 @@
  * the unit tests instead of the page.
  */
 
+/** The smallest query: whether the API admits this page (and if not, why). */
+export const PROBE = "query Probe { __typename }";
+
 const LIVE_FIELDS = `
   icao24 callsign originCountry latitude longitude baroAltitudeM geoAltitudeM onGround
   velocityMps trueTrackDeg verticalRateMps squawk positionSource phase lastContact source
@@ -101,6 +104,7 @@ export const ANALYTICS = `
 `;
 
 export const ALL_DOCUMENTS = {
+  PROBE,
   FLIGHT_UPDATES,
   TRACK_UPDATES,
   FLIGHT_DETAIL,

@@ -4,7 +4,7 @@
  * and again after dropped batches, whose first answer is a fresh snapshot.
  */
 import { applyBatch, EMPTY_FLEET, type Fleet } from "../state/fleet";
-import { pad, within, type BBox } from "../state/bbox";
+import { lonSpan, pad, within, type BBox } from "../state/bbox";
 import type { Api } from "./client";
 import { FLIGHT_UPDATES, TRACK_UPDATES } from "./documents";
 import type { FlightUpdateBatch, TrackPoint } from "./types";
@@ -16,8 +16,7 @@ export const APPLY_MEASURE = "flightdata:apply-batch";
 export const MARGIN = 0.25;
 
 function area(box: BBox): number {
-  const span = box.west > box.east ? box.east + 360 - box.west : box.east - box.west;
-  return Math.max(1e-6, span * (box.north - box.south));
+  return Math.max(1e-6, lonSpan(box) * (box.north - box.south));
 }
 
 /** The box to subscribe to for a view; null (the whole world) when zoomed far out. */

@@ -3,6 +3,7 @@ import { ApiError, type Api } from "../api/client";
 import { ANALYTICS } from "../api/documents";
 import type { AnalyticsResult } from "../api/types";
 import { fromMetres, altitudeUnit, type Units } from "../state/units";
+import { altitudeBand, bandColour } from "../map/projection";
 import { ChartView } from "./Chart";
 
 const REFRESH_MS = 30_000;
@@ -67,7 +68,8 @@ export function AnalyticsPanel({ api, units, cycleId }: Props) {
         {
           label: "Airborne aircraft",
           data: a?.altitudeHistogram.buckets.map((b) => b.aircraft) ?? [],
-          backgroundColor: a?.altitudeHistogram.buckets.map((_, i) => `hsl(${Math.round(20 + (Math.min(i, 13) / 13) * 270)} 85% 52%)`) ?? [],
+          // The map's colour for each band's floor.
+          backgroundColor: a?.altitudeHistogram.buckets.map((b) => bandColour(altitudeBand(b.lowM, false))) ?? [],
         },
       ],
     }),

@@ -43,7 +43,8 @@ export function contains(box: BBox, lat: number, lon: number): boolean {
   return lon >= box.west && lon <= box.east;
 }
 
-function lonSpan(box: BBox): number {
+/** Degrees of longitude a box spans, across the antimeridian too. */
+export function lonSpan(box: BBox): number {
   return box.west > box.east ? box.east + 360 - box.west : box.east - box.west;
 }
 

@@ -1,5 +1,5 @@
 /** Sizes of boxes on the Earth, for what the map asks the API. */
-import type { BBox } from "./bbox";
+import { lonSpan, type BBox } from "./bbox";
 
 const KM_PER_DEG = 111.2;
 
@@ -7,8 +7,7 @@ const KM_PER_DEG = 111.2;
 export function radiusKm(box: BBox): number {
   const lat = ((box.south + box.north) / 2) * (Math.PI / 180);
   const dLat = ((box.north - box.south) / 2) * KM_PER_DEG;
-  const span = box.west > box.east ? box.east + 360 - box.west : box.east - box.west;
-  const dLon = (span / 2) * KM_PER_DEG * Math.cos(lat);
+  const dLon = (lonSpan(box) / 2) * KM_PER_DEG * Math.cos(lat);
   return Math.hypot(dLat, dLon);
 }
 
