@@ -365,7 +365,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_export(args: argparse.Namespace) -> int:
-    from schema import SDL_PATH, build_schema, export_sdl
+    from resolvers.root import build_schema
+    from schema import SDL_PATH, export_sdl
 
     sdl = export_sdl(build_schema())
     output = Path(args.output) if args.output else SDL_PATH

@@ -32,10 +32,10 @@ from ingestion.pipeline import Pipeline
 from ingestion.reference import airportsdata_airports
 from ingestion.replay import ReplaySource
 from ingestion.validate import validate
-from resolvers.context import Context, make_loaders
+from resolvers.root import build_schema
 from runtime.process import tune_gc
 from runtime.stores import open_stores
-from schema import build_schema
+from schema.context import Context, make_loaders
 from storage.processed import LocalSink, ProcessedWriter
 from storage.stores import Stores
 

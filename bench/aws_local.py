@@ -39,11 +39,11 @@ from domain import BoundingBox
 from domain.events import FlightDataProcessed
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
-from resolvers.context import Context, make_loaders
+from resolvers.root import build_schema
 from runtime.ingest import build_pipeline
 from runtime.process import tune_gc
 from runtime.stores import open_stores
-from schema import build_schema
+from schema.context import Context, make_loaders
 from storage.base import FlightFilter
 from storage.dynamodb import DynamoStores, create_tables
 from storage.stores import Stores

@@ -14,10 +14,10 @@ import orjson
 from bench._common import line, median, p95, scratch_settings
 from ingestion.pipeline import Pipeline
 from ingestion.replay import ReplaySource
-from resolvers.context import Context, make_loaders
+from resolvers.root import build_schema
 from runtime.process import tune_gc
 from runtime.stores import open_stores
-from schema import build_schema
+from schema.context import Context, make_loaders
 
 # Most of the world but the Pacific: about 5,000 aircraft in the snapshot.
 QUERY = """

@@ -5,9 +5,9 @@ from __future__ import annotations
 from strawberry.types import Info
 
 from domain import InvalidArgument
-from resolvers import _args
-from resolvers.context import Context
+from schema import arguments
 from schema.airport import Airport, AirportConnection
+from schema.context import Context
 from schema.inputs import GeoPointInput
 from storage.base import AirportFilter
 from storage.offload import offload
@@ -40,7 +40,7 @@ async def airports(
     after: str | None = None,
 ) -> AirportConnection:
     """Airports by country, region, text or distance (nearest first when ``near`` is set)."""
-    _args.page_size(first, info.context.settings.max_page_size)
+    arguments.page_size(first, info.context.settings.max_page_size)
     if not 0 < radius_km <= MAX_RADIUS_KM:
         raise InvalidArgument(f"radiusKm must be between 0 and {MAX_RADIUS_KM:g}, got {radius_km}")
     flt = AirportFilter(

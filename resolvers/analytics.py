@@ -5,8 +5,8 @@ from __future__ import annotations
 from strawberry.types import Info
 
 from analytics.service import build_service
-from resolvers.context import Context
 from schema.analytics import Analytics
+from schema.context import Context
 
 
 async def analytics(info: Info[Context, None]) -> Analytics:

@@ -8,8 +8,8 @@ from datetime import datetime
 from strawberry.types import Info
 
 from domain import FlightState
-from resolvers import _args
-from resolvers.context import Context
+from schema import arguments
+from schema.context import Context
 from schema.flight import Flight, FlightConnection
 from schema.inputs import BoundingBoxInput
 from schema.track import Track
@@ -29,7 +29,7 @@ async def flights(
 ) -> FlightConnection:
     """The latest state of each aircraft seen recently, filtered, ordered by icao24."""
     ctx = info.context
-    _args.page_size(first, ctx.settings.max_page_size)
+    arguments.page_size(first, ctx.settings.max_page_size)
     flt = FlightFilter(
         bbox=bbox.to_domain() if bbox else None,
         callsign_prefix=callsign_prefix,
@@ -56,7 +56,7 @@ def _live_page(
 
 async def flight(info: Info[Context, None], icao24: str) -> Flight | None:
     """The latest state of one aircraft; null when it was never seen."""
-    state = await offload(info.context.stores.flights.latest, _args.icao24(icao24))
+    state = await offload(info.context.stores.flights.latest, arguments.icao24(icao24))
     return None if state is None else Flight.from_state(state)
 
 
@@ -67,10 +67,10 @@ async def track(
     end: datetime | None = None,
 ) -> Track | None:
     """The positions of one aircraft over a time range; null when it was never seen."""
-    code = _args.icao24(icao24)
+    code = arguments.icao24(icao24)
     latest = await offload(info.context.stores.flights.latest, code)
     if latest is None:
         return None
-    window = _args.track_window(start, end, reference=latest.last_contact)
+    window = arguments.track_window(start, end, reference=latest.last_contact)
     states = await info.context.loaders.track.load((code, *window))
     return Track.from_states(code, states)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from strawberry.types import Info
 
 from domain import InvalidArgument
-from resolvers import _args
-from resolvers.context import Context
+from schema import arguments
+from schema.context import Context
 from schema.pipeline import DeadLetterConnection, PipelineStatus, reason_counts
 from storage.offload import offload
 
@@ -30,7 +30,7 @@ async def dead_letters(
     reason: str | None = None,
 ) -> DeadLetterConnection:
     """Records that were not stored, oldest first, optionally of one reason."""
-    _args.page_size(first, info.context.settings.max_page_size)
+    arguments.page_size(first, info.context.settings.max_page_size)
     if reason is not None and not reason.strip():
         raise InvalidArgument("reason must not be blank")
     page = await offload(

@@ -18,9 +18,9 @@ from strawberry.types import Info
 from domain import FlightState, InvalidArgument
 from live.filtering import UpdateFilter
 from live.subscribers import Subscriber, UpdateHub
-from resolvers import _args
-from resolvers.context import Context, make_loaders
+from schema import arguments
 from schema._executor import RESPONSE_MEMO
+from schema.context import Context, make_loaders
 from schema.flight import Flight
 from schema.inputs import BoundingBoxInput
 from schema.live import FlightUpdateBatch
@@ -44,7 +44,7 @@ def _filter(bbox: BoundingBoxInput | None, icao24: list[str] | None) -> UpdateFi
             raise InvalidArgument(
                 f"icao24 must list between 1 and {MAX_AIRCRAFT} aircraft, got {len(icao24)}"
             )
-        codes = frozenset(_args.icao24(code) for code in icao24)
+        codes = frozenset(arguments.icao24(code) for code in icao24)
     return UpdateFilter(bbox=bbox.to_domain() if bbox else None, icao24=codes)
 
 
@@ -112,7 +112,7 @@ async def track_updates(info: Info[Context, None], icao24: str) -> AsyncGenerato
     """Each new position of one aircraft, starting with its latest known one."""
     ctx = info.context
     hub = _hub(ctx)
-    code = _args.icao24(icao24)
+    code = arguments.icao24(icao24)
     with hub.subscribe(UpdateFilter(icao24=frozenset((code,)))) as sub:
         latest = await offload(ctx.stores.flights.latest, code)
         last = None

@@ -40,12 +40,13 @@ from ingestion.reference import seed_airports
 from live.subscribers import UpdateHub
 from observability import bootstrap, health, metrics
 from observability.middleware import RequestIdMiddleware
-from resolvers.context import Context, make_loaders
+from resolvers.root import build_schema
 from runtime.ingest import build_event_bus, build_ingest_loop
 from runtime.live import build_broadcaster, build_hub, publisher
 from runtime.process import tune_gc
 from runtime.stores import open_stores
-from schema import build_schema, mask_errors
+from schema import mask_errors
+from schema.context import Context, make_loaders
 from security.gate import Security, build_security, rate_limit_events
 from security.limits import QueryLimits
 from security.middleware import SecurityMiddleware

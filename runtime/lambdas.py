@@ -282,7 +282,7 @@ def websocket_api() -> WebSocketApi:
     """The WebSocket API's runtime, built on the first invocation and kept while warm."""
     global _websocket
     if _websocket is None:
-        from schema import build_schema
+        from resolvers.root import build_schema
         from security.gate import build_security
         from storage.dynamodb.connections import DynamoConnectionRepository
         from subscriptions.lambda_ws import WebSocketApi

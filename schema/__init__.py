@@ -23,8 +23,6 @@ from strawberry.types.graphql import OperationType
 from domain import InvalidArgument
 from observability.context import REQUEST_ID
 from schema._executor import FastExecutionContext
-from schema.query import Query
-from schema.subscription import Subscription
 from security.limits import QueryGuard, QueryLimits
 
 log = logging.getLogger(__name__)
@@ -68,8 +66,9 @@ def mask_errors(errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
     ]
 
 
-def build_schema(limits: QueryLimits | None = None) -> FlightSchema:
-    """The schema, with ``limits`` on every operation (default: ``QueryLimits()``)."""
+def assemble(query: type, subscription: type, limits: QueryLimits | None = None) -> FlightSchema:
+    """The schema of the root ``query`` and ``subscription`` types (``resolvers.root``),
+    with ``limits`` on every operation (default: ``QueryLimits()``)."""
     # Factories, not instances: Strawberry builds a fresh extension per operation; the
     # parser and validation caches themselves are shared at module level.
     extensions: list[Any] = [
@@ -77,8 +76,8 @@ def build_schema(limits: QueryLimits | None = None) -> FlightSchema:
         lambda: ValidationCache(maxsize=_DOCUMENT_CACHE_SIZE),
     ]
     schema = FlightSchema(
-        query=Query,
-        subscription=Subscription,
+        query=query,
+        subscription=subscription,
         extensions=extensions,
         execution_context_class=FastExecutionContext,
     )

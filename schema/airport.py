@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain import Airport as AirportRecord
-from resolvers.context import Context
+from schema.context import Context
 from schema.pagination import PageInfo
 from schema.runway import Runway
 from storage.base import NearestAirport as NearestRecord

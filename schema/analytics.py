@@ -17,8 +17,8 @@ from strawberry.types import Info
 from analytics import params
 from analytics import results as r
 from analytics.service import AnalyticsService
-from resolvers.context import Context
 from schema.airport import Airport
+from schema.context import Context
 from schema.inputs import BoundingBoxInput
 from storage.offload import offload
 

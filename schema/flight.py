@@ -12,9 +12,9 @@ import strawberry
 from strawberry.types import Info
 
 from domain import FlightState
-from resolvers._args import track_window
-from resolvers.context import Context
 from schema.airport import NearestAirport
+from schema.arguments import track_window
+from schema.context import Context
 from schema.pagination import PageInfo
 from schema.route import Route
 from schema.scalars import FlightPhase, PositionSource, Source

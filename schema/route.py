@@ -8,8 +8,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain.leg import Leg
-from resolvers.context import Context
 from schema.airport import Airport
+from schema.context import Context
 
 
 @strawberry.type(description="A leg: where an aircraft left the ground and where it landed.")

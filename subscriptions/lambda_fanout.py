@@ -28,8 +28,8 @@ import strawberry
 from config import Settings
 from domain import BoundingBox, FlightState
 from live.filtering import CellIndex, UpdateFilter, View
-from resolvers.context import Context, make_loaders
 from resolvers.subscriptions import shared_flights
+from schema.context import Context, make_loaders
 from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
 from storage.base import live_since

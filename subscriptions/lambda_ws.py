@@ -42,7 +42,7 @@ from graphql import GraphQLError
 
 from config import Settings
 from domain.events import FlightDataProcessed
-from resolvers.context import Context, make_loaders
+from schema.context import Context, make_loaders
 from schema.track import TrackPoint
 from security.gate import Gate
 from security.keys import KeyRejected

@@ -45,8 +45,8 @@ from domain import FlightState
 from live.channel import InProcessBroadcaster
 from live.filtering import CellIndex, UpdateFilter
 from live.subscribers import Batch, Subscriber, UpdateHub
-from resolvers.context import Context
 from schema import mask_errors
+from schema.context import Context
 from schema.live import FlightUpdateBatch
 from storage.base import FlightFilter
 from storage.dynamodb.connections import ViewTooLarge

@@ -18,8 +18,9 @@ import pytest
 import cli
 from config import Settings
 from domain.geo import haversine_km
+from resolvers.root import build_schema
 from runtime.stores import open_stores
-from schema import build_schema, export_sdl
+from schema import export_sdl
 from testkit import FIXTURES, free_port
 
 ALPS = FIXTURES / "opensky_states_bbox_alps_79.json"

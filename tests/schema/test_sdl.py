@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from schema import SDL_PATH, build_schema, export_sdl
+from resolvers.root import build_schema
+from schema import SDL_PATH, export_sdl
 
 
 def test_committed_sdl_matches_the_code() -> None:

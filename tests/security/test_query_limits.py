@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from graphql import get_introspection_query
 
-from schema import build_schema
+from resolvers.root import build_schema
 from security.limits import QueryLimits
 
 SCHEMA = build_schema(QueryLimits(max_cost=10_000, max_depth=7, max_aliases=4))

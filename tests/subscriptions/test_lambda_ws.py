@@ -29,10 +29,10 @@ import pytest
 from config import Settings
 from devtools.dynamodb_local import DynamoDBLocal
 from domain import FlightState
-from resolvers.context import Context, make_loaders
+from resolvers.root import build_schema
 from runtime import lambdas
 from runtime.stores import open_stores
-from schema import build_schema
+from schema.context import Context, make_loaders
 from schema.flight import Flight
 from schema.live import FlightUpdateBatch
 from security.keys import KeyService
