@@ -6,7 +6,8 @@ A window is written in ISO 8601, one of three ways:
 - one UTC day: ``2026-11-26`` (its midnight to the next);
 - an interval: ``2026-11-26T06:00:00Z/2026-11-26T18:00:00Z`` (both ends with a zone).
 
-Every window is half-open, ``[start, end)``, in UTC, at most ``MAX_WINDOW`` long.
+Every window is half-open, ``[start, end)``, in UTC, at most ``MAX_WINDOW`` long, and lies
+between ``EARLIEST`` and ``MAX_WINDOW`` from now.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from domain import BoundingBox, InvalidArgument
 
 MAX_WINDOW = timedelta(days=7)
+# Nothing is stored from before the Unix epoch; a window may end at most MAX_WINDOW from now.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MIN_CELL_DEG = 0.05
 MAX_CELL_DEG = 45.0
 # Cells of the grid over the box: global at 0.5 degrees is 259,200, too many for a page.
@@ -27,7 +30,7 @@ MIN_BUCKET_M = 50.0
 MAX_BUCKET_M = 10_000.0
 MAX_LIMIT = 500
 
-_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+_DURATION = re.compile(r"P(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?)?")
 _EXAMPLES = "PT6H, P1D, 2026-11-26 or 2026-11-26T06:00:00Z/2026-11-26T18:00:00Z"
 
 
@@ -65,18 +68,34 @@ def window(text: str, *, now: datetime) -> Window:
     value = text.strip()
     if not value:
         raise InvalidArgument(f"window must not be blank; write it like {_EXAMPLES}")
-    if value[0] in "pP":
-        span = _duration(value)
-        found = Window(now - span, now, _iso_duration(span), relative=True)
-    elif "/" in value:
-        found = _interval(value)
-    else:
-        found = day_window(_day(value))
+    try:
+        if value[0] in "pP":
+            span = _duration(value)
+            found = Window(now - span, now, _iso_duration(span), relative=True)
+        elif "/" in value:
+            found = _interval(value)
+        else:
+            found = day_window(_day(value))
+    except OverflowError as exc:  # before 0001-01-01 or after 9999-12-31 in UTC
+        raise _out_of_range(text, now) from exc
     if found.end - found.start > MAX_WINDOW:
-        raise InvalidArgument(
-            f"window {text!r} is longer than {MAX_WINDOW.days} days; narrow it", value=text
-        )
+        raise _too_long(text)
+    if found.start < EARLIEST or found.end > now + MAX_WINDOW:
+        raise _out_of_range(text, now)
     return found
+
+
+def _out_of_range(text: str, now: datetime) -> InvalidArgument:
+    latest = (now + MAX_WINDOW).date()
+    return InvalidArgument(
+        f"window {text!r} must lie between {EARLIEST:%Y-%m-%d} and {latest} (UTC)", value=text
+    )
+
+
+def _too_long(text: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"window {text!r} is longer than {MAX_WINDOW.days} days; narrow it", value=text
+    )
 
 
 def _duration(value: str) -> timedelta:
@@ -86,8 +105,13 @@ def _duration(value: str) -> timedelta:
         raise InvalidArgument(
             f"window {value!r} is not an ISO 8601 duration such as PT6H or P1D", value=value
         )
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    span = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        span = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except (OverflowError, ValueError) as exc:  # ValueError: over int()'s 4,300 digits
+        raise _too_long(value) from exc
+    if span > MAX_WINDOW:
+        raise _too_long(value)
     if span <= timedelta(0):
         raise InvalidArgument(f"window {value!r} must be longer than zero", value=value)
     return span

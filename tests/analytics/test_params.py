@@ -71,6 +71,16 @@ def test_whole_past_days() -> None:
         ("2026-11-20T10:00/2026-11-20T12:00Z", "must include a time zone"),
         ("2026-11-20T12:00Z/2026-11-20T10:00Z", "must start before it ends"),
         ("2026-11-20T12:00Z/later", "'later' is not an ISO 8601 time"),
+        ("PT999999999999H", "longer than 7 days"),
+        ("P99999999999999999999D", "longer than 7 days"),
+        ("P" + "9" * 5000 + "D", "longer than 7 days"),
+        ("P\u0662D", "not an ISO 8601 duration"),  # an Arabic-Indic two
+        ("9999-12-31", "must lie between 1970-01-01 and 2026-12-04"),
+        ("9999-12-30", "must lie between 1970-01-01 and 2026-12-04"),
+        ("2026-12-05", "must lie between 1970-01-01 and 2026-12-04"),
+        ("1969-12-31", "must lie between 1970-01-01"),
+        ("0001-01-01T00:00+01:00/0001-01-01T01:00+01:00", "must lie between 1970-01-01"),
+        ("9999-12-31T23:00Z/9999-12-31T23:00-01:00", "must lie between 1970-01-01"),
     ],
 )
 def test_bad_windows_say_what_is_wrong(text: str, message: str) -> None:
