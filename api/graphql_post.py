@@ -133,9 +133,9 @@ class GraphQLPost:
     ) -> tuple[Response, bool]:
         """Execute one GraphQL request (``query``, ``variables``, ``operationName``,
         ``extensions``); the response, and whether it is a 200 without errors."""
+        if (malformed := _malformed(data)) is not None:
+            return _bad_request(malformed), False
         variables = data.get("variables")
-        if variables is not None and not isinstance(variables, dict):
-            return _bad_request("The variables must be an object"), False
         query = data.get("query")
         extensions = data.get("extensions")
         digest = None
@@ -184,6 +184,34 @@ class GraphQLPost:
             {k: v for k, v in sub_response.headers.items() if k.lower() != "content-length"}
         )
         return response, status == 200 and not result.errors
+
+
+_MEMBER_TYPES = (
+    ("query", str, "a string"),
+    ("operationName", str, "a string"),
+    ("variables", dict, "an object"),
+    ("extensions", dict, "an object"),
+)
+
+
+def _malformed(data: dict[str, Any]) -> str | None:
+    """What is wrong with the members of a GraphQL request, if anything: each is null or
+    absent, or of its type (GraphQL over HTTP, "Request Parameters")."""
+    for name, kind, described in _MEMBER_TYPES:
+        value = data.get(name)
+        if value is not None and not isinstance(value, kind):
+            return f"The {name} must be {described}, not {_JSON_NAMES[type(value)]}"
+    return None
+
+
+_JSON_NAMES = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
 
 
 def _forbidden(result: PreExecutionError) -> bool:

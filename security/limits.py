@@ -56,6 +56,7 @@ LIST_SIZES = {
 }
 # Root fields that need an API key with the admin scope: raw upstream records.
 ADMIN_FIELDS = frozenset({"deadLetters"})
+MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
 _DOCUMENT_CACHE_SIZE = 1024
 
 
@@ -361,6 +362,9 @@ class QueryGuard:
             return shape.error
         op = shape.operation(operation_name)
         if op is None:
+            if not operation_name and len(shape.operations) > 1:
+                # The spec's GetOperation() fails here; Strawberry would run the first.
+                return GraphQLError(MULTIPLE_OPERATIONS)
             return None  # no such operation: Strawberry says so
         limits = self.limits
         if op.depth > limits.max_depth:

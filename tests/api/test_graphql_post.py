@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,10 +61,18 @@ def test_same_answer_as_the_strawberry_view(
         (b"[]", "Batching is not enabled"),
         (b'{"variables": {}}', "No GraphQL query found in the request"),
         (b'{"query": "{ __typename }", "variables": [1]}', "The variables must be an object"),
+        (b'{"query": 42}', "The query must be a string, not a number"),
+        (b'{"query": ["{ __typename }"]}', "The query must be a string, not an array"),
+        (b'{"query": {"q": 1}}', "The query must be a string, not an object"),
+        (b'{"query": true}', "The query must be a string, not a boolean"),
+        (b'{"query": "{ __typename }", "operationName": 5}', "The operationName must be a string"),
+        (b'{"query": "{ __typename }", "operationName": ["A"]}', "operationName must be a string"),
+        (b'{"query": "{ __typename }", "extensions": 1.5}', "The extensions must be an object"),
+        (b'{"query": "{ __typename }", "variables": {"a": NaN}}', "Unable to parse request body"),
     ],
 )
 def test_a_body_that_is_not_a_graphql_request_is_a_400(
-    replay_world: ReplayWorld, raw: bytes, message: str
+    replay_world: ReplayWorld, caplog: pytest.LogCaptureFixture, raw: bytes, message: str
 ) -> None:
     response = replay_world.client.post(
         "/graphql", content=raw, headers={"content-type": "application/json"}
@@ -71,6 +80,31 @@ def test_a_body_that_is_not_a_graphql_request_is_a_400(
 
     assert response.status_code == 400
     assert message in response.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_several_operations_need_an_operation_name(
+    replay_world: ReplayWorld, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    document = "query A { flights(first: 1) { totalCount } } query B { __typename }"
+    if method == "GET":
+        unnamed = replay_world.client.get("/graphql", params={"query": document})
+        named = replay_world.client.get(
+            "/graphql", params={"query": document, "operationName": "B"}
+        )
+    else:
+        unnamed = replay_world.client.post("/graphql", json={"query": document})
+        named = replay_world.client.post("/graphql", json={"query": document, "operationName": "B"})
+
+    assert unnamed.json() == {
+        "data": None,
+        "errors": [
+            {"message": "Must provide operation name if query contains multiple operations."}
+        ],
+    }
+    assert named.json() == {"data": {"__typename": "Query"}}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_other_requests_go_to_the_strawberry_view(replay_world: ReplayWorld) -> None:
