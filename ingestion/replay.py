@@ -1,20 +1,35 @@
 """The ``replay`` source: a real global OpenSky snapshot, moving, with no network.
 
 The snapshot (``data/opensky_states_all_large_5485.json``, 5,485 states recorded
-2021-10-17T11:49:50Z) is re-stamped to now on the first fetch, keeping each state's age.
-Each later fetch advances every airborne aircraft by dead reckoning: along its true track
-at its ground speed, and vertically at its vertical rate until it levels off. An aircraft
-whose position was already more than five minutes old in the recording has lost its
-position source: its position stays where and when it was, as OpenSky would keep
-reporting it (and validation keeps rejecting it as stale, as one dead letter).
+2021-10-17T11:49:50Z) is re-stamped to the time of each fetch, keeping each state's age.
+Every position is a pure function of the recorded state and the clock, so two sources
+(a process and the one that replaces it after a restart) agree on where every aircraft is
+now, and an aircraft never jumps between two fetches however far apart they are.
 
-Holds the moving snapshot; not thread-safe, call ``fetch`` from one task at a time.
+An airborne aircraft flies a shuttle: out from its recorded position along its great
+circle at its recorded ground speed for ``LEG_S`` seconds, then back along the same path
+to where it was recorded, and again. The shuttle's phase is the clock (seconds since the
+Unix epoch) plus an offset fixed by the aircraft's icao24, so aircraft turn round at
+different times. Position is continuous and moves at most at the recorded ground speed
+(at most 304 m/s in this snapshot), also across a turn. The reported track is the course
+on the great circle at the current point (reversed on the way back); altitude follows the
+recorded vertical rate out and its opposite back, levelling off at cruise (or the recorded
+altitude, if higher) and at a floor (or the recorded altitude, if lower).
+
+An aircraft whose position was already more than five minutes old in the recording has
+lost its position source: its position stays where and when it was recorded, as OpenSky
+would keep reporting it (and validation rejects it as stale: one dead letter ever, since
+the state never changes). Aircraft on the ground stay where they are.
+
+Immutable after construction; ``advance`` and ``at`` may be called from any thread.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -26,11 +41,18 @@ from ingestion.batch import Normalised
 from ingestion.opensky import normalise_states
 
 SNAPSHOT = "opensky_states_all_large_5485.json"
+# Seconds out along the track before turning back: about 1,000 km for an airliner, so the
+# traffic keeps the recording's geography.
+LEG_S = 3_600.0
+_CYCLE_S = 2 * LEG_S
 # Aircraft climbing level off at or above this, those descending at or below the floor,
 # so that hours of replay keep altitudes plausible.
 _CRUISE_M = 11_500.0
 _FLOOR_M = 450.0
 _LOST_AFTER_S = 300.0
+# Under this distance from the recorded point the course is the recorded track.
+_COURSE_MIN_M = 10.0
+_ICAO, _TPOS, _CONTACT = 0, 3, 4
 _LON, _LAT, _BARO, _GROUND, _SPEED, _TRACK, _VRATE, _GEO = 5, 6, 7, 8, 9, 10, 11, 13
 
 
@@ -38,6 +60,27 @@ def load_snapshot() -> dict[str, Any]:
     data = resources.files("ingestion").joinpath("data", SNAPSHOT).read_bytes()
     snapshot: dict[str, Any] = orjson.loads(data)
     return snapshot
+
+
+def restamp(snapshot: dict[str, Any], now: float) -> dict[str, Any]:
+    """``snapshot`` where it was recorded, its times moved to ``now`` keeping their ages."""
+    shift = now - float(snapshot["time"])
+    states = []
+    for row in snapshot["states"] or []:
+        state = list(row)
+        for index in (_TPOS, _CONTACT):
+            if state[index] is not None:
+                state[index] += shift
+        states.append(state)
+    return {"time": int(now), "states": states}
+
+
+def shuttle(icao24: str, now: float) -> tuple[float, bool]:
+    """Seconds of flight from the recorded position at ``now``, and whether outbound."""
+    phase = (now + zlib.crc32(icao24.encode()) % _CYCLE_S) % _CYCLE_S
+    if phase <= LEG_S:
+        return phase, True
+    return _CYCLE_S - phase, False
 
 
 class ReplaySource:
@@ -48,57 +91,65 @@ class ReplaySource:
     ) -> None:
         snap = snapshot if snapshot is not None else load_snapshot()
         self._recorded_at = float(snap["time"])
-        self._rows: list[list[Any]] = [list(r) for r in snap["states"] or []]
-        self._limits = [_altitude_limits(r) for r in self._rows]
-        self._lost = [
-            r[3] is not None and self._recorded_at - r[3] > _LOST_AFTER_S for r in self._rows
-        ]
+        self._rows: tuple[tuple[Any, ...], ...] = tuple(tuple(r) for r in snap["states"] or [])
         self._clock = clock
-        self._now: float | None = None
 
     async def fetch(self) -> bytes:
         return orjson.dumps(self.advance())
 
     def advance(self) -> dict[str, Any]:
         """The snapshot as an OpenSky response for the current time."""
-        now = self._clock()
-        dt = now - (self._recorded_at if self._now is None else self._now)
-        first = self._now is None
-        self._now = now
-        for row, limits, lost in zip(self._rows, self._limits, self._lost, strict=True):
-            if row[4] is not None:
-                row[4] += dt
-            if lost and not first:
-                continue
-            if row[3] is not None:
-                row[3] += dt
-            if not first:
-                _dead_reckon(row, dt, limits)
-        return {"time": int(now), "states": [list(r) for r in self._rows]}
+        return self.at(self._clock())
+
+    def at(self, now: float) -> dict[str, Any]:
+        """The snapshot as an OpenSky response for ``now`` (seconds since the epoch)."""
+        states = [_state_at(row, self._recorded_at, now) for row in self._rows]
+        return {"time": int(now), "states": states}
 
     @staticmethod
     def normalise(payload: Any) -> Normalised:
         return normalise_states(payload, Source.REPLAY)
 
 
-def _altitude_limits(row: list[Any]) -> tuple[float, float]:
-    altitude = row[_BARO] or 0.0
-    return min(altitude, _FLOOR_M), max(altitude, _CRUISE_M)
+def _state_at(row: Sequence[Any], recorded_at: float, now: float) -> list[Any]:
+    state = list(row)
+    shift = now - recorded_at
+    if row[_CONTACT] is not None:
+        state[_CONTACT] = row[_CONTACT] + shift
+    if row[_TPOS] is not None:
+        if recorded_at - row[_TPOS] > _LOST_AFTER_S:
+            return state
+        state[_TPOS] = row[_TPOS] + shift
+    if not row[_GROUND] and row[_LAT] is not None and row[_LON] is not None:
+        flown_s, outbound = shuttle(row[_ICAO], now)
+        _fly(row, state, flown_s, outbound)
+    return state
 
 
-def _dead_reckon(row: list[Any], dt: float, limits: tuple[float, float]) -> None:
-    if row[_GROUND] or row[_LAT] is None or row[_LON] is None:
-        return
+def _fly(row: Sequence[Any], state: list[Any], flown_s: float, outbound: bool) -> None:
     speed, track = row[_SPEED], row[_TRACK]
     if speed and track is not None:
-        lat, lon = destination(row[_LAT], row[_LON], track, speed * dt)
-        row[_LAT], row[_LON] = round(lat, 5), round(lon, 5)
+        distance_m = speed * flown_s
+        lat, lon = destination(row[_LAT], row[_LON], track, distance_m)
+        state[_LAT], state[_LON] = round(lat, 5), round(lon, 5)
+        course = track
+        if distance_m >= _COURSE_MIN_M:
+            course = (_bearing(lat, lon, row[_LAT], row[_LON]) + 180.0) % 360.0
+        state[_TRACK] = round(course if outbound else (course + 180.0) % 360.0, 2)
     rate = row[_VRATE]
-    if rate:
-        floor, ceiling = limits
+    if rate and flown_s:
+        floor, ceiling = min(row[_BARO] or 0.0, _FLOOR_M), max(row[_BARO] or 0.0, _CRUISE_M)
         for index in (_BARO, _GEO):
             if row[index] is not None:
-                row[index] = min(ceiling, max(floor, row[index] + rate * dt))
-        baro = row[_BARO]
-        if baro is not None and (baro >= ceiling or baro <= floor):
-            row[_VRATE] = 0.0
+                state[index] = min(ceiling, max(floor, row[index] + rate * flown_s))
+        baro = state[_BARO]
+        level = baro is not None and (baro >= ceiling or baro <= floor)
+        state[_VRATE] = 0.0 if level else (rate if outbound else -rate)
+
+
+def _bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial great-circle bearing from the first point to the second, in degrees."""
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return math.degrees(math.atan2(y, x)) % 360.0
