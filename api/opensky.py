@@ -19,13 +19,14 @@ State vector, by index (OpenSky's units: m, m/s, degrees, unix seconds):
 
 ===  ===============  ============================================================
 0    icao24           6 lowercase hex digits
-1    callsign         padded to 8 characters, or null
-2    origin_country   from the address, or null when unknown
+1    callsign         padded to 8 characters; ``""`` when none was heard, as OpenSky sends it
+2    origin_country   from the address; ``""`` when unknown, as OpenSky sends it
 3    time_position    int unix s of the position, or null
 4    last_contact     int unix s of the last message
 5    longitude        degrees
 6    latitude         degrees
-7    baro_altitude    m, or null (null on the ground, as OpenSky sends it)
+7    baro_altitude    m, or null; kept on the ground when the source gave one, as OpenSky
+                      does
 8    on_ground        bool
 9    velocity         m/s over ground, or null
 10   true_track       degrees clockwise from north, or null
@@ -43,6 +44,11 @@ Where it differs from OpenSky: the aircraft are those the GraphQL ``flights`` qu
 (heard from within ``FLIGHTDATA_LIVE_WINDOW`` of the newest data, with a position), and a
 position is not withheld after 15 s: ``time_position`` tells its age. ``time`` is the
 newest ``last_contact`` in the store (the current time when it is empty).
+
+Rate limits are the service's own (``FLIGHTDATA_RATE_TIERS``), told in OpenSky's headers
+as well as the ``RateLimit-*`` ones (``security.ratelimit.opensky_headers``):
+``X-Rate-Limit-Remaining`` on every answer (requests left, where OpenSky counts credits),
+and ``X-Rate-Limit-Retry-After-Seconds`` on a 429, which OpenSky's clients wait for.
 """
 
 from __future__ import annotations
@@ -67,13 +73,13 @@ def state_vector(s: FlightState, *, extended: bool) -> list[Any]:
     """``s`` as OpenSky's 17-element state vector (18 with ``extended``)."""
     vector: list[Any] = [
         s.icao24,
-        s.callsign.ljust(8) if s.callsign else None,
-        s.origin_country,
+        s.callsign.ljust(8) if s.callsign else "",
+        s.origin_country or "",
         int(s.time_position.timestamp()) if s.time_position else None,
         int(s.last_contact.timestamp()),
         s.longitude,
         s.latitude,
-        None if s.on_ground else s.baro_altitude_m,
+        s.baro_altitude_m,
         s.on_ground,
         s.velocity_mps,
         s.true_track_deg,

@@ -11,9 +11,11 @@ makes tar1090 fetch traces without globe tiles; ``history: 0`` and no ``globeInd
 keep it polling ``aircraft.json``. ``lat``/``lon`` are ``FLIGHTDATA_SITE_LAT``/``_LON``,
 else the median position of the live aircraft.
 
-``aircraft.json``: ``{"now": unix s, "messages": 0, "aircraft": [...]}`` with the aircraft
-the GraphQL ``flights`` query lists, in readsb's names and units (keys without a value are
-left out, as readsb does):
+``aircraft.json``: ``{"now": unix s, "messages": the states counted since the process
+started, "aircraft": [...]}`` with the aircraft the GraphQL ``flights`` query lists that
+were heard from within 60 s of ``now`` (readsb's ``TRACK_EXPIRE``; twice the ingest
+interval when that is longer, so that a slow source does not blink out between cycles), in
+readsb's names and units (keys without a value are left out, as readsb does):
 
 ==========  ==========================================  ===============================
 key         value                                       from the canonical state
@@ -31,11 +33,18 @@ category    A0..A7, B1..B7, C1..C5                      category (OpenSky's 1..2
 spi         1 when set                                  spi
 lat, lon    degrees                                     latitude, longitude
 seen_pos    s before ``now``, 1 decimal                 now - time_position
+messages    states of it listed, from 1 (see below)     counted by this process
 seen        s before ``now``, 1 decimal                 now - last_contact
 ==========  ==========================================  ===============================
 
+A position 60 s old or older (the same expiry) is no longer current: ``lat``, ``lon`` and
+``seen_pos`` give way to ``lastPosition: {lat, lon, seen_pos}``, as readsb writes it.
 ``now`` is the time of the answer, so ``seen`` grows between ingest cycles as readsb's
-does. ``messages`` (Mode S messages decoded) has no counterpart here and is 0.
+does. readsb's ``messages`` counts the Mode S messages it decoded from the aircraft; the
+sources here deliver states, not messages, so it counts the states of the aircraft this
+process has listed (one per ingest cycle that heard it), from 1 when the aircraft appears:
+tar1090's "Msg. Rate" then shows updates a second. Each process counts for itself, so
+behind several API processes the count of one aircraft differs between them.
 
 Traces: ``{"icao": hex, "timestamp": unix s of the first point, "trace": [row, ...]}``, a
 row being ``[s after timestamp, lat, lon, alt ft | "ground" | null, gs kt, track, flags,
@@ -43,16 +52,22 @@ baro_rate ft/min, details | null, type, alt_geom ft, null, null, null]`` (the la
 geom_rate, ias, roll, which no source here gives). Flags: 1 the position follows a gap of
 more than two ingest intervals (at least 20 s, readsb's "stale"); 2 the first airborne
 point after the ground (a new leg); 8 the altitude is geometric (no barometric one).
-``details`` (``flight``, ``squawk``, ``category``, ``type``) is sent on the first row and
-whenever one of them changes. ``trace_full`` covers ``FLIGHTDATA_HISTORY_HOURS`` (at most
-24 h) up to the aircraft's latest state, ``trace_recent`` its last 10 minutes; an aircraft
-never seen, or without a position in that span, is a 404.
+``details`` is the full aircraft object, as ``aircraft.json`` has it at that point less what
+the row's own columns hold (``hex``, ``alt_baro``, ``gs``, ``lat``, ``lon``, ``seen``,
+``seen_pos``): sent on the first row and whenever ``type``, ``flight``, ``squawk``,
+``category`` or ``spi`` changes. ``trace_full`` covers ``FLIGHTDATA_HISTORY_HOURS`` (at
+most 24 h) up to the aircraft's latest state, ``trace_recent`` its last 10 minutes; an
+aircraft never seen, or without a position in that span, is a 404.
+
+``aircraft.json`` and the traces are sent with ``Cache-Control: no-cache``: tar1090 polls
+them for what changed, and a cached copy would freeze the map.
 """
 
 from __future__ import annotations
 
 import re
 import statistics
+import threading
 import time
 from datetime import timedelta
 from importlib import metadata
@@ -75,7 +90,12 @@ from storage.stores import Stores
 RECENT = timedelta(minutes=10)
 MAX_FULL = timedelta(hours=24)
 _STALE_GAP_MIN_S = 20.0
+# readsb's TRACK_EXPIRE: a position this old is no longer current, and an aircraft not
+# heard from for this long leaves aircraft.json (json_out.c includeAircraftJson).
+EXPIRE_S = 60.0
 _AIRCRAFT_EVERY_S = 1.0
+# tar1090 polls these for what changed since: a cached copy would freeze the map.
+_NO_CACHE = {"Cache-Control": "no-cache"}
 _TRACE = re.compile(r"trace_(recent|full)_(~?[0-9a-fA-F]{6})\.json")
 # OpenSky's emitter category codes (1..20) back to ADS-B's (inverse of ingestion.adsbx).
 _CATEGORY = {
@@ -130,8 +150,17 @@ def _fpm(mps: float | None) -> int | None:
     return None if mps is None else round(mps / FPM_TO_MPS)
 
 
-def aircraft_entry(s: FlightState, now: float) -> dict[str, Any]:
-    """One ``aircraft.json`` entry (see the module docstring); keys without data left out."""
+def aircraft_entry(
+    s: FlightState, now: float, *, messages: int | None = None, expire_s: float = EXPIRE_S
+) -> dict[str, Any]:
+    """One ``aircraft.json`` entry (see the module docstring); keys without data left out.
+
+    A position older than ``expire_s`` is no longer current: it moves to ``lastPosition``.
+    """
+    position_age = None
+    if s.latitude is not None and s.longitude is not None:
+        position_age = round(max(0.0, now - s.time.timestamp()), 1)
+    current = position_age is not None and position_age < expire_s
     entry: dict[str, Any] = {
         "hex": hex_of(s),
         "type": message_type(s),
@@ -144,26 +173,36 @@ def aircraft_entry(s: FlightState, now: float) -> dict[str, Any]:
         "squawk": s.squawk,
         "category": _CATEGORY.get(s.category) if s.category else None,
         "spi": 1 if s.spi else None,
-        "lat": s.latitude,
-        "lon": s.longitude,
-        "seen_pos": (
-            round(max(0.0, now - s.time_position.timestamp()), 1)
-            if s.time_position is not None and s.latitude is not None
+        "lat": s.latitude if current else None,
+        "lon": s.longitude if current else None,
+        "seen_pos": position_age if current else None,
+        "lastPosition": (
+            {"lat": s.latitude, "lon": s.longitude, "seen_pos": position_age}
+            if position_age is not None and not current
             else None
         ),
+        "messages": messages,
         "seen": round(max(0.0, now - s.last_contact.timestamp()), 1),
     }
     return {k: v for k, v in entry.items() if v is not None}
 
 
+def listed(s: FlightState, now: float, expire_s: float = EXPIRE_S) -> bool:
+    """Whether ``aircraft.json`` lists ``s``: heard from within ``expire_s`` of ``now``."""
+    return now - s.last_contact.timestamp() < expire_s
+
+
+# What a trace row holds in its own columns, or what only aircraft.json has.
+_NOT_IN_DETAILS = ("hex", "alt_baro", "gs", "lat", "lon", "seen_pos", "lastPosition", "seen")
+# A change of one of these starts a row with details.
+_IDENTITY = ("type", "flight", "squawk", "category", "spi")
+
+
 def _details(s: FlightState) -> dict[str, Any]:
-    details = {
-        "type": message_type(s),
-        "flight": s.callsign.ljust(8) if s.callsign else None,
-        "squawk": s.squawk,
-        "category": _CATEGORY.get(s.category) if s.category else None,
-    }
-    return {k: v for k, v in details.items() if v is not None}
+    """The aircraft object of a trace row: the ``aircraft.json`` entry of ``s`` at its own
+    time, less the keys the row has columns for (readsb's trace details)."""
+    entry = aircraft_entry(s, s.time.timestamp())
+    return {k: v for k, v in entry.items() if k not in _NOT_IN_DETAILS}
 
 
 def trace(code: str, states: list[FlightState], *, stale_gap_s: float) -> dict[str, Any]:
@@ -171,7 +210,7 @@ def trace(code: str, states: list[FlightState], *, stale_gap_s: float) -> dict[s
     start = states[0].time.timestamp()
     rows: list[list[Any]] = []
     previous: FlightState | None = None
-    last_details: dict[str, Any] | None = None
+    last_identity: tuple[Any, ...] | None = None
     for s in states:
         at = s.time.timestamp()
         alt, geometric = altitude(s)
@@ -182,6 +221,7 @@ def trace(code: str, states: list[FlightState], *, stale_gap_s: float) -> dict[s
             if previous.on_ground and not s.on_ground:
                 flags |= 2
         details = _details(s)
+        identity = tuple(details.get(key) for key in _IDENTITY)
         rows.append(
             [
                 round(at - start, 2),
@@ -192,7 +232,7 @@ def trace(code: str, states: list[FlightState], *, stale_gap_s: float) -> dict[s
                 None if s.true_track_deg is None else round(s.true_track_deg, 1),
                 flags,
                 _fpm(s.vertical_rate_mps),
-                details if details and details != last_details else None,
+                details if identity != last_identity else None,
                 message_type(s),
                 _feet(s.geo_altitude_m),
                 None,
@@ -200,13 +240,40 @@ def trace(code: str, states: list[FlightState], *, stale_gap_s: float) -> dict[s
                 None,
             ]
         )
-        previous, last_details = s, details
+        previous, last_identity = s, identity
     return {"icao": code, "timestamp": start, "trace": rows}
+
+
+class UpdateCounts:
+    """The ``messages`` of each aircraft in ``aircraft.json``: how many states of it this
+    process has listed, counting from 1 when it (re)appears; ``total`` counts them all
+    since the process started. Thread-safe (builds run on worker threads)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[float, int]] = {}  # icao24 -> (last contact, count)
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def count(self, states: list[FlightState]) -> list[int]:
+        """The count of each of ``states``; aircraft not among them are forgotten."""
+        with self._lock:
+            seen: dict[str, tuple[float, int]] = {}
+            for s in states:
+                at = s.last_contact.timestamp()
+                before = self._seen.get(s.icao24)
+                new = before is None or at != before[0]
+                seen[s.icao24] = (at, (0 if before is None else before[1]) + new)
+                self.total += new
+            self._seen = seen
+            return [seen[s.icao24][1] for s in states]
 
 
 def routes(stores: Stores, settings: Settings) -> list[Route]:
     refresh_ms = max(1000, round(settings.interval_s * 1000))
     stale_gap_s = max(_STALE_GAP_MIN_S, 2 * settings.interval_s)
+    # A source polled less often than readsb's expiry would blink out between cycles.
+    expire_s = max(EXPIRE_S, 2 * settings.interval_s)
+    counts = UpdateCounts()
     full_span = min(timedelta(hours=settings.history_hours), MAX_FULL)
 
     def live() -> list[FlightState]:
@@ -228,12 +295,16 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
         return body
 
     def aircraft_body() -> dict[str, Any]:
-        states = live()
         now = time.time()
+        states = [s for s in live() if listed(s, now, expire_s)]
+        messages = counts.count(states)
         return {
             "now": round(now, 1),
-            "messages": 0,
-            "aircraft": [aircraft_entry(s, now) for s in states],
+            "messages": counts.total,
+            "aircraft": [
+                aircraft_entry(s, now, messages=n, expire_s=expire_s)
+                for s, n in zip(states, messages, strict=True)
+            ],
         }
 
     def trace_body(kind: str, raw_hex: str) -> dict[str, Any] | None:
@@ -262,7 +333,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
         if time.monotonic() - built[0] >= _AIRCRAFT_EVERY_S:
             body = orjson.dumps(await offload(aircraft_body))
             built[:] = [time.monotonic(), body]
-        return Response(built[1], media_type="application/json")
+        return Response(built[1], media_type="application/json", headers=_NO_CACHE)
 
     @guarded
     async def traces(request: Request) -> Response:
@@ -273,7 +344,7 @@ def routes(stores: Stores, settings: Settings) -> list[Route]:
         body = await offload(trace_body, match.group(1), match.group(2))
         if body is None:
             return error(f"no positions of {match.group(2)} to trace", 404)
-        return json_response(body)
+        return json_response(body, headers=_NO_CACHE)
 
     return [
         Route("/data/receiver.json", receiver, methods=["GET"]),

@@ -8,7 +8,8 @@ each HTTP request to a protected path (``protected``) it:
 2. authenticates (``Gate.authenticate``): 401 for a missing (when anonymous access is
    off), malformed, unknown, revoked or expired key, with a JSON body that says which;
 3. takes a token (``Gate.admit``): 429 with ``Retry-After`` when none is left;
-4. adds the ``RateLimit-*`` headers to the response.
+4. adds the ``RateLimit-*`` headers to the response (and OpenSky's ``X-Rate-Limit-*``
+   under ``/api/``).
 
 Refusals are JSON: ``{"error": <code>, "message": <why>}``. A WebSocket upgrade that
 carries an ``X-API-Key`` header is checked here too (refused with the same JSON where the
@@ -27,9 +28,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from security.gate import Security
 from security.keys import KeyRejected
 from security.principal import SCOPE_PRINCIPAL
-from security.ratelimit import Decision, headers
+from security.ratelimit import Decision, headers, opensky_headers
 
 _PROTECTED_PREFIXES = ("/v1/", "/api/", "/data/")
+_OPENSKY_PREFIX = "/api/"  # the OpenSky-compatible endpoints, which tell limits its way
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -116,6 +118,8 @@ class SecurityMiddleware:
             scope[SCOPE_PRINCIPAL] = principal
             decision = await gate.admit(principal)
             extra = headers(decision)
+            if scope["path"].startswith(_OPENSKY_PREFIX):
+                extra += opensky_headers(decision)
             if not decision.allowed:
                 await self._refuse(send, 429, *too_many(decision), extra)
                 return

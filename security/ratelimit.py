@@ -218,3 +218,14 @@ def headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     if not decision.allowed:
         out.append((b"retry-after", b"%d" % max(1, math.ceil(decision.retry_after_s))))
     return out
+
+
+def opensky_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    """The same decision in the OpenSky REST API's names: ``X-Rate-Limit-Remaining``, and
+    ``X-Rate-Limit-Retry-After-Seconds`` on a refusal (whole seconds, rounded up), which
+    OpenSky's clients read to wait instead of failing."""
+    out = [(b"x-rate-limit-remaining", b"%d" % decision.remaining)]
+    if not decision.allowed:
+        wait = max(1, math.ceil(decision.retry_after_s))
+        out.append((b"x-rate-limit-retry-after-seconds", b"%d" % wait))
+    return out

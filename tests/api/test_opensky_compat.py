@@ -9,17 +9,25 @@ that client sends (``time=0``, ``extended=True``, the bbox as ``lamin``/``lamax`
 
 from __future__ import annotations
 
+import importlib
 import json
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from app import Runtime
+from api.opensky import state_vector
+from app import Runtime, create_app
+from config import Settings
 from ingestion.sources import FileSource
 from runtime.ingest import build_pipeline
+from security.ratelimit import LocalBuckets
 from storage.base import FlightFilter
-from testkit import FIXTURES, ReplayWorld, TestClient
+from testkit import FIXTURES, ReplayWorld, TestClient, make_state
 
 KEYS = [
     "icao24",
@@ -97,13 +105,13 @@ def _get_states(client: TestClient, **params: Any) -> OpenSkyStates:
 
 def _assert_same_flight(sv: StateVector, node: dict[str, Any]) -> None:
     assert sv.icao24 == node["icao24"]
-    assert (sv.callsign.rstrip() if sv.callsign else None) == node["callsign"]
-    assert sv.callsign is None or len(sv.callsign) == 8
-    assert sv.origin_country == node["originCountry"]
+    assert (sv.callsign.rstrip() or None) == node["callsign"]
+    assert len(sv.callsign) == (8 if node["callsign"] else 0)
+    assert sv.origin_country == (node["originCountry"] or "")
     assert sv.time_position == _epoch(node["timePosition"])
     assert sv.last_contact == _epoch(node["lastContact"])
     assert (sv.longitude, sv.latitude) == (node["longitude"], node["latitude"])
-    assert sv.baro_altitude == (None if node["onGround"] else node["baroAltitudeM"])
+    assert sv.baro_altitude == node["baroAltitudeM"]
     assert sv.on_ground is node["onGround"]
     assert sv.velocity == node["velocityMps"]
     assert sv.true_track == node["trueTrackDeg"]
@@ -180,23 +188,44 @@ def test_an_empty_store_answers_null_states(client: TestClient) -> None:
     assert isinstance(body["time"], int)
 
 
-def test_a_recorded_opensky_response_comes_back_as_it_was_recorded(client: TestClient) -> None:
+def test_no_callsign_or_country_is_an_empty_string_and_ground_keeps_its_altitude() -> None:
+    state = make_state(callsign=None, origin_country=None, on_ground=True, baro_altitude_m=-15.2)
+
+    vector = state_vector(state, extended=False)
+
+    assert (vector[1], vector[2]) == ("", "")  # as OpenSky sends them
+    assert (vector[7], vector[8]) == (-15.2, True)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("opensky_states_bbox_alps_79.json", {}),
+        # Blank callsigns, some of them four spaces.
+        ("opensky_states_all_18field_first500.json", {"extended": 1}),
+    ],
+)
+def test_a_recorded_opensky_response_comes_back_as_it_was_recorded(
+    client: TestClient, name: str, params: dict[str, Any]
+) -> None:
     """OpenSky in, OpenSky out: the same vectors, field for field, in OpenSky's units."""
-    recorded = json.loads((FIXTURES / "opensky_states_bbox_alps_79.json").read_text())
+    recorded = json.loads((FIXTURES / name).read_text())
     runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
     pipeline = build_pipeline(runtime.settings, runtime.stores, None)
     report = pipeline.process("file", recorded, FileSource.normalise)
     assert report.stored > 60
 
-    served = client.get("/api/states/all").json()["states"]
+    served = client.get("/api/states/all", params=params).json()["states"]
 
     by_icao = {row[0]: row for row in recorded["states"]}
     stored = runtime.stores.flights.search_latest(FlightFilter(), first=1000).items
     assert len(served) == len(stored)
     for row in served:
         expected = list(by_icao[row[0]])
-        expected[1] = expected[1] or None  # a blank callsign is no callsign
+        expected[1] = expected[1] if expected[1].strip() else ""  # blank, however long
         assert row == expected
+    if name.endswith("first500.json"):  # the blank callsigns the sample holds came back
+        assert any(row[1] == "" for row in served)
 
 
 @pytest.mark.parametrize(
@@ -219,3 +248,84 @@ def test_a_bad_parameter_is_a_400_that_says_what_is_wrong(
 
     assert response.status_code == 400
     assert message in response.json()["error"]
+
+
+# -- OpenSky's own client: pyopensky (open-aviation/pyopensky, pyopensky.rest.REST) ------
+
+
+@pytest.fixture(scope="module")
+def pyopensky_rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """``pyopensky.rest``, anonymous, its settings and cache in a temporary folder."""
+    home = tmp_path_factory.mktemp("pyopensky")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+        patch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+        for name in ("CLIENT_ID", "CLIENT_SECRET", "USERNAME", "PASSWORD"):
+            patch.delenv(f"OPENSKY_{name}", raising=False)
+        yield importlib.import_module("pyopensky.rest")
+
+
+def _pointed_at(module: ModuleType, client: TestClient) -> Any:
+    """A pyopensky ``REST`` whose requests to opensky-network.org reach ``client``'s app
+    (the test client answers whatever host a URL names)."""
+    rest = module.REST()
+    rest.client = client
+    return rest
+
+
+def test_pyopensky_reads_the_states_of_graphql(
+    replay_world: ReplayWorld, pyopensky_rest: ModuleType
+) -> None:
+    rest = _pointed_at(pyopensky_rest, replay_world.client)
+    box = {"south": ALPS["lamin"], "west": ALPS["lomin"], "north": ALPS["lamax"]}
+    nodes = {n["icao24"]: n for n in _graphql_flights(replay_world, box | {"east": ALPS["lomax"]})}
+
+    frame = rest.states(bounds=(ALPS["lomin"], ALPS["lamin"], ALPS["lomax"], ALPS["lamax"]))
+
+    assert sorted(frame.icao24) == sorted(nodes)
+    assert len(frame) > 20
+    for row in frame.to_dict("records"):
+        node = nodes[row["icao24"]]
+        assert (row["callsign"] or None) == node["callsign"]
+        assert row["timestamp"] == pd.Timestamp(node["lastContact"]).floor("s")
+        assert (row["latitude"], row["longitude"]) == (node["latitude"], node["longitude"])
+        assert _missing(row["altitude"]) == node["baroAltitudeM"]
+        assert row["onground"] == node["onGround"]
+        assert _missing(row["groundspeed"]) == node["velocityMps"]
+
+
+def _missing(value: Any) -> Any:
+    return None if value is pd.NA else value
+
+
+def test_pyopensky_waits_out_a_429_for_as_long_as_it_is_told(
+    seeded_settings: Settings, pyopensky_rest: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiers = (("anonymous", 0.25, 1), ("standard", 1.0, 5))
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # pyopensky's wait, on the limiter's clock
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(pyopensky_rest, "time", SimpleNamespace(sleep=sleep))
+    app = create_app(replace(seeded_settings, rate_tiers=tiers), ingest=False)
+    with TestClient(app) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        assert runtime.security.gate is not None
+        runtime.security.gate.limiter = LocalBuckets(clock=lambda: now[0])
+        first = client.get("/api/states/all")
+        refused = client.get("/api/states/all")
+        graphql = client.post("/graphql", json={"query": "{ __typename }"})
+
+        body = _pointed_at(pyopensky_rest, client).get("https://opensky-network.org/api/states/all")
+
+    assert first.status_code == 200
+    assert first.headers["x-rate-limit-remaining"] == "0"
+    assert "x-rate-limit-retry-after-seconds" not in first.headers
+    assert refused.status_code == 429
+    assert refused.headers["x-rate-limit-retry-after-seconds"] == "4"  # a token per 4 s
+    assert "x-rate-limit-remaining" not in graphql.headers  # OpenSky's names on /api/ only
+    assert slept == [4]
+    assert body == {"time": body["time"], "states": None}

@@ -10,16 +10,19 @@ import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from api.readsb import EXPIRE_S, UpdateCounts
 from app import Runtime, create_app
 from config import Settings
+from domain import FlightState
 from ingestion.receiver import ReceiverSource
 from runtime.ingest import build_pipeline
-from testkit import FIXTURES, T0, ReplayWorld, TestClient, make_state
+from storage.base import live_states
+from testkit import FIXTURES, ReplayWorld, TestClient, make_state
 
 SAMPLES = ["readsb_aircraft_plord12_london.json", "dump1090fa_aircraft_kdriver_2018.json"]
 # Documented in readsb's README-json.md, but newer than the decoders that wrote the samples.
@@ -35,7 +38,9 @@ def _runtime(client: TestClient) -> Runtime:
 
 
 def _ingest_sample(client: TestClient, name: str) -> dict[str, Any]:
+    """The recorded ``name``, taken as written now (its ``seen`` ages kept), ingested."""
     sample: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    sample["now"] = round(time.time(), 1)
     runtime = _runtime(client)
     pipeline = build_pipeline(runtime.settings, runtime.stores, None)
     report = pipeline.process("receiver", sample, ReceiverSource.normalise)
@@ -61,17 +66,25 @@ def test_aircraft_json_has_the_recorded_names_units_and_values(
     assert isinstance(body["now"], float)
     assert isinstance(body["messages"], int)
     served = {ac["hex"]: ac for ac in body["aircraft"]}
-    assert set(served) == {h for h, ac in recorded.items() if "lat" in ac} - dead
+    age = body["now"] - sample["now"]  # how much older every recorded instant is now
+    positioned = {h for h, ac in recorded.items() if "lat" in ac or "lastPosition" in ac}
+    heard = {h for h, ac in recorded.items() if ac["seen"] + age < EXPIRE_S}
+    assert set(served) == (positioned & heard) - dead
     for hex_, ours in served.items():
         theirs = recorded[hex_]
         assert set(ours) <= sample_keys | DOCUMENTED_SINCE, hex_
-        for key in ("flight", "alt_baro", "alt_geom", "squawk", "category", "lat", "lon"):
+        position = theirs.get("lastPosition", theirs)
+        current = "lat" in theirs and theirs["seen_pos"] + age < EXPIRE_S
+        assert ("lat" in ours, "lastPosition" in ours) == (current, not current), hex_
+        mine = ours if current else ours["lastPosition"]
+        assert (mine["lat"], mine["lon"]) == (position["lat"], position["lon"]), hex_
+        for key in ("flight", "alt_baro", "alt_geom", "squawk", "category"):
             assert ours.get(key) == theirs.get(key), (hex_, key)
         for key in ("gs", "track"):
             assert ours.get(key) == pytest.approx(theirs.get(key), abs=0.05), (hex_, key)
         assert ours.get("baro_rate") == theirs.get("baro_rate", theirs.get("geom_rate"))
-        for key in ("seen", "seen_pos"):  # the same instants, seen from a later "now"
-            assert body["now"] - ours[key] == pytest.approx(sample["now"] - theirs[key], abs=0.11)
+        assert ours["seen"] == pytest.approx(theirs["seen"] + age, abs=0.11)
+        assert mine["seen_pos"] == pytest.approx(position["seen_pos"] + age, abs=0.11)
         _assert_readsb_types(ours)
 
 
@@ -84,32 +97,48 @@ def _assert_readsb_types(ac: dict[str, Any]) -> None:
         assert isinstance(ac.get(key, kind()), kind), key
     assert re.fullmatch(r"[0-7]{4}", ac.get("squawk", "7000"))
     assert re.fullmatch(r"[A-D][0-7]", ac.get("category", "A0"))
-    assert ac["seen"] >= 0
-    assert ac.get("seen_pos", 0) >= 0
+    assert 0 <= ac["seen"] < EXPIRE_S
+    assert 0 <= ac.get("seen_pos", 0) < EXPIRE_S
+    # A position is current (lat, lon, seen_pos) or 60 s old (lastPosition), never both.
+    last = ac.get("lastPosition")
+    assert ("lat" in ac) == ("lon" in ac) == ("seen_pos" in ac) == (last is None)
+    assert last is None or (set(last) == {"lat", "lon", "seen_pos"} and last["seen_pos"] >= 60)
+    assert isinstance(ac["messages"], int)
+    assert ac["messages"] >= 1
 
 
-def test_aircraft_json_lists_the_flights_of_graphql(replay_world: ReplayWorld) -> None:
+def test_aircraft_json_lists_the_flights_of_graphql_heard_within_a_minute(
+    replay_world: ReplayWorld,
+) -> None:
     body = replay_world.client.get("/data/aircraft.json").json()
     total = replay_world.query("{ flights(first: 1) { totalCount } }")["data"]["flights"]
+    live = _live(replay_world)
+    heard = [s for s in live if body["now"] - s.last_contact.timestamp() < EXPIRE_S]
 
-    assert len(body["aircraft"]) == total["totalCount"] > 4000
+    assert len(live) == total["totalCount"] > len(heard) > 4000  # some were not, here
     hexes = [ac["hex"] for ac in body["aircraft"]]
-    assert hexes == sorted(hexes)
+    assert hexes == sorted(s.icao24 for s in heard)
     for ac in body["aircraft"]:
         _assert_readsb_types(ac)
+    assert body["messages"] >= sum(ac["messages"] for ac in body["aircraft"])
+
+
+def _live(world: ReplayWorld) -> list[FlightState]:
+    return live_states(world.runtime.stores.flights, world.runtime.settings.live_window_s)
 
 
 @pytest.fixture
 def hand_made(seeded_settings: Settings) -> Iterator[TestClient]:
-    """An app holding a few hand-made states (no ingest) around ``T0``."""
+    """An app holding a few hand-made states (no ingest), the last of them now."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=80)
     states = [
-        make_state("abc123", T0 - timedelta(hours=1), callsign="EZY12", on_ground=False),
-        make_state("abc123", T0, callsign="EZY12", on_ground=True, baro_altitude_m=None),
-        make_state("abc123", T0 + timedelta(seconds=10), callsign="EZY12"),
-        make_state("abc123", T0 + timedelta(seconds=70), callsign="EZY12"),
+        make_state("abc123", start - timedelta(hours=1), callsign="EZY12", on_ground=False),
+        make_state("abc123", start, callsign="EZY12", on_ground=True, baro_altitude_m=None),
+        make_state("abc123", start + timedelta(seconds=10), callsign="EZY12"),
+        make_state("abc123", start + timedelta(seconds=70), callsign="EZY12"),
         make_state(
             "abc123",
-            T0 + timedelta(seconds=80),
+            start + timedelta(seconds=80),
             callsign="EZY34",
             baro_altitude_m=None,
             geo_altitude_m=1000.0,
@@ -117,7 +146,7 @@ def hand_made(seeded_settings: Settings) -> Iterator[TestClient]:
             squawk="7700",
             category=6,
         ),
-        make_state("~abc124", T0 + timedelta(seconds=80), on_ground=True, spi=True),
+        make_state("~abc124", start + timedelta(seconds=80), on_ground=True, spi=True),
     ]
     with TestClient(create_app(seeded_settings, ingest=False)) as test_client:
         _runtime(test_client).stores.flights.put_states(states)
@@ -141,9 +170,59 @@ def test_readsb_units_ground_and_non_icao_addresses(hand_made: TestClient) -> No
     assert "spi" not in airborne
 
 
+@pytest.mark.parametrize(
+    ("interval_s", "listed"),
+    [(10.0, {"abc001", "abc002"}), (45.0, {"abc001", "abc002", "abc003"})],
+)
+def test_a_minute_old_position_is_the_last_position_and_a_silent_aircraft_leaves(
+    seeded_settings: Settings, interval_s: float, listed: set[str]
+) -> None:
+    now = datetime.now(UTC)
+    states = [
+        make_state("abc001", now),
+        make_state("abc002", now - timedelta(seconds=90), last_contact=now - timedelta(seconds=5)),
+        make_state("abc003", now - timedelta(seconds=70)),  # heard 70 s ago: gone, unless
+    ]  # the source is polled so seldom (every 45 s) that readsb's minute is too short
+    settings = replace(seeded_settings, interval_s=interval_s)
+    with TestClient(create_app(settings, ingest=False)) as client:
+        _runtime(client).stores.flights.put_states(states)
+        response = client.get("/data/aircraft.json")
+
+    body = response.json()
+    served = {ac["hex"]: ac for ac in body["aircraft"]}
+    assert response.headers["cache-control"] == "no-cache"
+    assert set(served) == listed
+    current, stale = served["abc001"], served["abc002"]
+    assert (current["lat"], current["lon"]) == (48.85, 2.35)
+    assert "lastPosition" not in current
+    assert not {"lat", "lon", "seen_pos"} & set(stale)
+    assert stale["lastPosition"] == {
+        "lat": 48.85,
+        "lon": 2.35,
+        "seen_pos": pytest.approx(body["now"] - states[1].time.timestamp(), abs=0.11),
+    }
+    assert stale["seen"] == pytest.approx(
+        body["now"] - states[1].last_contact.timestamp(), abs=0.11
+    )
+    assert all(ac["messages"] == 1 for ac in served.values())
+
+
+def test_messages_counts_the_states_of_an_aircraft_since_it_appeared() -> None:
+    counts = UpdateCounts()
+    a1, b1 = make_state("abc001"), make_state("abc002")
+    a2 = make_state("abc001", a1.time + timedelta(seconds=10))
+
+    assert counts.count([a1, b1]) == [1, 1]
+    assert counts.count([a1, b1]) == [1, 1]  # nothing new
+    assert counts.count([a2, b1]) == [2, 1]
+    assert counts.count([a2]) == [2]
+    assert counts.count([a2, b1]) == [2, 1]  # b left and came back: counted afresh
+    assert counts.total == 4  # every state counted once, whatever left since
+
+
 def test_receiver_json_is_what_tar1090_needs(replay_world: ReplayWorld) -> None:
     receiver = replay_world.client.get("/data/receiver.json").json()
-    aircraft = replay_world.client.get("/data/aircraft.json").json()["aircraft"]
+    aircraft = [{"lat": s.latitude, "lon": s.longitude} for s in _live(replay_world)]
 
     assert receiver["version"].startswith("flightdata")
     assert receiver["refresh"] == 10_000  # one ingest interval, in ms
@@ -209,12 +288,14 @@ def test_trace_flags_details_and_spans(hand_made: TestClient) -> None:
     # 1: after a gap of more than 20 s; 2: airborne after the ground; 8: geometric altitude
     assert [row[6] for row in full["trace"]] == [0, 1, 2, 1, 8]
     assert [row[3] for row in full["trace"]] == [32808, "ground", 32808, 32808, 3281]
+    # The full aircraft object on the first row, then whenever who it is changes.
     assert [row[8] for row in full["trace"]] == [
-        {"flight": "EZY12   "},  # details on the first row, then only when they change
+        {"flight": "EZY12   ", "track": 90.0, "baro_rate": 0},
         None,
         None,
         None,
-        {"flight": "EZY34   ", "squawk": "7700", "category": "A5"},
+        {"flight": "EZY34   ", "alt_geom": 3281, "track": 90.0, "baro_rate": -1000}
+        | {"squawk": "7700", "category": "A5"},
     ]
     # The last 10 minutes: the same points, timed from the first of them.
     assert recent["timestamp"] == full["timestamp"] + 3600
@@ -227,6 +308,7 @@ def test_a_non_icao_trace_uses_the_tilde_and_the_last_two_digits(hand_made: Test
     response = hand_made.get("/data/traces/24/trace_full_~abc124.json")
 
     assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-cache"
     assert response.json()["icao"] == "~abc124"
     assert response.json()["trace"][0][3] == "ground"
 
