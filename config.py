@@ -153,6 +153,10 @@ class Settings:
     dynamodb_history_days: float = _setting("DYNAMODB_HISTORY_DAYS", 7.0, _positive(float))
     history_hours: float = _setting("FLIGHTDATA_HISTORY_HOURS", 6.0, _positive(float))
     dead_letter_days: float = _setting("FLIGHTDATA_DEAD_LETTER_DAYS", 30.0, _positive(float))
+    # Days the local raw archive and Parquet are kept (storage.retention); 0 keeps them
+    # for ever. What they cost on disk an hour is in docs/performance.md.
+    raw_days: float = _setting("FLIGHTDATA_RAW_DAYS", 1.0, _non_negative)
+    processed_days: float = _setting("FLIGHTDATA_PROCESSED_DAYS", 7.0, _non_negative)
     nearest_airport_km: float = _setting("FLIGHTDATA_NEAREST_AIRPORT_KM", 50.0, _positive(float))
     opensky_api_url: str = _setting("OPENSKY_API_URL", "https://opensky-network.org/api")
     adsbx_api_url: str = _setting("ADSBX_API_URL", "https://api.adsb.lol")

@@ -5,6 +5,9 @@ Keys follow the S3 layout of the architecture, under the data directory locally:
 the same second gets ``-1``, ``-2``... before the extension. Each object carries its
 source name (S3 object metadata; a ``.meta`` file beside it locally) so a re-run knows how
 to read it.
+
+Locally, ``LocalArchive.prune`` deletes bodies older than the raw retention
+(``FLIGHTDATA_RAW_DAYS``); on S3 the bucket's lifecycle rules expire them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 from typing import Protocol
 
 import orjson
+
+from storage._files import remove_empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +111,32 @@ class LocalArchive:
                     found.append((order, str(path.relative_to(self.root))))
         return [key for _, key in sorted(found)]
 
+    def prune(self, before: datetime) -> int:
+        """Delete the bodies received before ``before``, with their ``.meta`` files and any
+        temporary file a crash left; returns how many bodies were deleted. Bodies received
+        at or after ``before`` are never touched."""
+        removed = 0
+        for folder in self.root.glob("raw/year=*/month=*/day=*/hour=*"):
+            hour = _folder_hour(folder)
+            if hour is None or hour >= before:
+                continue
+            for path in folder.iterdir():
+                match = _FILE_NAME.fullmatch(path.name)
+                if match is None or _received_at(match[1]) >= before:
+                    continue
+                path.unlink(missing_ok=True)
+                if match[2] is None:
+                    removed += 1
+            remove_empty(folder, self.root / "raw")
+        return removed
+
 
 _KEY_NAME = re.compile(r"flights-(\d{8}-\d{6})(?:-(\d+))?\.json\.gz")
+# A body, its ``.meta`` or a temporary file of either: group 2 is set for all but a body.
+_FILE_NAME = re.compile(
+    r"\.?flights-(\d{8}-\d{6})(?:-\d+)?\.json\.gz(\.meta|(?:\.meta)?\.\d+\.tmp)?"
+)
+_FOLDER = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})$")
 
 
 def key_order(name: str) -> tuple[datetime, int] | None:
@@ -116,8 +145,23 @@ def key_order(name: str) -> tuple[datetime, int] | None:
     match = _KEY_NAME.fullmatch(name)
     if match is None:
         return None
-    at = datetime.strptime(match[1], "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
-    return at, int(match[2] or 0)
+    return _received_at(match[1]), int(match[2] or 0)
+
+
+def _received_at(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+
+
+def _folder_hour(folder: Path) -> datetime | None:
+    """The start of the hour a ``raw/year=…/month=…/day=…/hour=…`` folder holds."""
+    match = _FOLDER.search(folder.as_posix())
+    if match is None:
+        return None
+    year, month, day, hour = (int(part) for part in match.groups())
+    try:
+        return datetime(year, month, day, hour, tzinfo=UTC)
+    except ValueError:  # not a folder the archive wrote
+        return None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

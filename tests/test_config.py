@@ -65,6 +65,13 @@ def test_dashboard_settings() -> None:
     assert Settings.from_env({}).tile_url == ""
 
 
+def test_local_file_retention() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.raw_days, defaults.processed_days) == (1.0, 7.0)
+    settings = Settings.from_env({"FLIGHTDATA_RAW_DAYS": "0.5", "FLIGHTDATA_PROCESSED_DAYS": "0"})
+    assert (settings.raw_days, settings.processed_days) == (0.5, 0.0)
+
+
 @pytest.mark.parametrize("raw", ["1", "true", "Yes", " on "])
 def test_true_spellings(raw: str) -> None:
     assert Settings.from_env({"FLIGHTDATA_INGEST": raw}).ingest is True
@@ -86,6 +93,8 @@ def test_empty_value_means_default() -> None:
         ("FLIGHTDATA_INTERVAL", "nan", "FLIGHTDATA_INTERVAL: must be greater than 0"),
         ("FLIGHTDATA_INGEST", "maybe", "FLIGHTDATA_INGEST: expected true or false, got 'maybe'"),
         ("MAX_PAGE_SIZE", "0", "MAX_PAGE_SIZE: must be greater than 0"),
+        ("FLIGHTDATA_RAW_DAYS", "-1", "FLIGHTDATA_RAW_DAYS: must be 0 or more"),
+        ("FLIGHTDATA_PROCESSED_DAYS", "inf", "FLIGHTDATA_PROCESSED_DAYS: must be 0 or more"),
         ("FLIGHTDATA_BACKEND", "oracle", "FLIGHTDATA_BACKEND: unknown backend 'oracle'"),
         ("FLIGHTDATA_TILE_URL", "tiles.example/{z}/{x}/{y}", "FLIGHTDATA_TILE_URL: expected an"),
         ("FLIGHTDATA_TILE_URL", "//tiles.example/{z}/{x}/{y}", "FLIGHTDATA_TILE_URL: expected an"),
