@@ -131,7 +131,9 @@ async def _ingest(settings: Settings, *, once: bool) -> int:
             loop = build_ingest_loop(settings, stores, client, InProcessBus())
             if not once:
                 await loop.run_forever()
+            await loop.recover()
             report = await loop.run_once()
+            await loop.flush_processed()
     print(
         f"received {report.received}, stored {report.stored}, rejected {report.rejected}, "
         f"duplicates {report.duplicates}"

@@ -5,6 +5,11 @@ and jitter), archives it byte for byte, parses it, and hands it to the pipeline 
 thread so the API stays responsive. A cycle that fails for good is recorded with its error
 and the loop carries on; a body that never parsed is kept as a dead letter pointing at its
 archived copy.
+
+A body is archived before it is processed, and a processed body has a cycle report naming
+it, written with the cycle's states. Before its first cycle the loop finishes what a crash
+cut short (``recover``): the Parquet write in progress, then every archived body that no
+report names, oldest first.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from domain.cycle import CycleReport
 from domain.events import EventBus, FlightDataReceived, SystemHealthCheck
 from ingestion.errors import UpstreamError
 from ingestion.pipeline import Pipeline, RetryPolicy
+from ingestion.pipeline import new_cycle_id as new_cycle_id  # where callers import it
+from ingestion.rerun import RerunSummary, recover
 from ingestion.sources import FlightSource, parse_json
 from observability.context import CYCLE_ID
 from storage.archive import RawArchive
@@ -45,10 +52,6 @@ class FetchFailed(UpstreamError):
         self.archive_key = archive_key
 
 
-def new_cycle_id(source: str, at: datetime) -> str:
-    return f"{source}@{at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
-
-
 class IngestLoop:
     """Runs ``source`` through ``pipeline``; keeps the most recent cycle reports."""
 
@@ -65,12 +68,14 @@ class IngestLoop:
         retry: RetryPolicy | None = None,
         keep_reports: int = 100,
         dead_letter_retention: timedelta = timedelta(days=30),
+        recover_window: timedelta = timedelta(hours=1),
     ) -> None:
         self.source = source
         self.pipeline = pipeline
         self.interval_s = interval_s
         self.history = history
         self.dead_letter_retention = dead_letter_retention
+        self.recover_window = recover_window
         self.archive = archive
         self.cycles = cycles
         self.events = events
@@ -84,8 +89,6 @@ class IngestLoop:
         async with self._lock:
             report = await self._cycle()
             self.reports.append(report)
-            if self.cycles is not None:
-                await self._record(report)
             await self._maybe_prune()
             await self.flush_processed(force=False)
             self._maybe_health_check(report)
@@ -114,14 +117,15 @@ class IngestLoop:
             if exc.archive_key is not None:
                 # A body arrived but never parsed: account for it as one rejected record.
                 await self._unparseable(failed, str(exc))
-            failed.finished_at = datetime.now(UTC)
+            else:
+                await self._record(failed)
             return failed
         except Exception as exc:
             log.exception("ingest cycle from %s failed unexpectedly", self.source.name)
             failed.error = f"unexpected error: {exc!r}"
-            failed.finished_at = datetime.now(UTC)
+            await self._record(failed)
             return failed
-        return await offload(
+        report = await offload(
             self.pipeline.process,
             self.source.name,
             payload,
@@ -130,6 +134,9 @@ class IngestLoop:
             archive_key=key,
             started_at=started,
         )
+        if self.pipeline.cycles is None:
+            await self._record(report)
+        return report
 
     async def fetch_archived(self, cycle_id: str) -> tuple[Any, str | None]:
         """Fetch, archive and parse one body, retrying transient failures.
@@ -191,16 +198,25 @@ class IngestLoop:
             cycle_id=report.cycle_id,
         )
         try:
-            await offload(self.pipeline.dead_letters.add, [letter])
+            await offload(self._commit_unparseable, report, letter)
         except StoreUnavailable as exc:
             log.error("dead letter for %s could not be stored: %s", report.archive_key, exc)
 
+    def _commit_unparseable(self, report: CycleReport, letter: DeadLetter) -> None:
+        with self.pipeline.unit_of_work():
+            self.pipeline.dead_letters.add([letter])
+            self._put_cycle(report)
+
     async def _record(self, report: CycleReport) -> None:
-        assert self.cycles is not None
         try:
-            await offload(self.cycles.put_cycle, report)
+            await offload(self._put_cycle, report)
         except StoreUnavailable as exc:
             log.warning("recording cycle %s failed: %s", report.cycle_id, exc)
+
+    def _put_cycle(self, report: CycleReport) -> None:
+        report.finished_at = report.finished_at or datetime.now(UTC)
+        if self.cycles is not None:
+            self.cycles.put_cycle(report)
 
     async def flush_processed(self, *, force: bool = True) -> None:
         """Write buffered states to Parquet when due (or now, with ``force``)."""
@@ -209,7 +225,7 @@ class IngestLoop:
             return
         try:
             keys = await offload(writer.flush)
-        except OSError as exc:
+        except (OSError, StoreUnavailable) as exc:
             log.error("writing Parquet failed: %s", exc)
             return
         if keys:
@@ -243,8 +259,27 @@ class IngestLoop:
         checks = {"last_cycle": report.error or "ok", "source": self.source.name}
         self.events.publish(SystemHealthCheck(status=status, checks=checks))
 
+    async def recover(self) -> RerunSummary:
+        """Finish what a crash cut short: the Parquet write in progress, then each body
+        archived within ``recover_window`` of the newest cycle that no cycle names."""
+        await self.flush_processed()
+        if self.archive is None or self.cycles is None:
+            return RerunSummary()
+        try:
+            summary = await offload(
+                recover, self.archive, self.cycles, self.pipeline, window=self.recover_window
+            )
+        except (OSError, StoreUnavailable) as exc:
+            log.error("recovering unprocessed bodies failed: %s", exc)
+            return RerunSummary()
+        if summary.bodies:
+            log.info("recovered %s", summary)
+            await self.flush_processed(force=False)
+        return summary
+
     async def run_forever(self) -> None:
         try:
+            await self.recover()
             while True:
                 started = time.monotonic()
                 await self.run_once()

@@ -1,9 +1,14 @@
 """One cycle of the pipeline: normalise → validate → de-duplicate → enrich → store → publish.
 
 Every record that comes in is accounted for: stored, a duplicate of a stored state, or a
-dead letter with its reason (``CycleReport.balanced``). Store failures are retried with
-exponential backoff and jitter; when the retries run out the cycle's states become dead
-letters with reason ``store_failed``, so nothing is dropped silently.
+dead letter with its reason (``CycleReport.balanced``). A cycle's states, its dead letters,
+the states it stages for Parquet and its report are written in one unit of work: one
+transaction on the embedded store, so a crash leaves all of them or none; in that order on
+DynamoDB, where every write is idempotent, so a cycle cut short is safely done again (a
+body with no report is processed again at the next start, ``IngestLoop.recover``).
+Store failures retry the whole unit with exponential backoff and jitter; when the retries
+run out the cycle's states become dead letters with reason ``store_failed``, so nothing is
+dropped silently.
 
 Holds the last stored position of each aircraft (for the jump check); call ``process``
 from one thread at a time.
@@ -12,8 +17,10 @@ from one thread at a time.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,12 +34,14 @@ from ingestion.batch import Normalised, Reject
 from ingestion.errors import UpstreamError
 from ingestion.validate import Rules, state_key, validate_with_raw
 from storage.base import (
+    CycleRepository,
     DeadLetter,
     DeadLetterRepository,
     FlightFilter,
     FlightRepository,
     PutResult,
     StoreUnavailable,
+    UnitOfWork,
 )
 from storage.processed import ProcessedWriter
 
@@ -46,6 +55,10 @@ Normaliser = Callable[[Any], Normalised]
 # noise dominates, so jumps under the minimum distance are never judged.
 MAX_SPEED_MPS = 1_000.0
 MIN_JUMP_KM = 5.0
+
+
+def new_cycle_id(source: str, at: datetime) -> str:
+    return f"{source}@{at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,9 @@ class _Cycle:
     cycle_id: str
     observed_at: datetime | None
     keep: bool = True
+    repeats: int = 0
+    # States first stored by this cycle, by key, over all its attempts.
+    new: dict[tuple[str, datetime], FlightState] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -87,6 +103,8 @@ class Pipeline:
         retry: RetryPolicy | None = None,
         processed: ProcessedWriter | None = None,
         on_stored: StoredHook | None = None,
+        cycles: CycleRepository | None = None,
+        unit_of_work: UnitOfWork = nullcontext,
     ) -> None:
         self.flights = flights
         self.dead_letters = dead_letters
@@ -97,6 +115,8 @@ class Pipeline:
         self.retry = retry or RetryPolicy()
         self.processed = processed
         self.on_stored = on_stored
+        self.cycles = cycles
+        self.unit_of_work = unit_of_work
         self._last_fix: dict[str, tuple[float, float, float]] | None = None
 
     def process(
@@ -113,7 +133,9 @@ class Pipeline:
         """Run one parsed payload through the pipeline.
 
         With ``dead_letter=False`` rejects are counted in the report but not stored (a
-        retry of a record that is already a dead letter).
+        retry of a record that is already a dead letter). With a ``cycle_id`` and a
+        ``CycleRepository`` the report is recorded with the cycle's writes, unless they
+        failed (``report.error``): then the cycle is to be done again.
         """
         report = CycleReport(
             source=source,
@@ -126,11 +148,8 @@ class Pipeline:
         except UpstreamError as exc:
             excerpt = {"archive_key": archive_key, "error": str(exc)}
             report.received = 1
-            self._dead_letter(
-                _Cycle(source, cycle_id, None, keep=dead_letter),
-                [Reject("invalid_payload", str(exc), excerpt)],
-                report,
-            )
+            invalid = [Reject("invalid_payload", str(exc), excerpt)]
+            self._commit(_Cycle(source, cycle_id, None, keep=dead_letter), [], {}, invalid, report)
             return self._finish(report)
         cycle = _Cycle(source, cycle_id, normalised.observed_at, keep=dead_letter)
         report.received = len(normalised.candidates) + len(normalised.rejects)
@@ -139,15 +158,15 @@ class Pipeline:
         )
         raw_of = {id(s): raw for s, raw in zip(states, raws, strict=True)}
         states, jumps = self._check_jumps(states, raw_of)
-        unique, repeats = _dedupe(states)
-        report.duplicates = repeats
+        unique, cycle.repeats = _dedupe(states)
         if self.enrich is not None and unique:
             enriched = self.enrich(unique)
             raw_of.update({id(e): raw_of[id(s)] for e, s in zip(enriched, unique, strict=True)})
             unique = enriched
-        store_rejects = self._store(unique, raw_of, report)
-        self._dead_letter(cycle, [*normalised.rejects, *rejects, *jumps, *store_rejects], report)
-        self._stored(report, [] if store_rejects else unique)
+        stored = self._commit(
+            cycle, unique, raw_of, [*normalised.rejects, *rejects, *jumps], report
+        )
+        self._stored(report, stored)
         return self._finish(report)
 
     def _stored(self, report: CycleReport, states: Sequence[FlightState]) -> None:
@@ -161,34 +180,69 @@ class Pipeline:
             log.exception("publishing cycle %s to subscribers failed", report.cycle_id)
 
     def _finish(self, report: CycleReport) -> CycleReport:
-        report.finished_at = datetime.now(UTC)
+        report.finished_at = report.finished_at or datetime.now(UTC)
         if self.events is not None:
             self._publish(report)
         return report
 
-    def _store(
-        self, states: list[FlightState], raw_of: dict[int, Any], report: CycleReport
-    ) -> list[Reject]:
-        if not states:
-            return []
+    def _commit(
+        self,
+        cycle: _Cycle,
+        states: list[FlightState],
+        raw_of: dict[int, Any],
+        rejects: list[Reject],
+        report: CycleReport,
+    ) -> list[FlightState]:
+        """Write the cycle as one unit of work, retried whole; if the states cannot be
+        stored, write them as ``store_failed`` dead letters instead. Returns the states
+        stored (none when they failed)."""
+        retrying = self.retry.retrying(StoreUnavailable)
         try:
-            result: PutResult = self.retry.retrying(StoreUnavailable)(
-                self.flights.put_states, states
-            )
+            retrying(self._write, cycle, states, rejects, report)
         except StoreUnavailable as exc:
+            if not states:
+                return self._failed(report, exc)
             log.error("storing %d states failed after retries: %s", len(states), exc)
-            return [Reject("store_failed", str(exc), raw_of[id(s)], state_key(s)) for s in states]
-        report.stored = result.stored
-        report.duplicates += result.duplicates
-        report.changed = [s.icao24 for s in states]
+            failed = [Reject("store_failed", str(exc), raw_of[id(s)], state_key(s)) for s in states]
+            cycle.new.clear()
+            try:
+                retrying(self._write, cycle, [], [*rejects, *failed], report)
+            except StoreUnavailable as again:
+                self._failed(report, again)
+            return []
         self._remember(states)
-        if self.processed is not None:
-            self.processed.add(states)
+        report.changed = [s.icao24 for s in states]
+        if self.processed is not None and not self.processed.durable:
+            self.processed.add(list(cycle.new.values()))
+        return states
+
+    def _write(
+        self, cycle: _Cycle, states: list[FlightState], rejects: list[Reject], report: CycleReport
+    ) -> None:
+        with self.unit_of_work():
+            report.stored, report.duplicates = 0, cycle.repeats
+            if states:
+                result: PutResult = self.flights.put_states(states)
+                report.stored = result.stored
+                report.duplicates += result.duplicates
+                new = states if result.new is None else result.new
+                if self.processed is not None and self.processed.durable:
+                    self.processed.add(new)
+                cycle.new.update(((s.icao24, s.time), s) for s in new)
+            self._dead_letter(cycle, rejects, report)
+            if self.cycles is not None and cycle.cycle_id and cycle.keep:
+                report.finished_at = datetime.now(UTC)
+                self.cycles.put_cycle(report)
+
+    def _failed(self, report: CycleReport, exc: StoreUnavailable) -> list[FlightState]:
+        # Nothing of the cycle is recorded: its archived body is processed again later.
+        log.error("cycle %s could not be stored: %s", report.cycle_id, exc)
+        report.error = f"store unavailable: {exc}"
         return []
 
     def _dead_letter(self, cycle: _Cycle, rejects: list[Reject], report: CycleReport) -> None:
         report.rejected = len(rejects)
-        report.reasons.update(r.reason for r in rejects)
+        report.reasons = Counter(r.reason for r in rejects)
         if not rejects or not cycle.keep:
             return
         now = datetime.now(UTC)
@@ -207,12 +261,7 @@ class Pipeline:
             )
             for r in rejects
         ]
-        try:
-            self.retry.retrying(StoreUnavailable)(self.dead_letters.add, letters)
-        except StoreUnavailable as exc:
-            # Both stores are down: the raw archive still holds the body for a re-run.
-            log.error("%d dead letters could not be stored: %s", len(letters), exc)
-            report.error = f"dead-letter store unavailable: {exc}"
+        self.dead_letters.add(letters)
 
     def _check_jumps(
         self, states: list[FlightState], raw_of: dict[int, Any]

@@ -1,9 +1,11 @@
 """Running records through the pipeline again: archived bodies and dead letters.
 
 ``reprocess`` re-reads raw bodies from the archive; states already stored count as
-duplicates, so re-running a period is safe. ``redrive`` retries dead letters one by one
-and removes each that now stores; one that fails again keeps its place with one more
-attempt and the reason it failed this time.
+duplicates and are not written to Parquet again, so re-running a period is safe. It records
+no cycles. ``recover`` processes the archived bodies that no cycle report names (a crash
+came between archiving and committing the cycle) and records a cycle for each.
+``redrive`` retries dead letters one by one and removes each that now stores; one that fails
+again keeps its place with one more attempt and the reason it failed this time.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -24,10 +26,10 @@ from ingestion.batch import Normalised
 from ingestion.detect import detect_layout
 from ingestion.errors import UpstreamError
 from ingestion.opensky import normalise_states
-from ingestion.pipeline import Pipeline
+from ingestion.pipeline import Pipeline, new_cycle_id
 from ingestion.receiver import normalise_aircraft_json
 from storage.archive import RawArchive
-from storage.base import DeadLetter, DeadLetterRepository
+from storage.base import CycleRepository, DeadLetter, DeadLetterRepository
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,45 @@ def reprocess(
     archive: RawArchive, pipeline: Pipeline, start: datetime, end: datetime
 ) -> RerunSummary:
     """Run every body archived in ``[start, end]`` through ``pipeline`` again."""
+    return _run(archive, pipeline, archive.keys(start, end), record=None)
+
+
+# How many recent cycles ``recover`` reads for the bodies they name.
+_RECOVER_SCAN = 2_000
+
+
+def unrecorded(
+    archive: RawArchive, cycles: CycleRepository, *, window: timedelta, now: datetime
+) -> list[str]:
+    """Keys of the bodies archived up to ``now`` that no recorded cycle names, oldest
+    first: those received within ``window`` before the newest cycle (before ``now`` when
+    there is none), and after the oldest of the cycles read."""
+    recent = cycles.recent_cycles(_RECOVER_SCAN)
+    start = (recent[0].started_at if recent else now) - window
+    if len(recent) == _RECOVER_SCAN:
+        start = max(start, recent[-1].started_at)
+    named = {c.archive_key for c in recent}
+    return [key for key in archive.keys(start, now) if key not in named]
+
+
+def recover(
+    archive: RawArchive,
+    cycles: CycleRepository,
+    pipeline: Pipeline,
+    *,
+    window: timedelta,
+    now: datetime | None = None,
+) -> RerunSummary:
+    """Process the bodies ``unrecorded`` lists, each as the cycle it was to be."""
+    keys = unrecorded(archive, cycles, window=window, now=now or datetime.now(UTC))
+    return _run(archive, pipeline, keys, record=cycles)
+
+
+def _run(
+    archive: RawArchive, pipeline: Pipeline, keys: list[str], record: CycleRepository | None
+) -> RerunSummary:
     summary = RerunSummary()
-    for key in archive.keys(start, end):
+    for key in keys:
         summary.bodies += 1
         try:
             body = archive.get(key)
@@ -92,7 +131,18 @@ def reprocess(
             log.warning("cannot reprocess %s: %s", key, exc)
             summary.failed.append(key)
             continue
-        summary.add(pipeline.process(body.source, payload, normalise, archive_key=key))
+        cycle_id = "" if record is None else new_cycle_id(body.source, body.received_at)
+        report = pipeline.process(
+            body.source,
+            payload,
+            normalise,
+            cycle_id=cycle_id,
+            archive_key=key,
+            started_at=body.received_at if record is not None else None,
+        )
+        if record is not None and pipeline.cycles is None:
+            record.put_cycle(report)
+        summary.add(report)
     return summary
 
 

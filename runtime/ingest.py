@@ -43,8 +43,10 @@ def build_pipeline(
             stores.legs,
             radius_km=settings.nearest_airport_km,
         ),
-        processed=build_processed_writer(settings),
+        processed=build_processed_writer(settings, stores),
         on_stored=on_stored,
+        cycles=stores.cycles,
+        unit_of_work=stores.unit_of_work,
     )
 
 
@@ -52,13 +54,14 @@ class ProcessingQueue(Protocol):
     def send(self, message: Mapping[str, Any]) -> None: ...
 
 
-def build_processed_writer(settings: Settings) -> ProcessedWriter:
+def build_processed_writer(settings: Settings, stores: Stores | None = None) -> ProcessedWriter:
     sink: ObjectSink = LocalSink(settings.data_dir)
     if settings.s3_raw_bucket:
         from storage.s3 import S3Sink
 
         sink = S3Sink(aws_client(settings, "s3"), settings.s3_raw_bucket)
-    return ProcessedWriter(sink, flush_every_s=settings.parquet_flush_s)
+    staging = None if stores is None else stores.staging
+    return ProcessedWriter(sink, flush_every_s=settings.parquet_flush_s, staging=staging)
 
 
 def build_event_bus(settings: Settings) -> EventBus | None:

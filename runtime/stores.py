@@ -17,6 +17,7 @@ from storage.sqlite import (
     SqliteDeadLetterRepository,
     SqliteFlightRepository,
     SqliteLegRepository,
+    SqliteProcessedStaging,
 )
 from storage.stores import Stores
 
@@ -45,6 +46,8 @@ def _open_sqlite(settings: Settings) -> Stores:
         api_keys=SqliteApiKeyRepository(db),
         archive=_archive(settings),
         backend=db,
+        unit_of_work=db.transaction,
+        staging=SqliteProcessedStaging(db),
     )
 
 

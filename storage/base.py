@@ -7,7 +7,8 @@ Pagination cursors are opaque strings made by ``storage.cursor``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
@@ -79,10 +80,12 @@ class AirportFilter:
 
 @dataclass(frozen=True, slots=True)
 class PutResult:
-    """What a batch put did: new states stored, and states already stored (same key)."""
+    """What a batch put did: new states stored, and states already stored (same key).
+    ``new`` lists the states stored for the first time, when the backend tells them."""
 
     stored: int
     duplicates: int
+    new: Sequence[FlightState] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,11 @@ class ApiKeyRepository(Protocol):
     def get(self, key_id: str) -> ApiKey | None: ...
 
     def list(self) -> list[ApiKey]: ...
+
+
+# Opens a unit of work: the repositories' writes made inside it commit together where the
+# backend can (one SQLite transaction), else each as it is made (DynamoDB).
+UnitOfWork = Callable[[], AbstractContextManager[object]]
 
 
 class CycleRepository(Protocol):

@@ -2,10 +2,17 @@
 
 Layout (the architecture's S3 layout, under the data directory locally):
 ``processed/flights/year=YYYY/month=MM/day=DD/region=NAME/part-HHMMSS-XXXXXXXX.parquet``.
-States are buffered as they are and turned into columns when written, in batches (a
-file per partition per flush) so a day holds hundreds of files, not tens of thousands.
-A crash loses at most one flush interval, which ``flightdata reprocess`` rebuilds from
-the raw archive.
+States are written in batches (a file per partition per flush) so a day holds hundreds of
+files, not tens of thousands. Each stored state is written once: the pipeline adds only the
+states a cycle stored for the first time.
+
+With a ``ProcessedStaging`` (the embedded store) the states wait in the store, staged in
+the transaction of the cycle that stored them, and a flush is claim, write, release: files
+are named by the flush id (``part-<flush id>.parquet``) and written whole (temp file,
+rename), so a flush cut short by a crash is done again at the next flush with the same rows
+under the same names. A crash loses nothing and writes nothing twice. Without one (the AWS
+processor, which flushes after every batch), states are buffered in memory and a crash
+loses what was buffered.
 
 Thread-safe: ``add`` and ``flush`` may be called from different threads.
 """
@@ -13,6 +20,7 @@ Thread-safe: ``add`` and ``flush`` may be called from different threads.
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 import uuid
@@ -86,37 +94,77 @@ class LocalSink:
     def write(self, key: str, data: bytes) -> None:
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
 
 
-class ProcessedWriter:
-    """Buffers states by day and region; ``flush`` writes one Parquet file per partition.
+class ProcessedStaging(Protocol):
+    """Where stored states wait for Parquet, committed with the cycle that stored them."""
 
-    Due every ``flush_every_s``, or sooner once ``max_rows`` are buffered: buffered states
+    def stage(self, states: Sequence[FlightState]) -> None: ...
+
+    def claim(self) -> str | None:
+        """The id of a flush begun and not released, else a new id claiming every staged
+        state; ``None`` when nothing waits."""
+        ...
+
+    def claimed(self, flush_id: str) -> list[FlightState]: ...
+
+    def release(self, flush_id: str) -> None:
+        """Forget the states of ``flush_id``: their files are written."""
+        ...
+
+
+def by_partition(states: Sequence[FlightState]) -> dict[str, list[FlightState]]:
+    groups: dict[str, list[FlightState]] = defaultdict(list)
+    for s in states:
+        groups[partition(s.time, s.region or "unknown")].append(s)
+    return groups
+
+
+class ProcessedWriter:
+    """Writes added states to Parquet, one file per partition per ``flush``.
+
+    Due every ``flush_every_s``, or sooner once ``max_rows`` are added: buffered states
     are objects (about 1 KB each), so a short ingest interval must not hold five minutes
     of them.
     """
 
     def __init__(
-        self, sink: ObjectSink, *, flush_every_s: float = 300.0, max_rows: int = 100_000
+        self,
+        sink: ObjectSink,
+        *,
+        flush_every_s: float = 300.0,
+        max_rows: int = 100_000,
+        staging: ProcessedStaging | None = None,
     ) -> None:
         self.sink = sink
         self.flush_every_s = flush_every_s
         self.max_rows = max_rows
+        self.staging = staging
         self._buffer: dict[str, list[FlightState]] = defaultdict(list)
         self._rows = 0
         self._since = time.monotonic()
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+
+    @property
+    def durable(self) -> bool:
+        """Whether added states are kept by the store (add them in the unit of work that
+        stores them) rather than in memory (add them once stored)."""
+        return self.staging is not None
 
     def add(self, states: Sequence[FlightState]) -> None:
-        groups: dict[tuple[Any, str], list[FlightState]] = defaultdict(list)
-        for s in states:
-            groups[(s.time.astimezone(UTC).date(), s.region or "unknown")].append(s)
+        if self.staging is not None:
+            self.staging.stage(states)
+            with self._lock:
+                self._rows += len(states)
+            return
+        groups = by_partition(states)
         with self._lock:
-            for (_day, region), group in groups.items():
-                self._buffer[partition(group[0].time, region)].extend(group)
+            for prefix, group in groups.items():
+                self._buffer[prefix].extend(group)
             self._rows += len(states)
 
     def due(self) -> bool:
@@ -125,15 +173,25 @@ class ProcessedWriter:
         )
 
     def flush(self) -> list[str]:
-        """Write what is buffered; returns the keys written."""
-        with self._lock:
-            buffer, self._buffer = self._buffer, defaultdict(list)
-            self._rows = 0
-            self._since = time.monotonic()
-        stamp = datetime.now(UTC).strftime("%H%M%S")
+        """Write what was added; returns the keys written."""
+        with self._flushing:
+            with self._lock:
+                buffer, self._buffer = self._buffer, defaultdict(list)
+                self._rows = 0
+                self._since = time.monotonic()
+            if self.staging is None:
+                name = f"{datetime.now(UTC):%H%M%S}-{uuid.uuid4().hex[:8]}"
+                return self._write(buffer, name)
+            keys = []
+            while (flush_id := self.staging.claim()) is not None:
+                keys += self._write(by_partition(self.staging.claimed(flush_id)), flush_id)
+                self.staging.release(flush_id)
+            return keys
+
+    def _write(self, groups: dict[str, list[FlightState]], name: str) -> list[str]:
         keys = []
-        for prefix, states in buffer.items():
-            key = f"{prefix}part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        for prefix, states in groups.items():
+            key = f"{prefix}part-{name}.parquet"
             self.sink.write(key, to_parquet(states))
             keys.append(key)
         return keys

@@ -4,6 +4,7 @@ settings name."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,7 +16,9 @@ from storage.base import (
     DeadLetterRepository,
     FlightRepository,
     LegRepository,
+    UnitOfWork,
 )
+from storage.processed import ProcessedStaging
 from storage.redis import RedisConnection
 from storage.redis.cache import ResponseCache
 from storage.redis.fallback import LiveFirst
@@ -42,6 +45,9 @@ class Stores:
     cache: ResponseCache | None = None
     live: LiveFirst | None = None
     redis: RedisConnection | None = None
+    # An ingest cycle's writes commit in one of these; states wait here for Parquet.
+    unit_of_work: UnitOfWork = nullcontext
+    staging: ProcessedStaging | None = None
 
     def ping(self) -> None:
         self.backend.ping()

@@ -128,7 +128,7 @@ class DynamoFlightRepository:
         ]
         self._dynamo.write(self._names.flights, writes)
         self._latest.remember(written)
-        return PutResult(stored=len(new), duplicates=len(states) - len(new))
+        return PutResult(stored=len(new), duplicates=len(states) - len(new), new=new)
 
     def _expires_at(self, state: FlightState, now: float) -> dict[str, str]:
         return {"N": str(int(max(state.time.timestamp(), now) + self._retention_s))}

@@ -12,6 +12,7 @@ from storage.sqlite.db import SqliteDatabase
 from storage.sqlite.dead_letters import SqliteDeadLetterRepository
 from storage.sqlite.flights import SqliteFlightRepository
 from storage.sqlite.legs import SqliteLegRepository
+from storage.sqlite.processed import SqliteProcessedStaging
 
 __all__ = [
     "SqliteAirportRepository",
@@ -21,4 +22,5 @@ __all__ = [
     "SqliteDeadLetterRepository",
     "SqliteFlightRepository",
     "SqliteLegRepository",
+    "SqliteProcessedStaging",
 ]

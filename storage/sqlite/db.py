@@ -85,6 +85,13 @@ CREATE TABLE IF NOT EXISTS cycles (
     error TEXT, archive_key TEXT
 );
 CREATE INDEX IF NOT EXISTS cycles_started ON cycles (started_at);
+CREATE INDEX IF NOT EXISTS cycles_archive_key ON cycles (archive_key);
+-- States stored but not yet in Parquet (storage.sqlite.processed), staged by the cycle
+-- that stored them; ``flush`` names the Parquet write that claimed them.
+CREATE TABLE IF NOT EXISTS processed_pending (
+    icao24 TEXT NOT NULL, time REAL NOT NULL, flush TEXT, PRIMARY KEY (icao24, time)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS processed_pending_flush ON processed_pending (flush);
 CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, id);
 -- API keys (storage.sqlite.api_keys): the SHA-256 of each key, never the key.
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -110,7 +117,9 @@ class SqliteDatabase:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._write_lock = threading.Lock()
+        # Re-entrant so that a transaction can hold the repositories' own (``transaction``).
+        self._write_lock = threading.RLock()
+        self._depth = 0
         self._reading = 0
         self._reads_done = threading.Condition()
         self._local = threading.local()
@@ -167,8 +176,18 @@ class SqliteDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A transaction opened inside another on the same thread
+        joins it: the repositories' writes of one ingest cycle commit together, or none."""
         with self._write_lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._writer
+                finally:
+                    self._depth -= 1
+                return
             conn = self._writer
+            self._depth = 1
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 yield conn
@@ -181,6 +200,8 @@ class SqliteDatabase:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
 
     def keyset_page(
         self,

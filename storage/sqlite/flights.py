@@ -132,11 +132,18 @@ class SqliteFlightRepository:
     def put_states(self, states: Sequence[FlightState]) -> PutResult:
         rows = [state_row(s) for s in states]
         with self._db.transaction() as conn:
-            before = conn.total_changes
+            # Rowids only grow within a write transaction: the rows above the highest
+            # before the insert are the states this put stored.
+            (top,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM states").fetchone()
             conn.executemany(_PUT_HISTORY, rows)
-            stored = conn.total_changes - before
+            added = set(conn.execute("SELECT icao24, time FROM states WHERE rowid > ?", (top,)))
             conn.executemany(_UPSERT_LATEST, rows)
-        return PutResult(stored=stored, duplicates=len(rows) - stored)
+        new = []
+        for state, row in zip(states, rows, strict=True):
+            if (row[0], row[1]) in added:
+                added.discard((row[0], row[1]))  # a key repeated in the batch: its first state
+                new.append(state)
+        return PutResult(stored=len(new), duplicates=len(rows) - len(new), new=new)
 
     @inline
     def latest(self, icao24: str) -> FlightState | None:

@@ -68,6 +68,18 @@ def test_put_counts_every_state_once(flight_repo: FlightRepository) -> None:
     assert (result.stored, result.duplicates) == (6, 10)
 
 
+def test_put_names_the_states_it_stored_first(flight_repo: FlightRepository) -> None:
+    a, b = make_state("aaaaaa", T0), make_state("bbbbbb", T0)
+    flight_repo.put_states([a])
+    result = flight_repo.put_states([a, b, b, make_state("aaaaaa", T0 + MINUTE)])
+    assert result.new is not None
+    assert sorted((s.icao24, s.time) for s in result.new) == [
+        ("aaaaaa", T0 + MINUTE),
+        ("bbbbbb", T0),
+    ]
+    assert (result.stored, result.duplicates) == (2, 2)
+
+
 def test_put_of_nothing(flight_repo: FlightRepository) -> None:
     result = flight_repo.put_states([])
     assert (result.stored, result.duplicates) == (0, 0)
