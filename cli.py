@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
@@ -72,27 +71,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"data in {settings.data_dir.resolve()}",
         flush=True,
     )
-    if settings.workers == 1:
-        uvicorn.run(
-            "app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            log_config=None,  # uvicorn logs through the root logger: JSON like ours
-            access_log=False,
-            ws_per_message_deflate=settings.ws_compression,
-            ws_max_size=settings.max_body_bytes,  # a WebSocket message is a request body too
-        )
-        return 0
-    ingester = None
-    if settings.ingest:
-        # One ingest loop for all workers, in its own process.
-        ingester = multiprocessing.get_context("spawn").Process(
-            target=_ingest_process, name="flightdata-ingest", daemon=True
-        )
-        ingester.start()
-    try:
+    from runtime.ingest_process import IngestProcess, ingest_command
+
+    # Ingest runs in a process of its own, so that a cycle never stalls the API; the API
+    # processes hear of each cycle through Redis or the shared store.
+    ingester = IngestProcess(ingest_command(settings.interval_s)) if settings.ingest else None
+    with ingester or contextlib.nullcontext():
         uvicorn.run(
             "app:create_worker_app",
             factory=True,
@@ -105,18 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ws_per_message_deflate=settings.ws_compression,
             ws_max_size=settings.max_body_bytes,  # a WebSocket message is a request body too
         )
-    finally:
-        if ingester is not None:
-            ingester.terminate()
-            ingester.join(5)
     return 0
-
-
-def _ingest_process() -> None:
-    settings = Settings.from_env()
-    _setup_logging(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_ingest(settings, once=False))
 
 
 async def _ingest(settings: Settings, *, once: bool) -> int:
@@ -480,8 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from runtime.process import tune_gc
+    from runtime.process import limit_malloc_arenas, tune_gc
 
+    limit_malloc_arenas()
     tune_gc()
     args = build_parser().parse_args(argv)
     try:

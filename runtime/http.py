@@ -34,6 +34,7 @@ from api import STATIC_DIR, dashboard, opensky, readsb, rest
 from api.compression import GzipWhenAccepted
 from api.graphql_post import GraphQLPost
 from config import Settings
+from domain.cycle import CycleReport
 from domain.events import InProcessBus
 from ingestion.loop import IngestLoop
 from ingestion.reference import seed_airports
@@ -43,7 +44,7 @@ from observability.middleware import RequestIdMiddleware
 from resolvers.root import build_schema
 from runtime.ingest import build_event_bus, build_ingest_loop
 from runtime.live import build_broadcaster, build_hub, publisher
-from runtime.process import tune_gc
+from runtime.process import limit_malloc_arenas, tune_gc
 from runtime.stores import open_stores
 from schema import mask_errors
 from schema.context import Context, make_loaders
@@ -154,8 +155,8 @@ def _healthz(runtime: Runtime) -> Any:
         body["newest_state_age_s"] = (
             None if newest is None else round((datetime.now(UTC) - newest).total_seconds(), 1)
         )
-        if runtime.ingest is not None and runtime.ingest.reports:
-            last = runtime.ingest.reports[-1]
+        last = await _last_cycle(runtime)
+        if last is not None:
             body["last_cycle"] = {
                 "source": last.source,
                 "finished_at": last.finished_at.isoformat() if last.finished_at else None,
@@ -166,6 +167,17 @@ def _healthz(runtime: Runtime) -> Any:
         return JSONResponse(body)
 
     return healthz
+
+
+async def _last_cycle(runtime: Runtime) -> CycleReport | None:
+    """This process's last cycle, or the store's newest when another process ingests."""
+    if runtime.ingest is not None:
+        return runtime.ingest.reports[-1] if runtime.ingest.reports else None
+    try:
+        recent = await offload(runtime.stores.cycles.recent_cycles, 1)
+    except StoreUnavailable:
+        return None
+    return recent[0] if recent else None
 
 
 def _ping_and_newest(stores: Stores) -> datetime | None:
@@ -284,6 +296,7 @@ def create_worker_app() -> Starlette:
     """The app of one API worker in a multi-worker ``serve``: it serves, it does not ingest."""
     settings = Settings.from_env()
     bootstrap.for_process(settings)  # a spawned worker does not inherit the CLI's logging
+    limit_malloc_arenas()
     app = create_app(settings, ingest=False)
     tune_gc()  # nor its collector settings
     return app
