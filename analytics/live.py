@@ -8,6 +8,8 @@ the partition columns ``year``, ``month`` and ``day``.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +50,36 @@ def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
     newest, since = live_since(flights, live_window_s)
     states = flights.all_latest(FlightFilter(since=since))
     return LiveSnapshot(as_of=newest, since=since, total=len(states), table=states_table(states))
+
+
+class LiveSnapshots:
+    """The live snapshot of one repository, read again only when the store's newest contact
+    has moved (the next cycle stored states) or after ``max_age_s``: one read of every live
+    state per cycle and process instead of one per request, as the response cache keys its
+    live answers by the newest contact.
+
+    Thread-safe: one caller reads a new snapshot while the others wait for it.
+    """
+
+    def __init__(
+        self, flights: FlightRepository, live_window_s: float, max_age_s: float = 30.0
+    ) -> None:
+        self.flights = flights
+        self.live_window_s = live_window_s
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._last: LiveSnapshot | None = None
+        self._read_at = 0.0
+
+    def get(self) -> LiveSnapshot:
+        newest = self.flights.newest_contact()
+        with self._lock:
+            last = self._last
+            fresh = time.monotonic() - self._read_at < self.max_age_s
+            if last is None or last.as_of != newest or not fresh:
+                self._read_at = time.monotonic()
+                last = self._last = snapshot(self.flights, self.live_window_s)
+            return last
 
 
 def states_table(states: Sequence[FlightState]) -> Any:

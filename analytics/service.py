@@ -26,15 +26,15 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from analytics import flights, quality, traffic
 from analytics.daily import DailyDocuments
 from analytics.engine import FlightsEngine
 from analytics.files import ProcessedFiles, object_store, processed_files
-from analytics.live import LiveSnapshot, snapshot
+from analytics.live import LiveSnapshot, LiveSnapshots
 from analytics.params import Window
 from analytics.results import (
     SUMMARY_BUCKET_M,
@@ -89,6 +89,7 @@ class AnalyticsService:
         engine: FlightsEngine | None = None,
         cache: Cache | None = None,
         now: datetime | None = None,
+        snapshots: LiveSnapshots | None = None,
     ) -> None:
         self.flights = flights
         self.legs = legs
@@ -99,6 +100,7 @@ class AnalyticsService:
         self.engine = engine or FlightsEngine()
         self.cache = cache
         self.now = now or _now()
+        self.snapshots = snapshots or LiveSnapshots(flights, live_window_s)
         self._lock = threading.Lock()
         self._as_of: tuple[datetime | None] | None = None
         self._live: LiveSnapshot | None = None
@@ -284,7 +286,7 @@ class AnalyticsService:
         """The live states, read once per service."""
         with self._lock:
             if self._live is None:
-                self._live = snapshot(self.flights, self.live_window_s)
+                self._live = self.snapshots.get()
             return self._live
 
     def _one_past_day(self, window: Window) -> date | None:
@@ -332,6 +334,13 @@ def _files(settings: Settings) -> tuple[ProcessedFiles, DailyDocuments]:
     return processed_files(settings), DailyDocuments(object_store(settings))
 
 
+@functools.lru_cache(maxsize=8)
+def _snapshots(flights: Hashable, live_window_s: float) -> LiveSnapshots:
+    """One per process and repository (each is hashed by identity): the live states are
+    read once per cycle, not once per request."""
+    return LiveSnapshots(cast(FlightRepository, flights), live_window_s)
+
+
 def build_service(stores: Stores, settings: Settings) -> AnalyticsService:
     """The service for one request over ``stores``."""
     processed, documents = _files(settings)
@@ -343,4 +352,5 @@ def build_service(stores: Stores, settings: Settings) -> AnalyticsService:
         documents=documents,
         live_window_s=settings.live_window_s,
         cache=stores.cache,
+        snapshots=_snapshots(cast(Hashable, stores.flights), settings.live_window_s),
     )

@@ -1,0 +1,33 @@
+"""The live snapshot is read again when a cycle stored newer states, and reused until then."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from analytics.live import LiveSnapshots
+from config import Settings
+from runtime.stores import open_stores
+from testkit import T0, make_state
+
+
+def test_a_snapshot_is_reused_until_the_newest_contact_moves(tmp_path: Path) -> None:
+    with open_stores(Settings.from_env({}, data_dir=tmp_path)) as stores:
+        stores.flights.put_states([make_state("aaa111"), make_state("bbb222")])
+        snapshots = LiveSnapshots(stores.flights, live_window_s=300)
+        first = snapshots.get()
+        assert snapshots.get() is first
+        assert (first.total, first.as_of) == (2, T0)
+
+        later = T0 + timedelta(seconds=5)
+        stores.flights.put_states([make_state("aaa111", later), make_state("ccc333", later)])
+        second = snapshots.get()
+    assert (second.total, second.as_of) == (3, later)
+    assert sorted(second.table.column("icao24").to_pylist()) == ["aaa111", "bbb222", "ccc333"]
+
+
+def test_a_snapshot_older_than_its_age_is_read_again(tmp_path: Path) -> None:
+    with open_stores(Settings.from_env({}, data_dir=tmp_path)) as stores:
+        stores.flights.put_states([make_state("aaa111")])
+        snapshots = LiveSnapshots(stores.flights, live_window_s=300, max_age_s=0)
+        assert snapshots.get() is not snapshots.get()
