@@ -34,6 +34,7 @@ from observability.context import CYCLE_ID
 from storage.archive import RawArchive
 from storage.base import CycleRepository, DeadLetter, StoreUnavailable
 from storage.offload import offload
+from storage.retention import FileRetention
 
 log = logging.getLogger(__name__)
 _PRUNE_EVERY_S = 600.0
@@ -69,6 +70,7 @@ class IngestLoop:
         keep_reports: int = 100,
         dead_letter_retention: timedelta = timedelta(days=30),
         recover_window: timedelta = timedelta(hours=1),
+        retention: FileRetention | None = None,
     ) -> None:
         self.source = source
         self.pipeline = pipeline
@@ -76,6 +78,7 @@ class IngestLoop:
         self.history = history
         self.dead_letter_retention = dead_letter_retention
         self.recover_window = recover_window
+        self.retention = retention
         self.archive = archive
         self.cycles = cycles
         self.events = events
@@ -235,6 +238,7 @@ class IngestLoop:
         if time.monotonic() - self._last_prune < _PRUNE_EVERY_S:
             return
         self._last_prune = time.monotonic()
+        await self._prune_files()
         try:
             # History is measured back from the newest state, not from the clock, so that
             # ingesting an old recording (file:PATH) does not prune what it just stored.
@@ -250,6 +254,19 @@ class IngestLoop:
             return
         if removed or letters:
             log.info("pruned %d states and %d dead letters", removed, letters)
+
+    async def _prune_files(self) -> None:
+        """Delete local raw bodies and Parquet older than their retention."""
+        if self.retention is None:
+            return
+        try:
+            newest = await offload(self.pipeline.flights.newest_contact)
+            bodies, files = await offload(self.retention.prune, datetime.now(UTC), newest)
+        except (OSError, StoreUnavailable) as exc:
+            log.warning("pruning local files failed: %s", exc)
+            return
+        if bodies or files:
+            log.info("pruned %d raw bodies and %d Parquet files", bodies, files)
 
     def _maybe_health_check(self, report: CycleReport) -> None:
         if self.events is None or time.monotonic() - self._last_health < _HEALTH_EVERY_S:

@@ -19,8 +19,10 @@ from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline, RetryPolicy, StoredHook
 from ingestion.sources import build_source
 from ingestion.validate import Rules
+from storage.archive import LocalArchive
 from storage.aws import aws_client
 from storage.processed import LocalSink, ObjectSink, ProcessedWriter
+from storage.retention import FileRetention
 from storage.stores import Stores
 
 
@@ -112,4 +114,19 @@ def build_ingest_loop(
         archive=stores.archive,
         cycles=stores.cycles,
         events=events,
+        retention=build_retention(settings, stores),
+    )
+
+
+def build_retention(settings: Settings, stores: Stores) -> FileRetention | None:
+    """Retention of the local raw archive and Parquet; ``None`` when both are on S3."""
+    archive = stores.archive if isinstance(stores.archive, LocalArchive) else None
+    processed = None if settings.s3_raw_bucket else settings.data_dir
+    if archive is None and processed is None:
+        return None
+    return FileRetention(
+        archive,
+        processed,
+        raw=timedelta(days=settings.raw_days),
+        processed=timedelta(days=settings.processed_days),
     )

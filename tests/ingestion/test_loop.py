@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from config import Settings
 from ingestion.loop import IngestLoop
 from ingestion.pipeline import Pipeline
 from ingestion.sources import FileSource
+from runtime.stores import open_stores
+from storage.archive import LocalArchive
+from storage.retention import FileRetention
 from storage.stores import Stores
 from testkit import FIXTURES, make_state
 
@@ -137,3 +141,22 @@ def test_history_is_pruned_back_from_the_newest_state(stores: Stores) -> None:
     assert stores.flights.latest("51116f") is not None
     assert stores.flights.latest("abcdef") is None
     assert stores.flights.tracks(["abcdef"], old.time, old.time) == {"abcdef": []}
+
+
+def test_the_loop_prunes_local_files_past_their_retention(settings: Settings) -> None:
+    stores = open_stores(settings)
+    archive = LocalArchive(settings.data_dir)
+    old = archive.put(b"{}", source="file", received_at=datetime.now(UTC) - timedelta(days=3))
+    loop = IngestLoop(
+        FileSource(ALPS),
+        Pipeline(stores.flights, stores.dead_letters),
+        interval_s=60.0,
+        history=timedelta(hours=6),
+        archive=archive,
+        retention=FileRetention(archive, settings.data_dir, timedelta(days=1), timedelta(7)),
+    )
+    report = asyncio.run(loop.run_once())
+
+    assert report.archive_key is not None
+    assert not (settings.data_dir / old).exists()
+    assert (settings.data_dir / report.archive_key).exists()
