@@ -55,6 +55,7 @@ from security.websocket import admit_connection, admit_operation
 from storage.base import StoreUnavailable
 from storage.offload import offload
 from storage.stores import Stores
+from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 
 log = logging.getLogger("flightdata")
 
@@ -86,6 +87,10 @@ class Runtime:
 
 
 class FlightGraphQL(GraphQL[Context, None]):
+    # Each WebSocket message is checked before Strawberry reads it (subscriptions.protocols).
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         schema = build_schema(QueryLimits.from_settings(runtime.settings))
         gate = runtime.security.gate if runtime.security else None
