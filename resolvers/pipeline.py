@@ -7,10 +7,8 @@ from strawberry.types import Info
 from domain import InvalidArgument
 from schema import arguments
 from schema.context import Context
-from schema.pipeline import DeadLetterConnection, PipelineStatus, reason_counts
+from schema.pipeline import MAX_CYCLES, DeadLetterConnection, PipelineStatus, reason_counts
 from storage.offload import offload
-
-MAX_CYCLES = 1000
 
 
 async def pipeline_status(info: Info[Context, None]) -> PipelineStatus:

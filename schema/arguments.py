@@ -16,6 +16,13 @@ def page_size(first: int, maximum: int) -> int:
     return first
 
 
+def count(name: str, value: int, maximum: int) -> int:
+    """A number of items asked for: 1 to ``maximum``."""
+    if not 1 <= value <= maximum:
+        raise InvalidArgument(f"{name} must be between 1 and {maximum}, got {value}", value=value)
+    return value
+
+
 def icao24(value: str) -> str:
     try:
         return normalise_icao24(value)

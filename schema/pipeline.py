@@ -9,9 +9,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.cycle import CycleReport
+from schema import arguments
 from schema.pagination import PageInfo
 from storage.base import DeadLetter as DeadLetterRecord
 from storage.base import Page
+
+# The most cycles ``cycles(last:)`` lists; the resolver reads this many reports.
+MAX_CYCLES = 1000
 
 
 @strawberry.type
@@ -118,4 +122,5 @@ class PipelineStatus:
 
     @strawberry.field(description="The most recent cycles, newest first.")
     def cycles(self, last: int = 10) -> list[Cycle]:
-        return [Cycle.from_report(r) for r in self.cycle_reports[: max(0, last)]]
+        arguments.count("last", last, MAX_CYCLES)
+        return [Cycle.from_report(r) for r in self.cycle_reports[:last]]
