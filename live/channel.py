@@ -4,6 +4,12 @@
 ``RedisCycleChannel`` carries updates between processes over Redis pub/sub. Both take
 ``publish`` from any thread (the ingest pipeline runs in a worker thread) and hand updates
 to listeners on their event loop.
+
+Both number what they publish (``Numbering``) and check the numbers of what they hand
+over (``Continuity``). A listener that missed an update, because Redis was unreachable or
+hung when it was published or because the listener fell behind, calls ``on_subscribed``
+again before handing over the next one: what follows does not continue what came before,
+and the listener's owner should resend the current state, as after a resubscription.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Protocol
 
 from domain import FlightState
 from domain.cycle import CycleReport
-from live.cycle_update import CycleUpdate
+from live.cycle_update import Continuity, CycleUpdate, Numbering
 from storage.base import StoreUnavailable, live_states
 from storage.offload import offload
 from storage.redis.pubsub import RedisBroadcaster
@@ -36,15 +42,18 @@ class Broadcaster(Protocol):
 
 class InProcessBroadcaster:
     """Listeners are asyncio queues on their own loops; an update is handed over, not
-    copied. A listener that fell far behind loses its oldest updates, counted in ``lost``."""
+    copied. A listener that fell far behind loses its oldest updates, counted in ``lost``
+    (and resynced, as every gap)."""
 
     def __init__(self, backlog: int = 8) -> None:
         self._backlog = backlog
         self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[CycleUpdate]]] = []
         self._lock = threading.Lock()
+        self._number = Numbering()
         self.lost = 0
 
     def publish(self, update: CycleUpdate) -> None:
+        update = self._number(update)
         with self._lock:
             listeners = list(self._listeners)
         for loop, queue in listeners:
@@ -68,8 +77,11 @@ class InProcessBroadcaster:
         try:
             if on_subscribed is not None:
                 on_subscribed()
+            continuity = Continuity()
             while True:
-                yield await entry[1].get()
+                update = await entry[1].get()
+                _check(continuity, update, on_subscribed)
+                yield update
         finally:
             with self._lock:
                 self._listeners.remove(entry)
@@ -78,14 +90,18 @@ class InProcessBroadcaster:
 class RedisCycleChannel:
     """Updates over Redis pub/sub (channel ``flightdata:cycles``), one message per cycle.
 
-    Publishing while Redis is down logs and drops the update: subscribers miss a cycle,
-    the ingest does not stop. A message this code cannot read is logged and skipped.
+    Publishing while Redis is down or hung fails within the client's socket timeout and
+    logs: the ingest does not stop, and the update's number is spent, so every listener
+    sees the gap at the next update it gets and resyncs its subscribers. A message this
+    code cannot read is logged and skipped (a gap too, when a later one is read).
     """
 
     def __init__(self, channel: RedisBroadcaster) -> None:
         self.channel = channel
+        self._number = Numbering()
 
     def publish(self, update: CycleUpdate) -> None:
+        update = self._number(update)
         try:
             self.channel.publish(update.encode())
         except StoreUnavailable as exc:
@@ -94,11 +110,21 @@ class RedisCycleChannel:
     async def listen(
         self, *, on_subscribed: Callable[[], None] | None = None
     ) -> AsyncIterator[CycleUpdate]:
-        async for message in self.channel.listen(on_subscribed=on_subscribed):
+        continuity = Continuity()
+
+        def subscribed() -> None:
+            continuity.restart()
+            if on_subscribed is not None:
+                on_subscribed()
+
+        async for message in self.channel.listen(on_subscribed=subscribed):
             try:
-                yield CycleUpdate.decode(message)
+                update = CycleUpdate.decode(message)
             except ValueError as exc:
                 log.warning("skipping a message on %s: %s", self.channel.channel, exc)
+                continue
+            _check(continuity, update, on_subscribed)
+            yield update
 
 
 class StorePolling:
@@ -148,6 +174,15 @@ class StorePolling:
     def _newest_cycle(self) -> CycleReport | None:
         recent = self._stores.cycles.recent_cycles(1)
         return recent[0] if recent else None
+
+
+def _check(
+    continuity: Continuity, update: CycleUpdate, on_subscribed: Callable[[], None] | None
+) -> None:
+    if not continuity.follows(update):
+        log.warning("cycle updates were missed before %s; resyncing", update.cycle_id)
+        if on_subscribed is not None:
+            on_subscribed()
 
 
 def live_states_of(stores: Stores, live_window_s: float) -> Callable[[], list[FlightState]]:

@@ -143,23 +143,29 @@ class UpdateHub:
                 task.cancel()
 
     def _subscribed(self) -> None:
+        """The channel subscribed; from the second call on, it resubscribed or missed
+        updates. Every subscriber is then told to resync before any update that follows,
+        and ``ready`` waits for the current states read again from the store."""
         self._listening += 1
-        task = asyncio.get_running_loop().create_task(self._reload(resync=self._listening > 1))
+        if self._listening > 1:
+            log.info(
+                "cycle updates may be missing; resyncing %d subscribers", len(self.subscribers)
+            )
+            self.ready.clear()
+            now = datetime.now(UTC)
+            for sub in self.subscribers:
+                sub.offer(Batch(self.last_cycle_id or "", now, [], [], now, resync=True))
+        task = asyncio.get_running_loop().create_task(self._reload())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reload(self, *, resync: bool) -> None:
+    async def _reload(self) -> None:
         if self._load_current is not None:
             try:
                 self._merge(await offload(self._load_current))
             except Exception:  # the store is down: live updates still flow
                 log.exception("reading the current states for live updates failed")
         self.ready.set()
-        if resync:
-            log.info("cycle channel back; resyncing %d subscribers", len(self.subscribers))
-            now = datetime.now(UTC)
-            for sub in self.subscribers:
-                sub.offer(Batch(self.last_cycle_id or "", now, [], [], now, resync=True))
 
     def _merge(self, states: Iterable[FlightState]) -> None:
         current = self._current

@@ -18,7 +18,7 @@ channel ``flightdata:cycles`` (``pubsub.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
 import redis
@@ -57,6 +57,8 @@ class RedisConnection(RedisClient, Protocol):
 
 class AsyncPubSub(Protocol):
     async def subscribe(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def ping(self, message: Any = None) -> Awaitable[Any]: ...
 
     async def get_message(
         self, ignore_subscribe_messages: bool = False, timeout: float | None = 0.0

@@ -4,6 +4,9 @@ Channel ``flightdata:cycles`` (Redis pub/sub, not a stream): a message reaches t
 processes subscribed at that moment and no others. A listener that lost its connection
 misses what was published until it resubscribed; ``on_subscribed`` tells it when it is
 back, so that it can resend the current state to its clients instead of a missed delta.
+A server that keeps the connection open but stops answering (hung, or the connection
+half-open) is found by a ``PING`` after ``silence_s`` without a message: no answer
+within ``answer_s`` counts as a lost connection.
 Messages are opaque bytes; their format belongs to the subscriptions code.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -43,11 +47,15 @@ class RedisBroadcaster:
         *,
         aclient: AsyncRedisClient | None = None,
         backoff_s: tuple[float, float] = (0.1, 5.0),
+        silence_s: float = 5.0,
+        answer_s: float = 2.0,
     ) -> None:
         self._client = client
         self._aclient = aclient
         self.channel = channel
         self._backoff = backoff_s
+        self._silence_s = silence_s
+        self._answer_s = answer_s
         self.reconnects = 0
 
     def publish(self, message: bytes) -> int:
@@ -72,10 +80,20 @@ class RedisBroadcaster:
             pubsub = self._aclient.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
+                heard, pinged = time.monotonic(), False
                 while True:
-                    message = await pubsub.get_message(timeout=_POLL_S)
+                    silent = time.monotonic() - heard
+                    if silent >= self._silence_s + self._answer_s:
+                        raise ConnectionError(f"no answer from Redis for {silent:.1f} s")
+                    if silent >= self._silence_s and not pinged:
+                        await pubsub.ping()
+                        pinged = True
+                    deadline = self._silence_s + (self._answer_s if pinged else 0.0)
+                    wait = min(_POLL_S, max(deadline - silent, 0.01))
+                    message = await pubsub.get_message(timeout=wait)
                     if message is None:
                         continue
+                    heard, pinged = time.monotonic(), False
                     if message["type"] == "message":
                         yield message["data"]
                     elif message["type"] == "subscribe":  # confirmed: from now on, nothing lost

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from domain import FlightPhase
-from live.cycle_update import CycleUpdate
+from live.cycle_update import Continuity, CycleUpdate, Numbering
 from testkit import T0, make_state
 
 
@@ -52,3 +52,39 @@ def test_an_empty_cycle_is_an_update_too() -> None:
 def test_a_message_that_is_not_an_update_is_a_value_error(message: bytes) -> None:
     with pytest.raises(ValueError, match="update"):
         CycleUpdate.decode(message)
+
+
+def test_a_channel_numbers_its_updates_and_the_numbers_cross_the_wire() -> None:
+    number, other = Numbering(), Numbering()
+    first, second = number(CycleUpdate("a", T0, [])), number(CycleUpdate("b", T0, []))
+
+    assert (first.seq, second.seq) == (0, 1)
+    assert first.origin == second.origin != other(CycleUpdate("c", T0, [])).origin
+    back = CycleUpdate.decode(second.encode())
+    assert (back.origin, back.seq) == (second.origin, 1)
+
+
+def test_an_update_from_before_the_numbering_reads_as_unnumbered() -> None:
+    old = b'{"v": 1, "cycle_id": "c", "at": 0, "published_at": 0, "states": []}'
+    back = CycleUpdate.decode(old)
+
+    assert (back.origin, back.seq) == ("", 0)
+    assert Continuity().follows(back)
+
+
+def test_continuity_sees_a_skipped_number_and_a_new_publisher() -> None:
+    number = Numbering()
+    updates = [number(CycleUpdate(f"c{n}", T0, [])) for n in range(4)]
+    continuity = Continuity()
+
+    assert continuity.follows(updates[1])  # the first after subscribing starts the count
+    assert continuity.follows(updates[2])
+    restarted = Numbering()(CycleUpdate("r", T0, []))
+    assert not continuity.follows(restarted)
+    assert continuity.follows(updates[3])
+    skipped = number(CycleUpdate("lost", T0, []))
+    assert not continuity.follows(number(CycleUpdate("next", T0, [])))
+    assert skipped.seq == 4
+
+    continuity.restart()
+    assert continuity.follows(number(CycleUpdate("after", T0, [])))

@@ -131,11 +131,11 @@ def test_after_the_channel_reconnects_subscribers_are_told_to_resync() -> None:
         with hub.subscribe(EUROPE) as sub:
             async with _running(hub):
                 batches = [await asyncio.wait_for(sub.next(), 5) for _ in range(3)]
-        # The resync comes once the current states are reloaded, after what was in flight.
+        # The resync comes before anything received after the reconnection.
         assert [(b.cycle_id, b.resync) for b in batches] == [
             ("cycle-1", False),
+            ("cycle-1", True),
             ("cycle-3", False),
-            ("cycle-3", True),
         ]
 
     asyncio.run(run())

@@ -1,0 +1,181 @@
+"""No silent gaps: an update that never reached a hub, because the listener fell behind or
+Redis hung while it was published, makes every subscriber resync before what follows.
+The Redis tests stop and continue a redis-server of their own (SIGSTOP, SIGCONT)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+
+from devtools.redis_server import RedisServer, start
+from domain import BoundingBox
+from live.channel import InProcessBroadcaster, RedisCycleChannel
+from live.cycle_update import CycleUpdate
+from live.filtering import UpdateFilter
+from live.subscribers import Batch, Subscriber, UpdateHub
+from storage.redis import connect, connect_async
+from storage.redis.pubsub import RedisBroadcaster
+from testkit import T0, make_state
+
+EUROPE = UpdateFilter(bbox=BoundingBox(35, -10, 70, 30))
+CYCLE_S = 0.2  # the publisher's pace: a hang of HANG_S misses several cycles
+HANG_S = 2.0
+
+
+def _cycle(n: int) -> CycleUpdate:
+    at = T0 + timedelta(seconds=10 * n)
+    state = make_state("aaaaaa", time=at, latitude=48.0 + n / 100, longitude=2.0)
+    return CycleUpdate(f"cycle-{n}", at, [state])
+
+
+def _silent_gaps(batches: list[Batch]) -> list[str]:
+    """Cycles a subscriber neither got nor was told it missed (by a resync or a drop
+    count) before the next cycle it got."""
+    gaps, expected, told = [], 1, False
+    for batch in batches:
+        if batch.resync or batch.dropped:
+            told = True
+        if batch.resync:
+            continue
+        n = int(batch.cycle_id.removeprefix("cycle-"))
+        if n > expected and not told:
+            gaps += [f"cycle-{m}" for m in range(expected, n)]
+        expected, told = max(expected, n + 1), False
+    return gaps
+
+
+def _number(batch: Batch) -> int:
+    return int(batch.cycle_id.removeprefix("cycle-"))
+
+
+async def _drain(sub: Subscriber, until_cycle: str, timeout: float = 15.0) -> list[Batch]:
+    """Batches up to the one of ``until_cycle``, or of a later cycle."""
+    batches: list[Batch] = []
+    last = int(until_cycle.removeprefix("cycle-"))
+    while not batches or batches[-1].resync or _number(batches[-1]) < last:
+        batches.append(await asyncio.wait_for(sub.next(), timeout))
+    return batches
+
+
+@contextlib.asynccontextmanager
+async def _running(hub: UpdateHub) -> AsyncIterator[UpdateHub]:
+    task = asyncio.create_task(hub.run())
+    try:
+        await asyncio.wait_for(hub.ready.wait(), 10)
+        yield hub
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def test_a_listener_that_fell_behind_resyncs_its_subscribers() -> None:
+    async def run() -> list[Batch]:
+        broadcaster = InProcessBroadcaster(backlog=4)
+        async with _running(UpdateHub(broadcaster, live_window_s=3600)) as hub:
+            with hub.subscribe(EUROPE) as sub:
+                broadcaster.publish(_cycle(1))
+                batches = await _drain(sub, "cycle-1")
+                # Published faster than the hub's loop takes them: all are offered to its
+                # queue before it reads one, and the oldest are lost.
+                for n in range(2, 12):
+                    broadcaster.publish(_cycle(n))
+                batches += await _drain(sub, "cycle-11")
+                assert broadcaster.lost == 6
+                return batches
+
+    batches = asyncio.run(run())
+    assert [(b.cycle_id, b.resync) for b in batches] == [
+        ("cycle-1", False),
+        ("cycle-1", True),
+        *((f"cycle-{n}", False) for n in range(8, 12)),
+    ]
+    assert _silent_gaps(batches) == []
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A server only this test stops: the shared one keeps serving the other tests."""
+    server = start()
+    try:
+        yield server
+    finally:
+        _continue(server)
+        server.stop()
+
+
+def _stop(server: RedisServer) -> None:
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)
+
+
+def _continue(server: RedisServer) -> None:
+    if server.process is not None and server.process.poll() is None:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
+async def _through_a_hang(server: RedisServer, *, silence_s: float) -> tuple[list[Batch], int]:
+    """Cycle 1, then Redis hung while cycles 2.. are published, then cycles until one
+    reaches the subscriber: what it got, and how often the listener reconnected."""
+    aclient = connect_async(server.url())
+    publishing = connect(server.url())
+    listener = RedisBroadcaster(
+        connect(server.url()), aclient=aclient, silence_s=silence_s, answer_s=0.5
+    )
+    publisher = RedisCycleChannel(RedisBroadcaster(publishing))
+    try:
+        async with _running(UpdateHub(RedisCycleChannel(listener), live_window_s=3600)) as hub:
+            with hub.subscribe(EUROPE) as sub:
+                await asyncio.to_thread(publisher.publish, _cycle(1))
+                batches = await _drain(sub, "cycle-1")
+                _stop(server)
+                n = 1
+                try:
+                    for _ in range(int(HANG_S / CYCLE_S)):
+                        n += 1
+                        await asyncio.to_thread(publisher.publish, _cycle(n))
+                        await asyncio.sleep(CYCLE_S)
+                finally:
+                    _continue(server)
+
+                async def publish_on(n: int) -> None:
+                    while True:
+                        n += 1
+                        await asyncio.to_thread(publisher.publish, _cycle(n))
+                        await asyncio.sleep(CYCLE_S)
+
+                publishing_on = asyncio.create_task(publish_on(n))
+                try:
+                    batches += await _drain(sub, f"cycle-{n + 1}")
+                finally:
+                    publishing_on.cancel()
+                return batches, listener.reconnects
+    finally:
+        await aclient.aclose()
+        publishing.close()
+
+
+def test_cycles_lost_while_redis_hung_are_never_a_silent_gap(own_redis: RedisServer) -> None:
+    """The hang is shorter than the listener's health check: the listener stays subscribed
+    and sees the numbers the failed publications spent."""
+    batches, reconnects = asyncio.run(_through_a_hang(own_redis, silence_s=60))
+
+    assert reconnects == 0
+    assert any(b.resync for b in batches)
+    assert _silent_gaps(batches) == []
+
+
+def test_a_listener_that_hears_nothing_from_a_hung_redis_resubscribes_and_resyncs(
+    own_redis: RedisServer,
+) -> None:
+    batches, reconnects = asyncio.run(_through_a_hang(own_redis, silence_s=0.3))
+
+    assert reconnects >= 1
+    assert any(b.resync for b in batches)
+    assert _silent_gaps(batches) == []
