@@ -35,7 +35,7 @@ async def flights(
         callsign_prefix=callsign_prefix,
         origin_country=origin_country,
         on_ground=on_ground,
-        since=since,
+        since=arguments.aware("since", since),
     )
     page = await offload(
         _live_page, ctx.stores.flights, flt, ctx.settings.live_window_s, first, after

@@ -32,6 +32,13 @@ def icao24(value: str) -> str:
         ) from exc
 
 
+def aware(name: str, value: datetime | None) -> datetime | None:
+    """``value``, which must name its time zone (a time without one is ambiguous)."""
+    if value is not None and value.tzinfo is None:
+        raise InvalidArgument(f"{name} must include a time zone, e.g. 2024-01-15T14:00:00Z")
+    return value
+
+
 DEFAULT_TRACK_WINDOW = timedelta(hours=1)
 MAX_TRACK_WINDOW = timedelta(days=2)
 
@@ -40,15 +47,20 @@ def track_window(
     start: datetime | None, end: datetime | None, *, reference: datetime
 ) -> tuple[datetime, datetime]:
     """The ``[start, end]`` of a track; by default the hour up to ``reference``."""
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidArgument(f"{name} must include a time zone, e.g. 2024-01-15T14:00:00Z")
-    window_end = end or (start + DEFAULT_TRACK_WINDOW if start else reference)
-    window_start = start or window_end - DEFAULT_TRACK_WINDOW
+    aware("start", start)
+    aware("end", end)
+    try:
+        window_end = end or (start + DEFAULT_TRACK_WINDOW if start else reference)
+        window_start = start or window_end - DEFAULT_TRACK_WINDOW
+        in_utc = window_start.astimezone(UTC), window_end.astimezone(UTC)
+    except OverflowError as exc:  # before 0001-01-01 or after 9999-12-31 in UTC
+        raise InvalidArgument(
+            "a track's start and end must lie between 0001-01-01 and 9999-12-31 (UTC)"
+        ) from exc
     if window_start > window_end:
         raise InvalidArgument(
             f"start ({window_start.isoformat()}) must not be after end ({window_end.isoformat()})"
         )
     if window_end - window_start > MAX_TRACK_WINDOW:
         raise InvalidArgument(f"a track spans at most {MAX_TRACK_WINDOW}; narrow start and end")
-    return window_start.astimezone(UTC), window_end.astimezone(UTC)
+    return in_utc

@@ -176,6 +176,13 @@ def test_since_in_the_future_matches_nothing(replay_world: ReplayWorld) -> None:
     assert body["data"]["flights"] == {"totalCount": 0, "nodes": []}
 
 
+@pytest.mark.parametrize("since", ["2020-01-01T00:00:00", "2020-01-01"])
+def test_since_names_its_time_zone(replay_world: ReplayWorld, since: str) -> None:
+    body = replay_world.query("query ($s: DateTime) { flights(since: $s) { totalCount } }", s=since)
+
+    assert error_of(body) == "since must include a time zone, e.g. 2024-01-15T14:00:00Z"
+
+
 def test_since_keeps_recent_contacts(
     replay_world: ReplayWorld, everything: list[dict[str, Any]]
 ) -> None:
@@ -332,6 +339,14 @@ def test_track_window_arguments(
     assert error_of(body) == "a track spans at most 2 days, 0:00:00; narrow start and end"
     body = replay_world.query(query, id=target["icao24"], s="2024-01-01T00:00:00")
     assert error_of(body) == "start must include a time zone, e.g. 2024-01-15T14:00:00Z"
+    outside = "a track's start and end must lie between 0001-01-01 and 9999-12-31 (UTC)"
+    for edge in (
+        {"s": "9999-12-31T23:30:00Z"},  # its default hour ends after 9999
+        {"e": "0001-01-01T00:30:00Z"},
+        {"s": "0001-01-01T00:00:00+01:00"},
+        {"e": "9999-12-31T23:00:00-02:00"},
+    ):
+        assert error_of(replay_world.query(query, id=target["icao24"], **edge)) == outside
 
 
 def test_nested_fields_are_batched_per_request(
