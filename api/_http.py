@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -73,16 +74,23 @@ def number(params: QueryParams, name: str) -> float | None:
     return value
 
 
-def integer(params: QueryParams, name: str, *, minimum: int | None = None) -> int | None:
+# ASCII digits that fit 64 bits: int() also takes "1_000" and digits of other scripts.
+_WHOLE = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def integer(
+    params: QueryParams, name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
     raw = single(params, name)
     if raw is None:
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise InvalidArgument(f"{name} must be a whole number, got {raw!r}", value=raw) from None
+    if _WHOLE.fullmatch(raw.strip()) is None:
+        raise InvalidArgument(f"{name} must be a whole number, got {raw[:40]!r}", value=raw)
+    value = int(raw)
     if minimum is not None and value < minimum:
         raise InvalidArgument(f"{name} must be at least {minimum}, got {value}", value=value)
+    if maximum is not None and value > maximum:
+        raise InvalidArgument(f"{name} must be at most {maximum}, got {value}", value=value)
     return value
 
 

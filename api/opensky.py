@@ -68,6 +68,8 @@ from storage.base import FlightFilter, live_since
 from storage.offload import offload
 from storage.stores import Stores
 
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the largest ``time`` taken
+
 
 def state_vector(s: FlightState, *, extended: bool) -> list[Any]:
     """``s`` as OpenSky's 17-element state vector (18 with ``extended``)."""
@@ -110,7 +112,7 @@ def _icao24s(request: Request) -> list[str]:
 def routes(stores: Stores, settings: Settings) -> list[Route]:
     def answer(request: Request) -> dict[str, Any]:
         params = request.query_params
-        integer(params, "time", minimum=0)  # checked, then ignored (see the docstring)
+        integer(params, "time", minimum=0, maximum=LAST_SECOND)  # checked, then ignored
         extended = bool(boolean(params, "extended"))
         codes, box = _icao24s(request), corners_bbox(params)
         flights = stores.flights

@@ -238,6 +238,13 @@ def test_a_recorded_opensky_response_comes_back_as_it_was_recorded(
         ({"icao24": "nothex"}, "icao24 must be 6 hexadecimal digits"),
         ({"time": "yesterday"}, "time must be a whole number"),
         ({"time": -5}, "time must be at least 0"),
+        ({"time": "1_000"}, "time must be a whole number"),
+        ({"time": "1e5"}, "time must be a whole number"),
+        ({"time": "9" * 5000}, "time must be a whole number"),
+        ({"time": 253_402_300_800}, "time must be at most 253402300799"),
+        ({"lamin": "nan", "lamax": 46, "lomin": 0, "lomax": 1}, "lamin must be a number"),
+        ({"lamin": "-inf", "lamax": 46, "lomin": 0, "lomax": 1}, "lamin must be a number"),
+        ({"lamin": "1e400", "lamax": 46, "lomin": 0, "lomax": 1}, "lamin must be a number"),
         ({"extended": "maybe"}, "extended must be true or false"),
     ],
 )
