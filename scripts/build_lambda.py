@@ -1,7 +1,18 @@
-"""Build the Lambda deployment package: the project and its runtime dependencies in one zip.
+"""Build the Lambda deployment packages: the project and the runtime dependencies each
+function needs, one zip per group of functions (``ARTIFACTS``).
 
-``serverless.yml`` points ``package.artifact`` at the zip written here, so ``osls package``
-and ``osls deploy`` upload exactly what this built. Every function shares it.
+``serverless.yml`` packages individually and points each function's ``package.artifact`` at
+its zip here, so ``osls package`` and ``osls deploy`` upload exactly what this built:
+
+- ``analytics.zip``: the HTTP API and the daily analytics job, which run DuckDB;
+- ``pipeline.zip``: the fetcher, the processor and the WebSocket handler, without DuckDB.
+
+Both come from one install; what a function never loads is left out of every zip (pyarrow's
+Flight RPC, the extra names of a shared library, botocore's models of services the code
+never calls) and the shared libraries are stripped of their symbol tables with GNU
+``strip --strip-unneeded`` where the build machine has it, as
+``serverless-python-requirements``' ``slim`` option does. ``bench/artifacts.py`` prints each
+function's unzipped size and handler import time.
 
 - Dependencies are ``[project].dependencies`` of ``pyproject.toml`` minus those only the
   local server needs (``SERVER_ONLY``), installed as binary wheels for the Lambda runtime
@@ -15,17 +26,19 @@ and ``osls deploy`` upload exactly what this built. Every function shares it.
   so a build months later ships the same bytes. ``--no-lock`` resolves afresh instead (pin
   with ``--constraint FILE``); the build fails if ``pyproject.toml`` names a dependency the
   lock lacks.
-- The zip is deterministic: sorted entries, one timestamp, fixed modes. The same resolved
-  versions give the same bytes, and so the same Lambda version hash.
-  ``requirements.lock.txt`` written beside the zip lists what it holds.
+- The X-Ray SDK (the ``xray`` extra) ships, so ``tracing=Active`` needs no other build.
+- The zips are deterministic: sorted entries, one timestamp, fixed modes. The same resolved
+  versions (and the same ``strip``) give the same bytes, and so the same Lambda version
+  hash. ``requirements.lock.txt`` written beside them lists what the install holds.
 
-Usage: ``python scripts/build_lambda.py [--out build/lambda/flightdata.zip] [--no-lock]``;
+Usage: ``python scripts/build_lambda.py [--out-dir build/lambda] [--no-lock]``;
 ``--print-requirements`` prints the dependencies the lock is made from.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
 import re
 import shutil
@@ -35,14 +48,17 @@ import tempfile
 import tomllib
 import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "build" / "lambda" / "flightdata.zip"
+DEFAULT_DIR = ROOT / "build" / "lambda"
 DEFAULT_LOCK = ROOT / "requirements-lambda.lock"
 # The local ASGI server; on Lambda, Mangum is the server.
 SERVER_ONLY = frozenset({"uvicorn"})
+# Optional dependencies the functions ship: tracing when the stack turns X-Ray on.
+EXTRAS = ("xray",)
 # The Lambda python3.11 runtime: Amazon Linux 2, x86_64 (serverless.yml's architecture).
 PLATFORM_ARGS = (
     "--platform",
@@ -57,8 +73,39 @@ PLATFORM_ARGS = (
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 # Build-time files of pyarrow (C++ headers, Cython sources, its test suite): 9 MB unused.
 PRUNE_DIRS = ("bin", "pyarrow/include", "pyarrow/includes", "pyarrow/src", "pyarrow/tests")
-PRUNE_SUFFIXES = (".pyc", ".pyx", ".pxd")
+PRUNE_SUFFIXES = (".pyc", ".pyx", ".pxd", ".pxi")
+# Arrow Flight (RPC), which nothing here imports and no other library links: 22 MB.
+PRUNE_GLOBS = ("pyarrow/*flight*", "pyarrow/_pyarrow_cpp_tests*")
+# The AWS services the functions call (``aws_client`` and ``boto3.client``); botocore's
+# models of the other 450 are 27 MB. tests/test_serverless.py keeps this in step.
+AWS_SERVICES = frozenset(
+    {"apigatewaymanagementapi", "dynamodb", "events", "s3", "sqs", "ssm", "sts"}
+)
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One zip: the functions of ``serverless.yml`` that run it and the distributions
+    (canonical names) it leaves out."""
+
+    name: str
+    functions: tuple[str, ...]
+    leave_out: frozenset[str] = frozenset()
+
+    def path(self, out_dir: Path = DEFAULT_DIR) -> Path:
+        return out_dir / f"{self.name}.zip"
+
+
+ARTIFACTS = (
+    Artifact("analytics", ("flight-api-handler", "analytics-processor")),
+    # DuckDB (60 MB) runs analytics only; pyarrow stays: the processor writes Parquet.
+    Artifact(
+        "pipeline",
+        ("flight-data-fetcher", "flight-data-processor", "websocket-handler"),
+        frozenset({"duckdb"}),
+    ),
+)
 
 
 def canonical(name: str) -> str:
@@ -73,11 +120,16 @@ def requirement_name(requirement: str) -> str:
     return canonical(match.group(1))
 
 
-def runtime_requirements(pyproject: Path, exclude: Iterable[str] = SERVER_ONLY) -> list[str]:
-    """The project's dependencies that the Lambda functions need, as pyproject gives them."""
+def runtime_requirements(
+    pyproject: Path, exclude: Iterable[str] = SERVER_ONLY, extras: Iterable[str] = EXTRAS
+) -> list[str]:
+    """The project's dependencies that the Lambda functions need, as pyproject gives them:
+    its dependencies but ``exclude``, and those of the optional ``extras``."""
     dropped = {canonical(name) for name in exclude}
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    return [r for r in project["dependencies"] if requirement_name(r) not in dropped]
+    optional = project.get("optional-dependencies", {})
+    wanted = [*project["dependencies"], *(r for extra in extras for r in optional[extra])]
+    return [r for r in wanted if requirement_name(r) not in dropped]
 
 
 def _pip(*args: str) -> None:
@@ -109,6 +161,9 @@ def install(
 def prune(site: Path) -> None:
     for relative in PRUNE_DIRS:
         shutil.rmtree(site / relative, ignore_errors=True)
+    for pattern in PRUNE_GLOBS:
+        for path in site.glob(pattern):
+            path.unlink()
     for cache in sorted(site.rglob("__pycache__"), reverse=True):
         shutil.rmtree(cache)
     for path in site.rglob("*"):
@@ -117,22 +172,94 @@ def prune(site: Path) -> None:
     # Names the build machine's checkout: the same code built elsewhere must zip the same.
     for direct_url in site.glob("*.dist-info/direct_url.json"):
         direct_url.unlink()
+    drop_library_copies(site)
+    prune_aws_models(site / "botocore" / "data", AWS_SERVICES)
 
 
-def _files(site: Path) -> Iterator[Path]:
+_LIBRARY = re.compile(r"(lib.+?\.so)((?:\.\d+)*)")
+
+
+def drop_library_copies(site: Path) -> list[Path]:
+    """A wheel holds a shared library under each of its names (``libx.so``, ``libx.so.2``,
+    ``libx.so.2.0.0``) as copies, a zip having no symbolic links. The loader asks for the
+    soname, ``libx.so.<major>``: keep that copy alone. Returns what was removed."""
+    groups: dict[tuple[Path, str], list[Path]] = {}
+    for path in site.rglob("lib*.so*"):
+        if path.is_file() and (match := _LIBRARY.fullmatch(path.name)):
+            groups.setdefault((path.parent, match.group(1)), []).append(path)
+    removed = []
+    for (_, stem), names in groups.items():
+        soname = [p for p in names if p.name.count(".") == stem.count(".") + 1]
+        if len(names) < 2 or len(soname) != 1:
+            continue
+        for path in names:
+            if path != soname[0] and filecmp.cmp(path, soname[0], shallow=False):
+                path.unlink()
+                removed.append(path)
+    return sorted(removed)
+
+
+def prune_aws_models(data: Path, services: Iterable[str]) -> None:
+    """Keep botocore's models of ``services`` and its shared files (endpoints, partitions)."""
+    keep = set(services)
+    if not data.is_dir():
+        return
+    for model in data.iterdir():
+        if model.is_dir() and model.name not in keep:
+            shutil.rmtree(model)
+
+
+def gnu_strip() -> str | None:
+    """GNU binutils' ``strip``, which reads the Linux libraries wherever the build runs."""
+    found = shutil.which("strip")
+    if found is None:
+        return None
+    version = subprocess.run([found, "--version"], capture_output=True, text=True, check=False)
+    return found if "GNU" in version.stdout else None
+
+
+def strip_libraries(site: Path, strip: str) -> None:
+    """Symbol tables and debug sections out of every shared library: the loader needs the
+    dynamic symbols only, which ``--strip-unneeded`` keeps (pyarrow and DuckDB: -25 MB)."""
+    libraries = sorted(p for p in site.rglob("*.so*") if p.is_file() and _is_elf(p))
+    if libraries:
+        subprocess.run([strip, "--strip-unneeded", *map(str, libraries)], check=True)
+
+
+def _is_elf(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(4) == b"\x7fELF"
+
+
+def left_out_files(site: Path, distributions: Iterable[str]) -> set[Path]:
+    """The files (relative to ``site``) that the ``distributions`` installed there."""
+    wanted = {canonical(name) for name in distributions}
+    paths: set[Path] = set()
+    for info in site.glob("*.dist-info"):
+        dist = metadata.Distribution.at(info)
+        if canonical(dist.metadata["Name"]) in wanted:
+            paths |= {Path(os.path.normpath(f)) for f in dist.files or ()}
+            paths |= {p.relative_to(site) for p in info.rglob("*")}
+    return paths
+
+
+def _files(site: Path, leave_out: set[Path] | frozenset[Path] = frozenset()) -> Iterator[Path]:
     for directory, dirnames, filenames in os.walk(site):
         dirnames.sort()
         for name in sorted(filenames):
-            yield Path(directory, name)
+            path = Path(directory, name)
+            if path.relative_to(site) not in leave_out:
+                yield path
 
 
-def write_zip(site: Path, out: Path) -> int:
-    """Zip ``site`` reproducibly; returns the unzipped size in bytes."""
+def write_zip(site: Path, out: Path, leave_out: set[Path] | frozenset[Path] = frozenset()) -> int:
+    """Zip ``site`` but the files ``leave_out`` names (relative to ``site``) reproducibly;
+    returns the unzipped size in bytes."""
     unzipped = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for path in _files(site):
+        for path in _files(site, leave_out):
             info = zipfile.ZipInfo(path.relative_to(site).as_posix(), ZIP_DATE)
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
             info.external_attr = (0o100000 | mode) << 16
@@ -150,31 +277,42 @@ def installed_versions(site: Path) -> list[str]:
     return sorted(f"{canonical(d.metadata['Name'])}=={d.version}" for d in dists)
 
 
-def build(out: Path, constraints: list[Path], lock: Path | None = DEFAULT_LOCK) -> None:
+def build(out_dir: Path, constraints: list[Path], lock: Path | None = DEFAULT_LOCK) -> None:
     requirements = runtime_requirements(ROOT / "pyproject.toml")
+    strip = gnu_strip()
+    sizes: dict[Path, int] = {}
     with tempfile.TemporaryDirectory(prefix="flightdata-lambda-") as tmp:
         site = Path(tmp, "site")
         install(site, requirements, constraints, lock)
         prune(site)
+        if strip is not None:
+            strip_libraries(site, strip)
         pins = installed_versions(site)
-        unzipped = write_zip(site, out)
-    lock = out.with_name("requirements.lock.txt")
+        for artifact in ARTIFACTS:
+            out = artifact.path(out_dir)
+            sizes[out] = write_zip(site, out, left_out_files(site, artifact.leave_out))
+    versions = out_dir / "requirements.lock.txt"
     own = canonical(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"])
-    lock.write_text("".join(f"{p}\n" for p in pins if not p.startswith(f"{own}==")))
-    print(
-        f"{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: "
-        f"{out.stat().st_size / 1e6:.1f} MB zipped, {unzipped / 1e6:.1f} MB unzipped, "
-        f"{len(pins)} distributions (versions in {lock.name})"
-    )
-    if unzipped > LAMBDA_UNZIPPED_LIMIT:
-        raise SystemExit(
-            f"unzipped size {unzipped} bytes is over Lambda's limit of {LAMBDA_UNZIPPED_LIMIT}"
+    versions.write_text("".join(f"{p}\n" for p in pins if not p.startswith(f"{own}==")))
+    for out, unzipped in sizes.items():
+        print(
+            f"{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: "
+            f"{out.stat().st_size / 1e6:.1f} MB zipped, {unzipped / 1e6:.1f} MB unzipped"
         )
+    print(
+        f"{len(pins)} distributions (versions in {versions.name}); shared libraries "
+        + ("stripped" if strip else "not stripped: no GNU strip here")
+    )
+    over = [out.name for out, unzipped in sizes.items() if unzipped > LAMBDA_UNZIPPED_LIMIT]
+    if over:
+        raise SystemExit(f"{', '.join(over)}: unzipped over Lambda's {LAMBDA_UNZIPPED_LIMIT} bytes")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="zip to write")
+    parser.add_argument(
+        "--out-dir", type=Path, default=DEFAULT_DIR, help="where the zips are written"
+    )
     parser.add_argument(
         "--constraint",
         type=Path,
@@ -198,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(runtime_requirements(ROOT / "pyproject.toml")))
         return
     lock = None if args.no_lock else args.lock.resolve()
-    build(args.out.resolve(), [c.resolve() for c in args.constraint], lock)
+    build(args.out_dir.resolve(), [c.resolve() for c in args.constraint], lock)
 
 
 if __name__ == "__main__":
