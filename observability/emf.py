@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
@@ -87,3 +88,20 @@ class EmfWriter:
     def graphql(self, operation: str, seconds: float) -> None:
         """One GraphQL execution's latency, by operation (a ``metrics`` sink)."""
         self.put({"GraphQLLatency": (seconds * 1000.0, "Milliseconds")}, {"Operation": operation})
+
+    def data_age(self, newest: datetime | None, *, function: str) -> None:
+        """Seconds since the newest stored state: the stale-data alarm's metric. Nothing
+        while the store holds no state (the alarm counts a missing datapoint as stale)."""
+        if newest is None:
+            return
+        age = max(0.0, (datetime.now(UTC) - newest).total_seconds())
+        self.put({"DataAgeSeconds": (round(age, 1), "Seconds")}, {"Function": function})
+
+    def cache(self, hits: int, misses: int, *, function: str) -> None:
+        """Response-cache lookups answered from the cache and computed: the hit-ratio
+        alarm's metrics. Nothing when there was no lookup."""
+        if hits or misses:
+            self.put(
+                {"CacheHits": (hits, "Count"), "CacheMisses": (misses, "Count")},
+                {"Function": function},
+            )

@@ -46,12 +46,14 @@ from runtime.ingest import (
 )
 from runtime.stores import open_stores
 from storage.aws import aws_client
+from storage.base import StoreUnavailable
 from storage.stores import Stores
 
 if TYPE_CHECKING:
     from mangum import Mangum
 
     from analytics.daily import DailyProcessor
+    from storage.redis.cache import ResponseCache
     from subscriptions.lambda_ws import WebSocketApi
 
 log = logging.getLogger(__name__)
@@ -193,7 +195,17 @@ def processor(event: dict[str, Any], context: Any) -> dict[str, Any]:
             rt.pipeline.processed.flush()
         if rt.emf is not None:
             rt.emf.put({"BatchItemFailures": (len(failures), "Count")}, {"Function": "processor"})
+            _data_age(rt, rt.emf)
     return {"batchItemFailures": failures}
+
+
+def _data_age(rt: _Runtime, emf: EmfWriter) -> None:
+    try:
+        newest = rt.stores.flights.newest_contact()
+    except StoreUnavailable as exc:
+        log.warning("data age not measured: %s", exc)
+        return
+    emf.data_age(newest, function="processor")
 
 
 def _process_message(rt: _Runtime, message: dict[str, Any]) -> CycleReport:
@@ -256,11 +268,15 @@ class LazyMangum:
     """The HTTP API's handler: builds the app on the first invocation, not at import, and
     keeps it warm after.
 
-    Lifespan is off: Mangum would run startup and shutdown on every invocation.
+    Lifespan is off: Mangum would run startup and shutdown on every invocation. After each
+    invocation the response cache's new hits and misses go out as EMF metrics.
     """
 
     def __init__(self) -> None:
         self._handler: Mangum | None = None
+        self._emf: EmfWriter | None = None
+        self._cache: ResponseCache | None = None
+        self._counted = (0, 0)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if self._handler is None:
@@ -269,10 +285,20 @@ class LazyMangum:
             from runtime.http import create_app
 
             settings = Settings.from_env()
-            bootstrap.for_lambda(settings, graphql=True)
-            self._handler = Mangum(create_app(settings, ingest=False), lifespan="off")
+            self._emf = bootstrap.for_lambda(settings, graphql=True)
+            app = create_app(settings, ingest=False)
+            self._cache = app.state.runtime.stores.cache
+            self._handler = Mangum(app, lifespan="off")
         result: dict[str, Any] = self._handler(event, context)
+        self._count_cache()
         return result
+
+    def _count_cache(self) -> None:
+        if self._cache is None or self._emf is None:
+            return
+        hits, misses = self._cache.hits, self._cache.misses
+        self._emf.cache(hits - self._counted[0], misses - self._counted[1], function="api")
+        self._counted = (hits, misses)
 
 
 http = LazyMangum()

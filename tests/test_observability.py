@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -488,6 +488,33 @@ def test_an_emf_document_declares_its_metrics_and_carries_the_ids() -> None:
     assert isinstance(doc["_aws"]["Timestamp"], int)
     assert (doc["Source"], doc["RecordsStored"], doc["Latency"]) == ("opensky", 5, 1.5)
     assert (doc["request_id"], doc["cycle_id"], doc["archive_key"]) == ("r-9", "c-9", "raw/x")
+
+
+def test_data_age_is_the_seconds_since_the_newest_state() -> None:
+    stream = io.StringIO()
+    writer = EmfWriter("FlightData", stream)
+
+    writer.data_age(datetime.now(UTC) - timedelta(seconds=90), function="processor")
+    writer.data_age(None, function="processor")  # an empty store: no datapoint
+
+    [doc] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+        {"Name": "DataAgeSeconds", "Unit": "Seconds"}
+    ]
+    assert doc["Function"] == "processor"
+    assert 90 <= doc["DataAgeSeconds"] < 120
+
+
+def test_cache_lookups_are_written_only_when_there_were_some() -> None:
+    stream = io.StringIO()
+    writer = EmfWriter("FlightData", stream)
+
+    writer.cache(0, 0, function="api")
+    writer.cache(3, 1, function="api")
+
+    [doc] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert (doc["CacheHits"], doc["CacheMisses"], doc["Function"]) == (3, 1, "api")
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Function"]]
 
 
 @pytest.mark.usefixtures("own_event_loops")

@@ -8,6 +8,7 @@ tags (``!Ref``, ``!GetAtt``, ``!Sub``, ...) become their long form, as osls make
 from __future__ import annotations
 
 import ast
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
+from starlette.routing import Mount, Route, WebSocketRoute
 
+from app import create_app
+from config import Settings
 from domain.events import EVENT_TYPES
 from scripts import build_lambda, deploy_dashboard
 from storage.dynamodb.tables import CONNECTIONS
@@ -209,6 +213,34 @@ def test_table_defines_exactly_the_attributes_its_keys_use(
     assert {a["AttributeName"] for a in props["AttributeDefinitions"]} == used
 
 
+def test_every_table_has_point_in_time_recovery(resources: dict[str, Any]) -> None:
+    tables = [n for n, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"]
+
+    assert len(tables) == 4
+    for table in tables:
+        spec = _props(resources, table)["PointInTimeRecoverySpecification"]
+        assert spec == {"PointInTimeRecoveryEnabled": True}, table
+
+
+def test_tables_that_nothing_rebuilds_are_backed_up_daily(
+    sls: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    plan = _props(resources, "BackupPlan")["BackupPlan"]
+    selection = _props(resources, "BackupSelection")["BackupSelection"]
+    rules = {r["RuleName"]: r for r in plan["BackupPlanRule"]}
+
+    assert rules["daily"]["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert rules["daily"]["Lifecycle"]["DeleteAfterDays"] >= 35
+    assert rules["monthly"]["Lifecycle"]["DeleteAfterDays"] == 365
+    assert {"Fn::GetAtt": ["OpsTable", "Arn"]} in selection["Resources"]  # the API keys
+    assert selection["IamRoleArn"] == {"Fn::GetAtt": ["BackupRole", "Arn"]}
+    for name in ("BackupVault", "BackupPlan", "BackupSelection", "BackupRole"):
+        assert resources[name]["Condition"] == "HasBackups"
+    assert resources["BackupVault"]["DeletionPolicy"] == "Retain"
+    assert sls["params"]["default"]["backups"] == "true"
+    assert sls["params"]["dev"]["backups"] == sls["params"]["ci"]["backups"] == "false"
+
+
 @pytest.mark.parametrize("name", ["FlightsTable", "AirportsTable", "OpsTable", "StorageBucket"])
 def test_stateful_resources_state_what_happens_on_delete(
     resources: dict[str, Any], name: str
@@ -264,18 +296,63 @@ def test_functions_have_the_architecture_sizes(sls: dict[str, Any]) -> None:
     assert sls["provider"]["architecture"] == "x86_64"
 
 
-def test_api_handler_concurrency_and_routes(sls: dict[str, Any]) -> None:
+def test_api_handler_concurrency(sls: dict[str, Any]) -> None:
     api = _function(sls, "flight-api-handler")
 
     assert api["reservedConcurrency"] == 100
     assert api["provisionedConcurrency"] == 10
     assert api["provisionedConcurrency"] <= api["reservedConcurrency"]
-    assert sorted((e["httpApi"]["method"], e["httpApi"]["path"]) for e in api["events"]) == [
-        ("GET", "/graphql"),
-        ("GET", "/healthz"),
-        ("GET", "/static/{proxy+}"),
-        ("POST", "/graphql"),
-    ]
+
+
+# Paths of the app that the HTTP API leaves out: CloudFront serves the dashboard's page and
+# assets from S3, and /metrics is one container's Prometheus text (EMF goes to CloudWatch).
+NOT_ROUTED = {"/", "/assets/{proxy+}", "/metrics"}
+
+
+def _app_routes(tmp_path: Path) -> set[tuple[str, str]]:
+    """(method, path) of every HTTP route of the app, a mount as ``{proxy+}`` below it."""
+    app = create_app(Settings.from_env({}, data_dir=tmp_path), ingest=False)
+    routes: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if isinstance(route, WebSocketRoute):
+            continue  # the WebSocket API serves subscriptions
+        if isinstance(route, Mount):
+            routes.add(("GET", f"{route.path}/{{proxy+}}"))
+        else:
+            assert isinstance(route, Route), route
+            routes |= {(m, route.path) for m in route.methods or () if m != "HEAD"}
+    app.state.runtime.stores.close()
+    return routes
+
+
+def _covers(routed: tuple[str, str], route: tuple[str, str]) -> bool:
+    (method, path), (wanted_method, wanted) = routed, route
+    if method != wanted_method:
+        return False
+    if path.endswith("/{proxy+}"):
+        return wanted.startswith(path.removesuffix("{proxy+}"))
+    return path == wanted
+
+
+def test_every_route_of_the_app_is_routed_by_the_http_api(
+    sls: dict[str, Any], tmp_path: Path
+) -> None:
+    routed = {(e["method"], e["path"]) for e in _events(sls, "httpApi")}
+    app = {r for r in _app_routes(tmp_path) if r[1] not in NOT_ROUTED}
+
+    assert {"/v1/flights", "/api/states/all", "/readyz", "/config.json"} <= {p for _, p in app}
+    assert {r for r in app if not any(_covers(h, r) for h in routed)} == set()
+    # Nor a route the app does not serve.
+    assert {h for h in routed if not any(_covers(h, r) for r in app)} == set()
+    assert {
+        f
+        for f, spec in sls["functions"].items()
+        if any("httpApi" in e for e in spec.get("events", []))
+    } == {"flight-api-handler"}
+
+
+def _events(sls: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e[kind] for f in sls["functions"].values() for e in f.get("events", []) if kind in e]
 
 
 def test_processor_reads_the_queue_in_batches_with_partial_failures(sls: dict[str, Any]) -> None:
@@ -417,8 +494,12 @@ def test_bucket_is_encrypted_private_and_tiered(resources: dict[str, Any]) -> No
         "IgnorePublicAcls": True,
         "RestrictPublicBuckets": True,
     }
-    assert "VersioningConfiguration" not in bucket
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     rules = {r.get("Prefix"): r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    by_id = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert "Prefix" not in by_id["expire-old-versions"]  # the whole bucket
+    assert by_id["expire-old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert by_id["expire-old-versions"]["ExpiredObjectDeleteMarker"] is True
     assert rules["raw/"]["Transitions"] == [
         {"StorageClass": "STANDARD_IA", "TransitionInDays": 30},
         {"StorageClass": "GLACIER", "TransitionInDays": 90},
@@ -623,6 +704,70 @@ def test_alarm_fires_on_the_first_occurrence(
     assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
+def test_stale_data_alarm_fires_on_old_or_missing_data(
+    sls: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    alarm = _props(resources, "StaleDataAlarm")
+
+    # observability.emf.EmfWriter.data_age, from the processor (runtime.lambdas).
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("FlightData", "DataAgeSeconds")
+    assert alarm["Dimensions"] == [{"Name": "Function", "Value": "processor"}]
+    assert alarm["Statistic"] == "Minimum"
+    assert alarm["Threshold"] == {"Ref": "StaleDataSeconds"}
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "breaching"
+    assert int(sls["params"]["default"]["staleDataSeconds"]) <= 600
+
+
+def test_fetch_failures_alarm_reads_the_fetchers_metric(resources: dict[str, Any]) -> None:
+    alarm = _props(resources, "FetchFailuresAlarm")
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("FlightData", "FetchFailed")
+    assert alarm["Dimensions"] == [{"Name": "Source", "Value": "${param:source}"}]
+    assert alarm["Statistic"] == "Sum"
+    # Ten fetches in five minutes: more than half of them failed.
+    assert (alarm["Period"], alarm["Threshold"]) == (300, 5)
+
+
+def test_api_latency_alarm_fires_above_500_ms_at_p95(resources: dict[str, Any]) -> None:
+    alarm = _props(resources, "ApiLatencyAlarm")
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/ApiGateway", "Latency")
+    assert alarm["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]
+    assert alarm["ExtendedStatistic"] == "p95"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 500)
+
+
+def test_cache_hit_ratio_alarm_fires_under_70_percent_with_redis(
+    resources: dict[str, Any],
+) -> None:
+    alarm = _props(resources, "CacheHitRatioAlarm")
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+
+    assert resources["CacheHitRatioAlarm"]["Condition"] == "HasRedis"
+    for metric, name in (("hits", "CacheHits"), ("misses", "CacheMisses")):
+        stat = metrics[metric]["MetricStat"]
+        assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == ("FlightData", name)
+        assert stat["Metric"]["Dimensions"] == [{"Name": "Function", "Value": "api"}]
+    (shown,) = [m for m in alarm["Metrics"] if m["ReturnData"]]
+    assert "100 * hits / (hits + misses)" in shown["Expression"]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 70)
+
+
+def test_dashboard_shows_what_the_alarms_watch(resources: dict[str, Any]) -> None:
+    body = _props(resources, "OperationsDashboard")["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "0", body))["widgets"]
+    shown = {
+        name
+        for widget in widgets
+        for line in widget["properties"]["metrics"]
+        for name in line
+        if isinstance(name, str)
+    }
+
+    assert {"DataAgeSeconds", "FetchFailed", "Latency", "CacheHits", "CacheMisses", "5xx"} <= shown
+
+
 def test_every_alarm_notifies_the_alerts_topic(resources: dict[str, Any]) -> None:
     alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
 
@@ -801,8 +946,94 @@ def test_references_point_at_declared_resources(
 # ---------------------------------------------------------------- the Lambda artifact
 
 
-def test_package_is_the_built_artifact(sls: dict[str, Any]) -> None:
-    assert ROOT / sls["package"]["artifact"] == build_lambda.DEFAULT_OUT
+def test_each_function_ships_the_artifact_built_for_it(sls: dict[str, Any]) -> None:
+    shipped = {name: ROOT / f["package"]["artifact"] for name, f in sls["functions"].items()}
+    built = {f: a.path() for a in build_lambda.ARTIFACTS for f in a.functions}
+
+    assert sls["package"] == {"individually": True}
+    assert shipped == built
+    # DuckDB only where analytics runs.
+    duckdb = {f for a in build_lambda.ARTIFACTS if "duckdb" not in a.leave_out for f in a.functions}
+    assert duckdb == {"flight-api-handler", "analytics-processor"}
+
+
+def test_tracing_turns_the_shipped_xray_sdk_on(sls: dict[str, Any]) -> None:
+    names = {
+        build_lambda.requirement_name(r)
+        for r in build_lambda.runtime_requirements(ROOT / "pyproject.toml")
+    }
+
+    assert "aws-xray-sdk" in names
+    assert sls["provider"]["environment"]["FLIGHTDATA_XRAY"] == {
+        "Fn::If": ["TracingActive", "true", "false"]
+    }
+
+
+def test_zips_keep_the_models_of_every_aws_service_the_code_calls() -> None:
+    called = re.compile(r"(?:aws_client\(\w+, |boto3\.client\(\s*)\"([a-z0-9-]+)\"")
+    services = {
+        match
+        for package in (
+            "analytics",
+            "ingestion",
+            "observability",
+            "runtime",
+            "security",
+            "storage",
+            "subscriptions",
+        )
+        for path in (ROOT / package).rglob("*.py")
+        for match in called.findall(path.read_text(encoding="utf-8"))
+    }
+
+    assert {"dynamodb", "s3", "sqs", "events", "ssm", "apigatewaymanagementapi"} <= services
+    assert services <= build_lambda.AWS_SERVICES
+
+
+def test_aws_models_of_other_services_are_left_out(tmp_path: Path) -> None:
+    for service in ("dynamodb", "s3", "ec2"):
+        (tmp_path / service / "2012-08-10").mkdir(parents=True)
+    (tmp_path / "endpoints.json").write_text("{}")
+
+    build_lambda.prune_aws_models(tmp_path, {"dynamodb", "s3"})
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dynamodb", "endpoints.json", "s3"]
+
+
+def test_a_shared_library_ships_under_its_soname_only(tmp_path: Path) -> None:
+    for name in ("libx.so", "libx.so.20", "libx.so.20.0.0"):
+        (tmp_path / name).write_bytes(b"\x7fELF same")
+    (tmp_path / "liby.so.3").write_bytes(b"\x7fELF other")
+    (tmp_path / "liby.so").write_bytes(b"\x7fELF different bytes")
+
+    removed = build_lambda.drop_library_copies(tmp_path)
+
+    assert [p.name for p in removed] == ["libx.so", "libx.so.20.0.0"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["libx.so.20", "liby.so", "liby.so.3"]
+
+
+def test_an_artifact_leaves_out_the_files_of_a_distribution(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    for dist, module in (("DuckDB", "duckdb"), ("orjson", "orjson")):
+        info = site / f"{module}-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        (site / module).mkdir()
+        (site / module / "__init__.py").write_text("")
+        (info / "RECORD").write_text(
+            f"{module}/__init__.py,,\n{module}-1.0.dist-info/METADATA,,\n"
+            f"{module}-1.0.dist-info/RECORD,,\n"
+        )
+
+    left_out = build_lambda.left_out_files(site, {"duckdb"})
+    build_lambda.write_zip(site, tmp_path / "a.zip", left_out)
+
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+        assert sorted(archive.namelist()) == [
+            "orjson-1.0.dist-info/METADATA",
+            "orjson-1.0.dist-info/RECORD",
+            "orjson/__init__.py",
+        ]
 
 
 def test_runtime_requirements_leave_out_the_local_server(tmp_path: Path) -> None:
@@ -815,7 +1046,7 @@ def test_runtime_requirements_leave_out_the_local_server(tmp_path: Path) -> None
         "]\n"
     )
 
-    assert build_lambda.runtime_requirements(pyproject) == [
+    assert build_lambda.runtime_requirements(pyproject, extras=()) == [
         "httpx>=0.27",
         "py_arrow ; python_version >= '3.11'",
     ]
