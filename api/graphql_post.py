@@ -102,8 +102,12 @@ class GraphQLPost:
             data = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
             return _bad_request("Unable to parse request body as JSON")
-        if not isinstance(data, dict):
+        if isinstance(data, list):
             return _bad_request("Batching is not enabled")
+        if not isinstance(data, dict):
+            return _bad_request(
+                f"The request body must be a JSON object, not {_JSON_NAMES[type(data)]}"
+            )
         response, _ = await self.run(request, data, _POST_OPERATIONS)
         observe_graphql(data.get("operationName"), time.perf_counter() - started)
         return response
@@ -204,7 +208,8 @@ def _malformed(data: dict[str, Any]) -> str | None:
     return None
 
 
-_JSON_NAMES = {
+_JSON_NAMES: dict[type, str] = {
+    type(None): "null",
     bool: "a boolean",
     int: "a number",
     float: "a number",

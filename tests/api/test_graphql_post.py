@@ -59,6 +59,8 @@ def test_same_answer_as_the_strawberry_view(
     [
         (b"{not json", "Unable to parse request body as JSON"),
         (b"[]", "Batching is not enabled"),
+        (b'"{ __typename }"', "The request body must be a JSON object, not a string"),
+        (b"null", "The request body must be a JSON object, not null"),
         (b'{"variables": {}}', "No GraphQL query found in the request"),
         (b'{"query": "{ __typename }", "variables": [1]}', "The variables must be an object"),
         (b'{"query": 42}', "The query must be a string, not a number"),
