@@ -8,15 +8,19 @@ as a slow one. A lookup is by id, so verification is one read and one constant-t
 comparison.
 
 ``Authenticator`` keeps verified keys (and unknown ids) in memory for ``cache_s`` seconds,
-so a request costs a dictionary lookup rather than a store read: a revocation reaches every
-process within that time. Thread-safe: the caches are plain dictionaries whose races cost
-at most an extra store read.
+so a request costs a dictionary lookup rather than a store read. What it keeps holds only
+while the store's key generation (``ApiKeyRepository.generation``, one more after every
+create, rotation or revocation, in any process) is the one it was read under; the
+generation is read again at most once per ``recheck_s`` (0.5 s), so a revocation reaches
+every process sharing the store within that time and one read. Thread-safe: the caches
+are plain dictionaries whose races cost at most an extra store read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -25,8 +29,10 @@ from datetime import UTC, datetime, timedelta
 
 from domain.api_key import ApiKey
 from security.principal import ADMIN, READ, Principal
-from storage.base import ApiKeyRepository
+from storage.base import ApiKeyRepository, StoreUnavailable
 from storage.offload import offload
+
+log = logging.getLogger(__name__)
 
 PREFIX = "fd_"
 _ID_HEX = 12
@@ -172,16 +178,20 @@ class Authenticator:
         repo: ApiKeyRepository,
         *,
         cache_s: float = 30.0,
+        recheck_s: float = 0.5,
         max_cached: int = 10_000,
         clock: Callable[[], float] = _now,
     ) -> None:
         self._repo = repo
         self._cache_s = cache_s
+        self._recheck_s = recheck_s
         self._max_cached = max_cached
         self._clock = clock
-        # key -> (record, principal, cached until); key id -> unknown until
-        self._known: dict[str, tuple[ApiKey, Principal, float]] = {}
+        # key -> (record, principal, cached until, generation); key id -> unknown until
+        self._known: dict[str, tuple[ApiKey, Principal, float, int | None]] = {}
         self._unknown: dict[str, float] = {}
+        self._generation: int | None = None
+        self._recheck_at = 0.0
 
     def cached(self, key: str) -> Principal | None:
         """The principal of ``key`` if it was verified recently and is still valid: the
@@ -189,37 +199,65 @@ class Authenticator:
         hit = self._known.get(key)
         if hit is None:
             return None
-        record, principal, until = hit
+        record, principal, until, generation = hit
         now = self._clock()
-        if now >= until or now >= record.expires_at:
+        if now >= until or now >= record.expires_at or now >= self._recheck_at:
             return None
-        return principal
+        return principal if generation == self._generation else None
 
     async def verify(self, key: str) -> Principal:
         """``cached`` or the store read (in a thread) and the checks."""
+        if self._recheck_due():
+            try:
+                self._changed(await offload(self._repo.generation))
+            except StoreUnavailable as exc:
+                log.warning("reading the API key generation failed: %s", exc)
         principal = self.cached(key)
         if principal is not None:
             return principal
-        key_id = split_key(key)
-        if key_id is None:
-            raise KeyRejected("malformed_api_key", "the API key is not a flightdata key (fd_…)")
-        now = self._clock()
-        if self._unknown.get(key_id, 0.0) > now:
-            raise KeyRejected("unknown_api_key", "unknown API key")
+        key_id = self._key_id(key)
+        generation = self._generation
         record = await offload(self._repo.get, key_id)
-        return self._check(key, key_id, record)
+        return self._check(key, key_id, record, generation)
 
     def verify_sync(self, key: str) -> Principal:
         """``verify`` for synchronous callers (tests, the CLI)."""
+        if self._recheck_due():
+            self._changed(self._repo.generation())
         principal = self.cached(key)
         if principal is not None:
             return principal
+        key_id = self._key_id(key)
+        generation = self._generation
+        return self._check(key, key_id, self._repo.get(key_id), generation)
+
+    def _recheck_due(self) -> bool:
+        """Whether the generation is to be read again now; the caller reads it. Until it
+        has (or when the store does not answer), what is cached stays for ``cache_s`` at
+        most, and the generation is asked again after ``recheck_s``."""
+        now = self._clock()
+        if now < self._recheck_at:
+            return False
+        self._recheck_at = now + self._recheck_s  # one reader at a time
+        return True
+
+    def _changed(self, generation: int) -> None:
+        """Forget what was cached when the store's keys changed since it was."""
+        if generation != self._generation:
+            self._generation = generation
+            self.forget()
+
+    def _key_id(self, key: str) -> str:
         key_id = split_key(key)
         if key_id is None:
             raise KeyRejected("malformed_api_key", "the API key is not a flightdata key (fd_…)")
-        return self._check(key, key_id, self._repo.get(key_id))
+        if self._unknown.get(key_id, 0.0) > self._clock():
+            raise KeyRejected("unknown_api_key", "unknown API key")
+        return key_id
 
-    def _check(self, key: str, key_id: str, record: ApiKey | None) -> Principal:
+    def _check(
+        self, key: str, key_id: str, record: ApiKey | None, generation: int | None
+    ) -> Principal:
         now = self._clock()
         if record is None or not hmac.compare_digest(record.key_hash, hash_key(key)):
             self._remember_unknown(key_id, now, record is None)
@@ -239,7 +277,7 @@ class Authenticator:
         )
         if len(self._known) >= self._max_cached:
             self._known.clear()
-        self._known[key] = (record, principal, now + self._cache_s)
+        self._known[key] = (record, principal, now + self._cache_s, generation)
         return principal
 
     def _remember_unknown(self, key_id: str, now: float, absent: bool) -> None:

@@ -141,6 +141,11 @@ class ApiKeyRepository(Protocol):
 
     def list(self) -> list[ApiKey]: ...
 
+    def generation(self) -> int:
+        """A number that grows with every ``put``, shared by every process of the store:
+        one cheap read tells a process whether the keys it cached may have changed."""
+        ...
+
 
 # Opens a unit of work: the repositories' writes made inside it commit together where the
 # backend can (one SQLite transaction), else each as it is made (DynamoDB).

@@ -5,6 +5,7 @@
 |----------|----------|--------|----------------------------------------------------------|
 | API key  | APIKEY   | key id | name, scopes (SS), tier, key_hash, created_at,           |
 |          |          |        | expires_at_s, revoked_at, rotated_to                     |
+| changes  | APIKEYS  | changes| generation (N): one more after each put                  |
 
 One partition holds every key: there are few, ``list`` is one query and ``get`` one
 strongly consistent read by key. The expiry is ``expires_at_s``, not the table's TTL
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
     from storage.dynamodb._client import Item
+
+
+_CHANGES: Item = {"pk": {"S": "APIKEYS"}, "sk": {"S": "changes"}}
 
 
 def _n(value: float) -> dict[str, str]:
@@ -71,6 +75,19 @@ class DynamoApiKeyRepository:
 
     def put(self, key: ApiKey) -> None:
         self._dynamo.call(self._client.put_item, TableName=self._table, Item=_item(key))
+        self._dynamo.call(
+            self._client.update_item,
+            TableName=self._table,
+            Key=_CHANGES,
+            UpdateExpression="ADD generation :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    def generation(self) -> int:
+        found = self._dynamo.call(
+            self._client.get_item, TableName=self._table, Key=_CHANGES, ConsistentRead=True
+        ).get("Item")
+        return 0 if found is None else int(found["generation"]["N"])
 
     def get(self, key_id: str) -> ApiKey | None:
         found = self._dynamo.call(

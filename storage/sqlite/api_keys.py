@@ -1,5 +1,6 @@
 """API key records in the embedded SQLite file: table ``api_keys`` (``storage/sqlite/db.py``
-creates it), one row per key."""
+creates it), one row per key; and table ``api_key_changes``, one row whose ``generation``
+each put adds one to in the same transaction (created here, on first open)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from domain.api_key import ApiKey
 from storage.offload import inline
 from storage.sqlite.db import SqliteDatabase
 
+_CHANGES = """
+CREATE TABLE IF NOT EXISTS api_key_changes (generation INTEGER NOT NULL);
+INSERT INTO api_key_changes SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM api_key_changes);
+"""
 _COLUMNS = "key_id, name, scopes, tier, key_hash, created_at, expires_at, revoked_at, rotated_to"
 
 
@@ -32,6 +37,9 @@ class SqliteApiKeyRepository:
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+        with db.transaction() as conn:
+            for statement in filter(str.strip, _CHANGES.split(";")):
+                conn.execute(statement)
 
     def put(self, key: ApiKey) -> None:
         row = (
@@ -49,11 +57,16 @@ class SqliteApiKeyRepository:
             conn.execute(
                 f"INSERT OR REPLACE INTO api_keys ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row
             )
+            conn.execute("UPDATE api_key_changes SET generation = generation + 1")
 
     @inline
     def get(self, key_id: str) -> ApiKey | None:
         rows = self._db.read(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,))
         return _from_row(rows[0]) if rows else None
+
+    @inline
+    def generation(self) -> int:
+        return int(self._db.scalar("SELECT generation FROM api_key_changes"))
 
     def list(self) -> list[ApiKey]:
         return [_from_row(r) for r in self._db.read(f"SELECT {_COLUMNS} FROM api_keys")]

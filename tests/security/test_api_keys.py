@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from security.keys import (
     UnknownKey,
     split_key,
 )
-from storage.base import ApiKeyRepository
+from storage.base import ApiKeyRepository, StoreUnavailable
 from storage.sqlite import SqliteApiKeyRepository
 from storage.stores import Stores
 
@@ -138,16 +139,68 @@ def test_verified_keys_are_cached_until_their_time_is_up(repo: ApiKeyRepository)
         def list(self) -> list[ApiKey]:
             return repo.list()
 
+        def generation(self) -> int:
+            return 0  # as if no key ever changed
+
     auth = Authenticator(Counting(), cache_s=30, clock=clock)
     issued = service.create("x")
     assert _verify(auth, issued.key).startswith("key:")
-    service.revoke(issued.record.key_id)
+    clock.now += 29
     assert _verify(auth, issued.key).startswith("key:")  # cached: no read
     assert len(reads) == 1
 
-    clock.now += 31
+    service.revoke(issued.record.key_id)
+    clock.now += 2
     assert _verify(auth, issued.key) == "revoked_api_key"
     assert len(reads) == 2
+
+
+def test_a_revocation_in_one_process_reaches_another_at_its_next_recheck(
+    open_backend: Callable[[], Stores],
+) -> None:
+    clock = Clock()
+    here, there = open_backend(), open_backend()  # two processes sharing the store
+    service = KeyService(here.api_keys, TIERS, clock=clock)
+    auth = Authenticator(there.api_keys, cache_s=30, recheck_s=0.5, clock=clock)
+    issued, other = service.create("revoked soon"), service.create("kept")
+    assert _verify(auth, issued.key).startswith("key:")
+    assert _verify(auth, other.key).startswith("key:")
+
+    service.revoke(issued.record.key_id)
+    clock.now += 0.25
+    assert _verify(auth, issued.key).startswith("key:")  # within the recheck interval
+    clock.now += 0.25
+    assert _verify(auth, issued.key) == "revoked_api_key"
+    assert _verify(auth, other.key).startswith("key:")
+
+
+def test_cached_keys_stay_while_the_store_cannot_tell_the_generation(
+    repo: ApiKeyRepository,
+) -> None:
+    clock = Clock()
+    issued = KeyService(repo, TIERS, clock=clock).create("x")
+    down = False
+
+    class Flaky:
+        def put(self, key: ApiKey) -> None:
+            repo.put(key)
+
+        def get(self, key_id: str) -> ApiKey | None:
+            return repo.get(key_id)
+
+        def list(self) -> list[ApiKey]:
+            return repo.list()
+
+        def generation(self) -> int:
+            if down:
+                raise StoreUnavailable("the store is down")
+            return repo.generation()
+
+    auth = Authenticator(Flaky(), cache_s=30, clock=clock)
+    assert _verify(auth, issued.key).startswith("key:")
+    down = True
+    clock.now += 1
+    assert _verify(auth, issued.key).startswith("key:")
 
 
 def test_rotation_keeps_the_old_key_for_the_grace_period(repo: ApiKeyRepository) -> None:

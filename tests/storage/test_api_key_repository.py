@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,6 +56,20 @@ def test_putting_a_key_again_replaces_it(api_keys: ApiKeyRepository) -> None:
 
     assert api_keys.get(first.key_id) == revoked
     assert sorted(api_keys.list(), key=lambda k: k.key_id) == [revoked, other]
+
+
+def test_every_put_moves_the_generation_every_process_sees(
+    open_backend: Callable[[], Stores],
+) -> None:
+    here, there = open_backend().api_keys, open_backend().api_keys
+    start = there.generation()
+    here.put(first := key())
+    after_create = there.generation()
+    here.put(replace(first, revoked_at=T0 + 60))
+    after_revoke = there.generation()
+
+    assert start < after_create < after_revoke
+    assert here.generation() == after_revoke
 
 
 def test_the_keys_table_is_added_to_an_existing_database(tmp_path: Path) -> None:
