@@ -132,7 +132,10 @@ class StorePolling:
     separate ingest process but no Redis (``serve --workers N`` on the embedded default).
 
     Every ``every_s`` it looks at the newest recorded cycle; when there is a new one it
-    reads the live states and publishes those that changed since it last looked.
+    reads the live states and publishes those that changed since it last looked. When
+    more than one cycle was recorded since (or the store did not answer meanwhile), the
+    update holds only each aircraft's newest state: ``on_subscribed`` runs first, so that
+    subscribers resync (``trackUpdates`` reads the positions in between from the store).
     ``publish`` does nothing: the ingest process's pipeline already wrote the store.
     """
 
@@ -154,13 +157,19 @@ class StorePolling:
         while True:
             await asyncio.sleep(self._every_s)
             try:
-                cycle = await offload(self._newest_cycle)
+                recent = await offload(self._stores.cycles.recent_cycles, 2)
+                cycle = recent[0] if recent else None
                 if cycle is None or cycle.cycle_id == getattr(last_cycle, "cycle_id", None):
                     continue
                 states = await offload(self._load)
             except StoreUnavailable as exc:
                 log.warning("polling the store for live updates failed: %s", exc)
                 continue
+            previous = recent[1].cycle_id if len(recent) > 1 else None
+            if last_cycle is not None and previous != last_cycle.cycle_id:
+                log.info("more than one cycle since %s; resyncing", last_cycle.cycle_id)
+                if on_subscribed is not None:
+                    on_subscribed()
             last_cycle = cycle
             changed = [s for s in states if seen.get(s.icao24) != s.last_contact]
             seen = {s.icao24: s.last_contact for s in states}

@@ -9,29 +9,34 @@ import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from devtools.redis_server import RedisServer, start
 from domain import BoundingBox
-from live.channel import InProcessBroadcaster, RedisCycleChannel
+from domain.cycle import CycleReport
+from live.channel import InProcessBroadcaster, RedisCycleChannel, StorePolling
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
 from live.subscribers import Batch, Subscriber, UpdateHub
 from storage.redis import connect, connect_async
 from storage.redis.pubsub import RedisBroadcaster
-from testkit import T0, make_state
+from storage.stores import Stores
+from testkit import make_state
 
 EUROPE = UpdateFilter(bbox=BoundingBox(35, -10, 70, 30))
 CYCLE_S = 0.2  # the publisher's pace: a hang of HANG_S misses several cycles
 HANG_S = 2.0
 
 
+def _at(n: int) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=5) + timedelta(seconds=10 * n)
+
+
 def _cycle(n: int) -> CycleUpdate:
-    at = T0 + timedelta(seconds=10 * n)
-    state = make_state("aaaaaa", time=at, latitude=48.0 + n / 100, longitude=2.0)
-    return CycleUpdate(f"cycle-{n}", at, [state])
+    state = make_state("aaaaaa", time=_at(n), latitude=48.0 + n / 100, longitude=2.0)
+    return CycleUpdate(f"cycle-{n}", _at(n), [state])
 
 
 def _silent_gaps(batches: list[Batch]) -> list[str]:
@@ -179,3 +184,24 @@ def test_a_listener_that_hears_nothing_from_a_hung_redis_resubscribes_and_resync
     assert reconnects >= 1
     assert any(b.resync for b in batches)
     assert _silent_gaps(batches) == []
+
+
+def test_a_poll_that_finds_more_than_one_new_cycle_resyncs(stores: Stores) -> None:
+    def record(n: int) -> None:
+        stores.flights.put_states(_cycle(n).states)
+        stores.cycles.put_cycle(CycleReport(source="test", started_at=_at(n), cycle_id=f"c{n}"))
+
+    async def run() -> list[Batch]:
+        record(0)
+        channel = StorePolling(stores, live_window_s=3600, every_s=0.3)
+        async with _running(UpdateHub(channel, live_window_s=3600)) as hub:
+            with hub.subscribe(EUROPE) as sub:
+                record(1)
+                batches = [await asyncio.wait_for(sub.next(), 10)]
+                record(2)  # both between two polls: one update, holding only cycle 3's
+                record(3)
+                batches += [await asyncio.wait_for(sub.next(), 10) for _ in range(2)]
+                return batches
+
+    batches = asyncio.run(run())
+    assert [(b.cycle_id, b.resync) for b in batches] == [("c1", False), ("c1", True), ("c3", False)]
