@@ -67,19 +67,21 @@ def test_both_cycles_were_ingested_alike(replay_world: ReplayWorld) -> None:
     assert first.received == second.received == 5_485
     assert first.duplicates == second.duplicates == 0
     assert first.stored > 5_000
-    assert dict(first.reasons) == {
-        "stale_position": 69,
-        "implausible_vertical_rate": 2,
-        "implausible_altitude": 1,
-    }
-    # One of the two implausible climbers has levelled off by the second cycle.
-    assert dict(second.reasons) == {
-        "stale_position": 69,
-        "implausible_vertical_rate": 1,
-        "implausible_altitude": 1,
-    }
-    assert second.stored == first.stored + 1
-    assert replay_world.rejected_with_position == 71
+    for report in (first, second):
+        # The recording's stale positions and its grounded aircraft at 28,559 m, every cycle.
+        assert report.reasons["stale_position"] == 69
+        assert report.reasons["implausible_altitude"] == 1
+        # Its two implausible climbers are rejected only while they climb: near a turn of
+        # their shuttle, which depends on the clock (ingestion/replay.py).
+        assert report.reasons["implausible_vertical_rate"] <= 2
+        assert set(report.reasons) <= {
+            "stale_position",
+            "implausible_altitude",
+            "implausible_vertical_rate",
+        }
+        assert report.stored + report.rejected + report.duplicates == report.received
+    # Rejected in both cycles: the 69 stale positions, the grounded one and any climber.
+    assert 70 <= replay_world.rejected_with_position <= 72
 
 
 def test_total_count_is_aircraft_with_a_position_less_rejects(replay_world: ReplayWorld) -> None:
