@@ -12,11 +12,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from domain import BoundingBox, FlightState
 
 Cell = tuple[int, int]
+_icao24_of = attrgetter("icao24")
 
 
 def _cell(latitude: float, longitude: float) -> Cell:
@@ -46,6 +48,10 @@ class CellIndex:
         for s in states:
             if s.latitude is not None and s.longitude is not None:
                 self._cells[_cell(s.latitude, s.longitude)].append(s)
+        # The same cells by latitude row, then longitude: a box's scan looks up ints.
+        self._rows: defaultdict[int, dict[int, list[FlightState]]] = defaultdict(dict)
+        for (lat, lon), bucket in self._cells.items():
+            self._rows[lat][lon] = bucket
 
     def in_box(self, box: BoundingBox) -> list[FlightState]:
         south, north = math.floor(box.south), min(math.floor(box.north), 89)
@@ -60,21 +66,30 @@ class CellIndex:
                 if contains(s.latitude, s.longitude)  # type: ignore[arg-type]
             ]
         found: list[FlightState] = []
-        cells = self._cells
+        rows = self._rows
+        low, high = box.south, box.north
         for lat in range(south, north + 1):
-            rows_inside = box.south <= lat and lat + 1 <= box.north
+            row = rows.get(lat)
+            if not row:
+                continue
+            rows_inside = low <= lat and lat + 1 <= high
             for first, last, west, east in spans:
                 for lon in range(first, last + 1):
-                    bucket = cells.get((lat, lon))
+                    bucket = row.get(lon)
                     if not bucket:
                         continue
                     if rows_inside and west <= lon and lon + 1 <= east:
                         found.extend(bucket)  # the whole cell is inside: no checks
                     else:
+                        # Within the span's own edges: a state in a cell that both spans
+                        # of an antimeridian box share is found once, by the span it is in.
                         found.extend(
-                            s
-                            for s in bucket
-                            if contains(s.latitude, s.longitude)  # type: ignore[arg-type]
+                            [
+                                s
+                                for s in bucket
+                                if low <= s.latitude <= high  # type: ignore[operator]
+                                and west <= s.longitude <= east  # type: ignore[operator]
+                            ]
                         )
         return found
 
@@ -124,16 +139,12 @@ class View:
         """The states of a cycle this subscriber gets, and the aircraft that left its
         filter (moved out, or last heard before ``stale_before``)."""
         matched = self.filter.select(index)
-        codes = [s.icao24 for s in matched]
+        codes = list(map(_icao24_of, matched))
         inside = self.inside
         removed: list[str] = []
         if inside:
-            matched_codes = set(codes)
-            by_icao24 = index.by_icao24
-            if len(inside) <= len(by_icao24):
-                moved = [c for c in inside if c in by_icao24 and c not in matched_codes]
-            else:
-                moved = [c for c in by_icao24 if c in inside and c not in matched_codes]
+            # Set operations in C; sorted, so that the order does not depend on hashing.
+            moved = sorted((inside.keys() - codes) & index.by_icao24.keys())
             for code in moved:
                 del inside[code]
             removed.extend(moved)

@@ -49,8 +49,10 @@ properties with side effects would see a second call on that (error) path only.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from enum import Enum
 from math import isfinite
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from graphql import (
@@ -136,10 +138,13 @@ class ListPlan(NamedTuple):
     fields: tuple[FieldPlan, ...]
     item_type: GraphQLObjectType
     item_non_null: bool
-    signature: tuple[str, tuple[tuple[str, str], ...]]
+    # The item type and the selected response keys and attributes, as one str: a memo
+    # key whose hash is computed once (a tuple's is computed on every lookup).
+    signature: str
 
 
 RESPONSE_MEMO: Final = "_response_memo"
+_memo_of: Final = attrgetter(RESPONSE_MEMO)
 
 
 # Built-in scalars whose coercion returns the value unchanged for exactly this type
@@ -393,7 +398,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if field_plan is None:
                 return None
             fields.append(field_plan)
-        signature = (object_type.name, tuple((f.response_key, f.attribute_name) for f in fields))
+        signature = repr(
+            (object_type.name, tuple((f.response_key, f.attribute_name) for f in fields))
+        )
         return ListPlan(tuple(fields), object_type, item_non_null, signature)
 
     def _complete_plain_items(
@@ -406,6 +413,11 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         items: Iterable[Any],
     ) -> AwaitableOrValue[list[Any]]:
         """Mirror of ``Executor.complete_iterable_value`` (no stream) using the plan."""
+        if type(items) is list:
+            # Every item shared and already completed for this selection: one pass in C.
+            # A miss (an item not shared, or not completed yet) takes the loop below.
+            with suppress(AttributeError, KeyError, TypeError):
+                return list(map(itemgetter(plan.signature), map(_memo_of, items)))
         is_awaitable = self.is_awaitable
         fields = plan.fields
         signature = plan.signature
