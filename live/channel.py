@@ -139,7 +139,9 @@ class StorePolling:
     ``publish`` does nothing: the ingest process's pipeline already wrote the store.
     """
 
-    def __init__(self, stores: Stores, live_window_s: float, every_s: float = 0.5) -> None:
+    # A poll is one indexed read of the newest two cycles, so polling often costs little;
+    # its interval is part of every subscriber's delivery latency.
+    def __init__(self, stores: Stores, live_window_s: float, every_s: float = 0.1) -> None:
         self._stores = stores
         self._load = live_states_of(stores, live_window_s)
         self._every_s = every_s
