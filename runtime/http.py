@@ -103,7 +103,7 @@ class FlightGraphQL(GraphQL[Context, None]):
         """``connection_init``: the API key in its payload (``security.websocket``)."""
         gate = self.runtime.security.gate if self.runtime.security else None
         if gate is not None:
-            await admit_connection(gate, context.request.scope, context.connection_params)
+            await admit_connection(gate, context.request, context.connection_params)
         ack: UnsetType = UNSET
         return ack
 

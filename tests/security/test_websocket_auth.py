@@ -16,11 +16,12 @@ import websockets
 from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
-from securitykit import Keys, make_keys
+from securitykit import TIERS, Keys, make_keys
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from config import Settings
 from runtime.stores import open_stores
+from security.keys import KeyService
 from testkit import served
 
 TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # graphql-transport-ws
@@ -42,8 +43,13 @@ def _start(tmp: Path, seeded_db: Path, **env: str) -> Iterator[tuple[str, Keys]]
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path) -> Iterator[tuple[str, Keys]]:
-    yield from _start(tmp_path_factory.mktemp("ws-keyed"), seeded_db, FLIGHTDATA_ANONYMOUS="false")
+def keyed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ws-keyed")
+
+
+@pytest.fixture(scope="module")
+def keyed(keyed_dir: Path, seeded_db: Path) -> Iterator[tuple[str, Keys]]:
+    yield from _start(keyed_dir, seeded_db, FLIGHTDATA_ANONYMOUS="false")
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +143,44 @@ def test_a_key_in_the_upgrade_header_is_checked_there(keyed: tuple[str, Keys]) -
         run(upgrade(keys.revoked))
     assert refused.value.response.status_code == 401
     assert json.loads(refused.value.response.body)["error"] == "revoked_api_key"
+
+
+async def _revoked_while_open(url: str, protocol: str, how: str, keys: KeyService) -> Any:
+    """Open a connection with a new key (in the ``connection_init`` payload or the upgrade
+    header), revoke the key, and return how the server closed the connection."""
+    issued = keys.create("short-lived")
+    headers = {"X-API-Key": issued.key} if how == "header" else {}
+    payload = {"apiKey": issued.key} if how == "payload" else {}
+    async with websockets.connect(
+        url,
+        subprotocols=[protocol],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        keys.revoke(issued.record.key_id)
+        try:
+            while True:  # the legacy protocol's keep-alives until then
+                await asyncio.wait_for(ws.recv(), 10)
+        except ConnectionClosed as closed:
+            return closed.rcvd
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+@pytest.mark.parametrize("how", ["payload", "header"])
+def test_an_open_connection_is_closed_when_its_key_is_revoked(
+    keyed: tuple[str, Keys], keyed_dir: Path, protocol: str, how: str
+) -> None:
+    url, _ = keyed
+    stores = open_stores(Settings.from_env({}, data_dir=keyed_dir / "data"))
+    try:
+        close = run(_revoked_while_open(url, protocol, how, KeyService(stores.api_keys, TIERS)))
+    finally:
+        stores.close()
+
+    assert close is not None
+    assert close.code == 4403
+    assert "revoked" in close.reason
 
 
 def test_a_field_beyond_the_key_s_scope_is_refused_with_an_error(keyed: tuple[str, Keys]) -> None:
