@@ -122,6 +122,13 @@ def _tile_url(raw: str) -> str:
     return value
 
 
+def _ws_url(raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("wss://", "ws://")) or len(value) <= len("wss://"):
+        raise ValueError(f"expected a ws:// or wss:// URL, got {raw!r}")
+    return value
+
+
 def _setting(
     env: str, default: Any, convert: Callable[[str], Any] = str, *, secret: bool = False
 ) -> Any:
@@ -240,6 +247,9 @@ class Settings:
     dashboard_dir: Path = _setting("FLIGHTDATA_DASHBOARD_DIR", DASHBOARD_DIST, Path)
     tile_url: str = _setting("FLIGHTDATA_TILE_URL", "", _tile_url)
     tile_attribution: str = _setting("FLIGHTDATA_TILE_ATTRIBUTION", "")
+    # Where clients subscribe when it is not this host's ws(s)://.../graphql (on AWS the
+    # stack's real-time endpoint): config.json's subscriptionUrl and GraphiQL's.
+    subscription_url: str = _setting("FLIGHTDATA_SUBSCRIPTION_URL", "", _ws_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -103,12 +103,13 @@ def security_headers(settings: Settings) -> dict[str, str]:
 
 
 def runtime_config(settings: Settings) -> dict[str, Any]:
-    """``config.json``: the API on this origin (the WebSocket too: ``subscriptionUrl``
-    null is ``ws(s)://`` this host ``/graphql``), the optional tile layer, and whether
-    requests without an API key are served."""
+    """``config.json``: the API on this origin; subscriptions at
+    ``FLIGHTDATA_SUBSCRIPTION_URL``, or (``subscriptionUrl`` null) at ``ws(s)://`` this
+    host ``/graphql``; the optional tile layer; and whether requests without an API key
+    are served."""
     return {
         "graphqlUrl": "/graphql",
-        "subscriptionUrl": None,
+        "subscriptionUrl": settings.subscription_url or None,
         "tileUrl": settings.tile_url or None,
         "tileAttribution": settings.tile_attribution or None,
         "anonymous": settings.anonymous or not settings.security,

@@ -127,6 +127,12 @@ class FlightGraphQL(GraphQL[Context, None]):
         html = self.graphql_ide_html
         for cdn, local in _IDE_ASSETS.items():
             html = html.replace(cdn, f"/static/graphiql/{local}")
+        if url := self.runtime.settings.subscription_url:
+            # Subscriptions live elsewhere (on AWS, the stack's real-time endpoint).
+            html = html.replace(
+                "const subscriptionUrl = httpUrlToWebSockeUrl(fetchURL);",
+                f"const subscriptionUrl = {orjson.dumps(url).decode()};",
+            )
         # Subresource-integrity hashes name the CDN files; ours are the same bytes.
         return re.sub(r'\s+integrity="[^"]*"', "", html)
 
@@ -256,6 +262,8 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
                     "RateLimit-Remaining",
                     "RateLimit-Reset",
                     "Retry-After",
+                    "X-Rate-Limit-Remaining",
+                    "X-Rate-Limit-Retry-After-Seconds",
                     "X-Request-ID",
                 ],
             )

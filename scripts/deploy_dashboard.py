@@ -2,8 +2,8 @@
 
 ``make deploy`` runs this after ``osls deploy``. It reads the outputs of the stack
 ``flightdata-<stage>`` (``serverless.yml``): the bucket (``DashboardBucketName``), the
-distribution (``DistributionId``), the HTTP API (``HttpApiUrl``) and the WebSocket API
-(``ServiceEndpointWebsocket``). Then:
+distribution (``DistributionId``), the HTTP API (``HttpApiUrl``) and where clients
+subscribe (``SubscriptionUrl``). Then:
 
 1. every file of ``dashboard/dist`` is put in the bucket with its Content-Type; those under
    ``assets/`` (named by content hash) with ``Cache-Control: public, max-age=31536000,
@@ -11,7 +11,8 @@ distribution (``DistributionId``), the HTTP API (``HttpApiUrl``) and the WebSock
    page never names a file not yet there; assets of earlier builds stay for pages still
    open on them.
 2. ``config.json`` is written last: ``graphqlUrl`` the HTTP API's ``/graphql``,
-   ``subscriptionUrl`` the WebSocket API, ``anonymous`` false (the stack requires a key),
+   ``subscriptionUrl`` the stack's ``SubscriptionUrl``, ``anonymous`` false (the stack
+   requires a key),
    and the optional tile layer from ``FLIGHTDATA_TILE_URL`` and
    ``FLIGHTDATA_TILE_ATTRIBUTION``.
 3. CloudFront is told to drop ``/``, ``/index.html`` and ``/config.json`` (an invalidation).
@@ -68,7 +69,7 @@ OUTPUTS = {
     "distribution_id": "DistributionId",
     "url": "DashboardUrl",
     "http_api_url": "HttpApiUrl",
-    "websocket_url": "ServiceEndpointWebsocket",
+    "websocket_url": "SubscriptionUrl",
 }
 
 

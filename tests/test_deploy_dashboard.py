@@ -193,7 +193,7 @@ def test_missing_outputs_are_named() -> None:
     with pytest.raises(DeployError) as error:
         Target.from_outputs({"DashboardBucketName": BUCKET, "HttpApiUrl": HTTP_API})
 
-    assert "DashboardUrl, DistributionId, ServiceEndpointWebsocket" in str(error.value)
+    assert "DashboardUrl, DistributionId, SubscriptionUrl" in str(error.value)
 
 
 def test_deploy_uploads_and_invalidates_the_page(
@@ -219,7 +219,7 @@ def test_main_reads_the_stack_and_deploys(
         "DistributionId": distribution_id,
         "DashboardUrl": "https://d111111abcdef8.cloudfront.net",
         "HttpApiUrl": HTTP_API,
-        "ServiceEndpointWebsocket": WEBSOCKET,
+        "SubscriptionUrl": WEBSOCKET,
     }
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},

@@ -616,10 +616,35 @@ def test_the_deploy_script_finds_the_outputs_it_reads(sls: dict[str, Any]) -> No
     assert outputs["DashboardUrl"] == {
         "Value": {"Fn::Sub": "https://${DashboardDistribution.DomainName}"}
     }
-    # HttpApiUrl and ServiceEndpointWebsocket are osls's own outputs of the two APIs.
+    # HttpApiUrl is osls's own output of the HTTP API.
     read = set(deploy_dashboard.OUTPUTS.values())
-    assert read - {"HttpApiUrl", "ServiceEndpointWebsocket"} <= set(outputs)
-    assert {"HttpApiUrl", "ServiceEndpointWebsocket"} <= read
+    assert read - {"HttpApiUrl"} <= set(outputs)
+    assert "HttpApiUrl" in read
+
+
+def test_subscriptions_are_located_in_one_place(sls: dict[str, Any]) -> None:
+    """The API's config.json and GraphiQL, and the deployed dashboard's config.json, name
+    the same endpoint: the one ``custom.subscriptionUrl`` gives."""
+    where = "${self:custom.subscriptionUrl}"
+    api = _function(sls, "flight-api-handler")
+
+    assert sls["custom"]["subscriptionUrl"]["Fn::Sub"].startswith("wss://")
+    assert api["environment"]["FLIGHTDATA_SUBSCRIPTION_URL"] == where
+    assert sls["resources"]["Outputs"]["SubscriptionUrl"] == {"Value": where}
+    assert deploy_dashboard.OUTPUTS["websocket_url"] == "SubscriptionUrl"
+
+
+def test_the_http_api_exposes_the_rate_limit_headers_the_app_sends(sls: dict[str, Any]) -> None:
+    cors = sls["resources"]["extensions"]["HttpApi"]["Properties"]["CorsConfiguration"]
+
+    assert {
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "Retry-After",
+        "X-Rate-Limit-Remaining",
+        "X-Rate-Limit-Retry-After-Seconds",
+    } <= set(cors["ExposeHeaders"])
 
 
 def test_every_event_type_has_a_rule(resources: dict[str, Any]) -> None:

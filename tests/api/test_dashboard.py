@@ -13,7 +13,7 @@ import pytest
 
 from api.dashboard import IMMUTABLE, tile_source
 from app import create_app
-from config import Settings
+from config import ConfigError, Settings
 from testkit import TestClient
 
 INDEX = """<!doctype html>
@@ -243,6 +243,18 @@ def test_config_carries_the_tile_layer_and_the_key_requirement(
         "tileAttribution": "© OpenStreetMap contributors",
         "anonymous": False,
     }
+
+
+def test_config_names_where_subscriptions_live_when_elsewhere(seeded_settings: Settings) -> None:
+    url = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+    with _client(seeded_settings, FLIGHTDATA_SUBSCRIPTION_URL=url) as client:
+        assert client.get("/config.json").json()["subscriptionUrl"] == url
+
+
+@pytest.mark.parametrize("url", ["https://example.com/graphql", "/graphql", "wss://"])
+def test_a_subscription_url_must_be_a_websocket_url(url: str) -> None:
+    with pytest.raises(ConfigError, match="FLIGHTDATA_SUBSCRIPTION_URL"):
+        Settings.from_env({"FLIGHTDATA_SUBSCRIPTION_URL": url})
 
 
 def test_config_says_anonymous_when_security_is_off(seeded_settings: Settings) -> None:
