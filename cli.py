@@ -340,6 +340,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_export(args: argparse.Namespace) -> int:
+    from appsync.sdl import SDL_PATH as APPSYNC_SDL_PATH
+    from appsync.sdl import appsync_sdl
     from resolvers.root import build_schema
     from schema import SDL_PATH, export_sdl
 
@@ -347,6 +349,9 @@ def cmd_schema_export(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else SDL_PATH
     output.write_text(sdl, encoding="utf-8")
     print(f"wrote {output}")
+    if not args.output:
+        APPSYNC_SDL_PATH.write_text(appsync_sdl(sdl), encoding="utf-8")
+        print(f"wrote {APPSYNC_SDL_PATH}")
     return 0
 
 
@@ -446,7 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_cmds = schema.add_subparsers(dest="schema_command", required=True)
-    export = schema_cmds.add_parser("export", help="write the SDL to schema/schema.graphql")
+    export = schema_cmds.add_parser(
+        "export",
+        help="write the SDL to schema/schema.graphql, its AppSync form to appsync/",
+    )
     export.add_argument("--output", help="another path to write to")
     export.set_defaults(func=cmd_schema_export)
     return parser

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = [
     "analytics",
     "api",
+    "appsync",
     "domain",
     "ingestion",
     "live",
