@@ -47,6 +47,7 @@ from runtime.live import build_broadcaster, build_hub, publisher
 from runtime.process import limit_malloc_arenas, tune_gc
 from runtime.stores import open_stores
 from schema import mask_errors
+from schema._executor import encode_json
 from schema.context import Context, make_loaders
 from security.gate import Security, build_security, rate_limit_events
 from security.limits import QueryLimits
@@ -144,7 +145,7 @@ class FlightGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> str:
         # A str: WebSocket messages of the GraphQL protocols are text frames.
-        return orjson.dumps(data).decode()
+        return encode_json(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)

@@ -40,7 +40,8 @@ itself immutable and shared between executions (the ``Flight`` objects of one li
 cycle go to every subscriber). Its completed dict is memoised there per plan signature
 (item type and the selected response keys and attributes) and reused as is by later
 executions that select the same plain fields. Only dicts the fast path built are
-memoised; items that fall back are completed afresh each time.
+memoised; items that fall back are completed afresh each time. A memoised dict is a
+``SharedResponse``: ``encode_json`` encodes it once however many responses hold it.
 
 Consequence of the per-item fallback: for an item that falls back, its attributes
 are read a second time by the default path. Plain attributes make that harmless;
@@ -55,6 +56,7 @@ from math import isfinite
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+import orjson
 from graphql import (
     GraphQLBoolean,
     GraphQLFloat,
@@ -94,7 +96,7 @@ if TYPE_CHECKING:
     from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
     from graphql.pyutils import AwaitableOrValue, Path
 
-__all__ = ["FastExecutionContext"]
+__all__ = ["RESPONSE_MEMO", "FastExecutionContext", "SharedResponse", "encode_json"]
 
 # What a value check needs beyond an exact type match before the value can be used
 # as-is: Int must fit in 32 bits, Float must be finite.
@@ -145,6 +147,31 @@ class ListPlan(NamedTuple):
 
 RESPONSE_MEMO: Final = "_response_memo"
 _memo_of: Final = attrgetter(RESPONSE_MEMO)
+
+
+class SharedResponse(dict[str, Any]):
+    """The completed dict of a shared item, a plain dict to every reader, that keeps its
+    JSON once ``encode_json`` has made it: a cycle's flight is encoded once, not once per
+    subscriber that gets it."""
+
+    __slots__ = ("encoded",)
+    encoded: orjson.Fragment
+
+
+def encode_json(value: object) -> bytes:
+    """``value`` as orjson encodes it, each ``SharedResponse`` in it encoded only once."""
+    return orjson.dumps(value, default=_encoded, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+def _encoded(value: object) -> orjson.Fragment:
+    if type(value) is SharedResponse:
+        try:
+            return value.encoded
+        except AttributeError:
+            value.encoded = orjson.Fragment(orjson.dumps(value))
+            return value.encoded
+    # Another subclass of str, int, dict or list: what orjson makes of it without the option.
+    return orjson.Fragment(orjson.dumps(value))
 
 
 # Built-in scalars whose coercion returns the value unchanged for exactly this type
@@ -438,7 +465,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     append_completed(data)
                 elif (data := _fast_item(fields, is_type_of, info, item, is_awaitable)) is not None:
                     if memo is not None:
-                        memo[signature] = data
+                        data = memo[signature] = SharedResponse(data)
                     append_completed(data)
                 elif self._complete_item_by_default(
                     item,

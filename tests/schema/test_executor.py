@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -24,7 +25,7 @@ from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult, Info
 
-from schema._executor import RESPONSE_MEMO, FastExecutionContext
+from schema._executor import RESPONSE_MEMO, FastExecutionContext, SharedResponse, encode_json
 
 N_FLIGHTS = 1_000
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -514,3 +515,35 @@ def test_shared_items_are_completed_once_per_selection() -> None:
     assert again.data is not None
     assert first.data["flights"][0] is again.data["flights"][0]  # the memoised dict itself
     assert all(len(getattr(f, RESPONSE_MEMO)) == 2 for f in shared)
+
+
+def test_shared_responses_encode_as_plain_dicts_once() -> None:
+    shared = [make_flight(i) for i in range(3)]
+    for flight in shared:
+        setattr(flight, RESPONSE_MEMO, {})
+
+    @strawberry.type
+    class SharedQuery:
+        @strawberry.field
+        def flights(self) -> list[Flight]:
+            return shared
+
+    schema = strawberry.Schema(SharedQuery, execution_context_class=FastExecutionContext)
+    query = "{ flights { icao24 callsign status lastContact } }"
+    first, again = schema.execute_sync(query).data, schema.execute_sync(query).data
+    assert first is not None
+    assert again is not None
+    assert all(type(item) is SharedResponse for item in first["flights"])
+
+    class Label(enum.StrEnum):
+        A = "a"
+
+    class Tagged(dict[str, Any]):
+        pass
+
+    message = {"payload": {"data": first}, "label": Label.A, "extra": Tagged(k=[1.5, None])}
+    assert encode_json(message) == orjson.dumps(message)
+    encoded = [item.encoded for item in first["flights"]]
+    assert encode_json({"data": again}) == orjson.dumps({"data": again})
+    assert [item.encoded for item in again["flights"]] == encoded  # made once, then reused
+    assert all(a is b for a, b in zip(first["flights"], again["flights"], strict=True))
