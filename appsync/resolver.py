@@ -1,0 +1,103 @@
+"""AppSync's direct Lambda resolver: each root ``Query`` field runs on the Strawberry
+schema and resolvers the ASGI service runs, so both answer alike.
+
+AppSync invokes the resolver with its context object (the "direct Lambda resolver"
+payload)::
+
+    {"arguments": {...}, "identity": {"resolverContext": {...}} | null,
+     "source": null, "request": {"headers": {...}},
+     "info": {"parentTypeName": "Query", "fieldName": "flights", "variables": {...},
+              "selectionSetList": [...], "selectionSetGraphQL": "{ ... }"},
+     "prev": null, "stash": {}}
+
+``appsync.document`` rebuilds the field's query from it; the value of the field is the
+answer, and AppSync resolves the nested fields from it by name. An operation Strawberry
+answers with errors raises ``ResolverError``: AppSync reports its message (masked as the
+HTTP API masks it), with ``errorType`` ``ResolverError``. A field with errors has no partial data.
+
+Who the request acts for comes from the authorizer (``identity.resolverContext``); it is
+rate-limited by the same gate as the HTTP API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from appsync.authorizer import principal_from
+from appsync.document import field_document
+from config import Settings
+from schema import FlightSchema, mask_errors
+from schema.context import Context, make_loaders
+from security.gate import Gate
+from security.principal import SCOPE_PRINCIPAL, Principal
+from storage.stores import Stores
+
+
+class ResolverError(Exception):
+    """A field AppSync answers with an error (its ``errorType`` is this class's name);
+    ``code`` is the GraphQL error's ``extensions.code``."""
+
+    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class AppSyncResolver:
+    """What a resolver invocation needs; ``runtime.lambdas`` builds it once per container."""
+
+    schema: FlightSchema
+    stores: Stores
+    settings: Settings
+    gate: Gate | None = None
+
+    async def resolve(self, event: Mapping[str, Any]) -> Any:
+        """The value of the root field ``event`` asks for."""
+        info = event.get("info") or {}
+        field = str(info.get("fieldName", ""))
+        if info.get("parentTypeName") != "Query":
+            raise ResolverError(f"only Query fields resolve here, not {info.get('parentTypeName')}")
+        principal = _principal(event)
+        if self.gate is not None and principal is not None:
+            decision = await self.gate.admit(principal, "appsync")
+            if not decision.allowed:
+                raise ResolverError(
+                    f"rate limit exceeded: retry in {decision.retry_after_s:.0f} s",
+                    "RATE_LIMITED",
+                )
+        try:
+            document = field_document(
+                self.schema._schema,
+                field,
+                event.get("arguments") or {},
+                str(info.get("selectionSetGraphQL") or ""),
+                info.get("variables") or {},
+            )
+        except Exception as exc:  # a selection graphql-core cannot parse
+            raise ResolverError(f"cannot run this selection of {field}: {exc}") from exc
+        result = await self.schema.execute(document, context_value=self._context(principal))
+        errors = mask_errors(result.errors)
+        if errors:
+            first = errors[0]
+            code = (first.extensions or {}).get("code", "BAD_REQUEST")
+            raise ResolverError("; ".join(e.message for e in errors), str(code))
+        return (result.data or {}).get(field)
+
+    def _context(self, principal: Principal | None) -> Context:
+        # Strawberry's resolvers find the principal where the HTTP middleware puts it.
+        request = SimpleNamespace(scope={SCOPE_PRINCIPAL: principal} if principal else {})
+        return Context(
+            stores=self.stores,
+            settings=self.settings,
+            loaders=make_loaders(self.stores, self.settings),
+            request=request,
+        )
+
+
+def _principal(event: Mapping[str, Any]) -> Principal | None:
+    identity = event.get("identity") or {}
+    resolver_context = identity.get("resolverContext") if isinstance(identity, dict) else None
+    return principal_from(resolver_context) if resolver_context else None
