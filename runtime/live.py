@@ -46,6 +46,15 @@ def build_hub(settings: Settings, stores: Stores, broadcaster: Broadcaster) -> U
     )
 
 
+def ingest_publisher(settings: Settings, stores: Stores) -> StoredHook | None:
+    """The hook of an ingest process that serves no API (``flightdata ingest``, the child
+    of ``serve``): each cycle over Redis when the stores have it; without Redis, none (the
+    API processes read the shared store)."""
+    if stores.redis is None:
+        return None
+    return publisher(build_broadcaster(settings, stores, ingests=True))
+
+
 def publisher(broadcaster: Broadcaster) -> StoredHook:
     """The pipeline's ``on_stored`` hook that publishes each cycle on ``broadcaster``."""
 
