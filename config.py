@@ -144,6 +144,12 @@ _REQUIRED_FOR_AWS = frozenset(
 class Settings:
     data_dir: Path = _setting("FLIGHTDATA_DATA_DIR", Path("var"), Path)
     source: str = _setting("FLIGHTDATA_SOURCE", "replay")
+    # The Lambda fetcher's backup source (ingestion.failover): asked after the source
+    # failed FLIGHTDATA_FAILOVER_AFTER cycles in a row; the source is tried again every
+    # FLIGHTDATA_FAILBACK_EVERY cycles on the backup. Empty: no backup.
+    backup_source: str = _setting("FLIGHTDATA_BACKUP_SOURCE", "")
+    failover_after: int = _setting("FLIGHTDATA_FAILOVER_AFTER", 3, _positive(int))
+    failback_every: int = _setting("FLIGHTDATA_FAILBACK_EVERY", 10, _positive(int))
     interval_s: float = _setting("FLIGHTDATA_INTERVAL", 10.0, _positive(float))
     ingest: bool = _setting("FLIGHTDATA_INGEST", True, _bool)
     host: str = _setting("HOST", "127.0.0.1")

@@ -8,7 +8,8 @@
   JSON) and ``Time`` (the event's time). Events are telemetry, so publishing never raises:
   failures are logged and counted.
 - ``SsmParameters`` / ``ssm_credentials`` read SecureString parameters (the OpenSky
-  credentials, ``/flightdata/{stage}/opensky/client_id``...) with decryption and keep them
+  credentials, ``/flightdata/{stage}/opensky/client_id``..., the ADS-B Exchange key
+  ``/flightdata/{stage}/adsbx/api_key``) with decryption and keep them
   for a TTL, so a warm Lambda asks SSM at most once per TTL.
 
 Clients come in through the constructors (boto3 clients fit the ``...Like`` protocols).
@@ -224,6 +225,11 @@ def opensky_parameter_names(prefix: str) -> dict[str, str]:
         "opensky_client_id": f"{prefix}/opensky/client_id",
         "opensky_client_secret": f"{prefix}/opensky/client_secret",
     }
+
+
+def adsbx_parameter_names(prefix: str) -> dict[str, str]:
+    """The ADS-B Exchange API key under ``prefix``, keyed by the settings field it fills."""
+    return {"adsbx_api_key": f"{prefix.rstrip('/')}/adsbx/api_key"}
 
 
 class SsmParameters:

@@ -84,18 +84,21 @@ def build_queue(settings: Settings) -> ProcessingQueue | None:
 
 
 def with_ssm_credentials(settings: Settings, ssm: Any) -> Settings:
-    """The settings with the OpenSky credentials read from SSM Parameter Store (cached five
-    minutes per client) when ``FLIGHTDATA_SSM_PREFIX`` is set."""
+    """The settings with the credentials of the sources in use (the source and the backup)
+    read from SSM Parameter Store (cached five minutes per client) when
+    ``FLIGHTDATA_SSM_PREFIX`` is set: OpenSky's client id and secret (required), and the
+    ADS-B Exchange key (optional: adsb.lol needs none)."""
     if ssm is None or not settings.ssm_prefix:
         return settings
-    from ingestion.aws import opensky_parameter_names, ssm_credentials
+    from ingestion.aws import adsbx_parameter_names, opensky_parameter_names, ssm_credentials
 
-    found = ssm_credentials(ssm, opensky_parameter_names(settings.ssm_prefix))
-    return replace(
-        settings,
-        opensky_client_id=found["opensky_client_id"],
-        opensky_client_secret=found["opensky_client_secret"],
-    )
+    in_use = {settings.source, settings.backup_source}
+    found: dict[str, Any] = {}
+    if "opensky" in in_use:
+        found |= ssm_credentials(ssm, opensky_parameter_names(settings.ssm_prefix))
+    if "adsbx" in in_use:
+        found |= ssm_credentials(ssm, adsbx_parameter_names(settings.ssm_prefix), required=False)
+    return replace(settings, **found)
 
 
 def build_ingest_loop(

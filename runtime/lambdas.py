@@ -9,6 +9,13 @@ invocation. ``processor`` takes an SQS batch of such messages, processes each ar
 body, and reports the messages that failed in ``batchItemFailures`` so SQS retries only
 those (and moves them to the DLQ after three receives).
 
+The fetcher asks the backup source (``FLIGHTDATA_BACKUP_SOURCE``, ADS-B Exchange) after the
+source failed ``FLIGHTDATA_FAILOVER_AFTER`` cycles in a row, and the source again every
+``FLIGHTDATA_FAILBACK_EVERY`` cycles (``ingestion.failover``), and publishes a
+SystemHealthCheck at most once a minute. The processor's events go to EventBridge and, with
+Redis, retire the cached flights pages (``ResponseCache.on_event``) when a cycle stored
+states. The API publishes its RateLimitExceeded events to EventBridge.
+
 ``analytics`` (scheduled daily at 00:30 UTC) writes the previous UTC day's analytics
 documents beside the processed Parquet (``analytics.daily``).
 
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,7 +37,8 @@ import orjson
 
 from config import ConfigError, Settings
 from domain.cycle import CycleReport
-from domain.events import InProcessBus
+from domain.events import InProcessBus, SystemHealthCheck
+from ingestion.failover import Failover, Role
 from ingestion.loop import FetchFailed, IngestLoop, new_cycle_id
 from ingestion.pipeline import Pipeline
 from ingestion.rerun import normaliser_for
@@ -57,6 +66,7 @@ if TYPE_CHECKING:
     from subscriptions.lambda_ws import WebSocketApi
 
 log = logging.getLogger(__name__)
+HEALTH_EVERY_S = 60.0
 
 
 @dataclass
@@ -67,6 +77,8 @@ class _Runtime:
     queue: ProcessingQueue | None = None
     ssm: Any = None
     emf: EmfWriter | None = None
+    failover: Failover | None = None
+    last_health: float = float("-inf")
 
 
 _runtime: _Runtime | None = None
@@ -81,16 +93,31 @@ def _get_runtime() -> _Runtime:
         settings = Settings.from_env()
         emf = bootstrap.for_lambda(settings)
         stores = open_stores(settings)
-        events = build_event_bus(settings) or InProcessBus()
+        failover = None
+        if settings.backup_source:
+            failover = Failover(after=settings.failover_after, probe_every=settings.failback_every)
         _runtime = _Runtime(
             settings,
             stores,
-            build_pipeline(settings, stores, events),
+            build_pipeline(settings, stores, build_events(settings, stores)),
             queue=build_queue(settings),
             ssm=aws_client(settings, "ssm") if settings.ssm_prefix else None,
             emf=emf,
+            failover=failover,
         )
     return _runtime
+
+
+def build_events(settings: Settings, stores: Stores) -> InProcessBus:
+    """The bus of a function's events: EventBridge when the settings name one, and the
+    response cache's invalidation when Redis is in front of the stores."""
+    events = InProcessBus()
+    remote = build_event_bus(settings)
+    if remote is not None:
+        events.subscribe(remote.publish)
+    if stores.cache is not None:
+        events.subscribe(stores.cache.on_event)
+    return events
 
 
 def reset_runtime() -> None:
@@ -140,39 +167,79 @@ async def _fetch(rt: _Runtime) -> dict[str, Any]:
     # Per invocation, so that rotated credentials arrive within the SSM cache's lifetime.
     settings = with_ssm_credentials(rt.settings, rt.ssm)
     async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
-        loop = IngestLoop(
-            build_source(settings.source, settings, client, rt.pipeline.events),
-            rt.pipeline,
-            interval_s=rt.settings.interval_s,
-            history=timedelta(hours=rt.settings.history_hours),
-            archive=rt.stores.archive,
-            cycles=rt.stores.cycles,
-            events=rt.pipeline.events,
-        )
         if rt.queue is None:
+            loop = _loop(rt, settings, settings.source, client)
             report = await loop.run_once()
             await loop.flush_processed()
             _cycle_metrics(rt, report, "fetcher")
             return _summary(report)
-        cycle_id = new_cycle_id(loop.source.name, datetime.now(UTC))
-        CYCLE_ID.set(cycle_id)  # in asyncio.run's own context: gone with the invocation
-        try:
-            payload, key = await loop.fetch_archived(cycle_id)
-        except FetchFailed as exc:
-            if rt.emf is not None:
-                rt.emf.put({"FetchFailed": (1, "Count")}, {"Source": loop.source.name})
-            return {"cycle_id": cycle_id, "archive_key": exc.archive_key, "error": str(exc)}
-        if key is None:
-            # The archive is down: nothing to queue, but the data need not be lost.
-            report = rt.pipeline.process(
-                loop.source.name, payload, loop.source.normalise, cycle_id=cycle_id
-            )
-            rt.stores.cycles.put_cycle(report)
-            _cycle_metrics(rt, report, "fetcher")
-            return _summary(report)
-        message = {"archive_key": key, "source": loop.source.name, "cycle_id": cycle_id}
-        rt.queue.send(message)
-        return {**message, "queued": True}
+        attempts = rt.failover.attempts() if rt.failover is not None else (Role.PRIMARY,)
+        result: dict[str, Any] = {}
+        for role in attempts:
+            spec = settings.source if role is Role.PRIMARY else settings.backup_source
+            result = await _fetch_queued(rt, _loop(rt, settings, spec, client))
+            if rt.failover is not None:
+                rt.failover.record(role, ok=not result.get("error"))
+            if not result.get("error"):
+                break
+        _health_check(rt, result)
+        return result
+
+
+def _loop(rt: _Runtime, settings: Settings, spec: str, client: httpx.AsyncClient) -> IngestLoop:
+    return IngestLoop(
+        build_source(spec, settings, client, rt.pipeline.events),
+        rt.pipeline,
+        interval_s=rt.settings.interval_s,
+        history=timedelta(hours=rt.settings.history_hours),
+        archive=rt.stores.archive,
+        cycles=rt.stores.cycles,
+        events=rt.pipeline.events,
+    )
+
+
+def _health_check(rt: _Runtime, result: dict[str, Any]) -> None:
+    """SystemHealthCheck, at most once every ``HEALTH_EVERY_S`` per warm container."""
+    if rt.pipeline.events is None or time.monotonic() - rt.last_health < HEALTH_EVERY_S:
+        return
+    rt.last_health = time.monotonic()
+    error = result.get("error")
+    checks = {"last_fetch": str(error or "ok"), "source": str(result.get("source", ""))}
+    on_backup = rt.failover is not None and rt.failover.active is Role.BACKUP
+    if rt.failover is not None:
+        checks["active_source"] = rt.failover.active.value
+        checks["primary_failures"] = str(rt.failover.failures)
+    status = "degraded" if error or on_backup else "ok"
+    rt.pipeline.events.publish(SystemHealthCheck(status=status, checks=checks))
+
+
+async def _fetch_queued(rt: _Runtime, loop: IngestLoop) -> dict[str, Any]:
+    """Fetch and archive one body and queue it for the processor."""
+    assert rt.queue is not None
+    cycle_id = new_cycle_id(loop.source.name, datetime.now(UTC))
+    CYCLE_ID.set(cycle_id)  # in asyncio.run's own context: gone with the invocation
+    try:
+        payload, key = await loop.fetch_archived(cycle_id)
+    except FetchFailed as exc:
+        if rt.emf is not None:
+            rt.emf.put({"FetchFailed": (1, "Count")}, {"Source": loop.source.name})
+        return {
+            "cycle_id": cycle_id,
+            "source": loop.source.name,
+            "archive_key": exc.archive_key,
+            "error": str(exc),
+        }
+    if key is None:
+        # The archive is down: nothing to queue, but the data need not be lost.
+        report = rt.pipeline.process(
+            loop.source.name, payload, loop.source.normalise, cycle_id=cycle_id
+        )
+        rt.stores.cycles.put_cycle(report)
+        _cycle_metrics(rt, report, "fetcher")
+        return _summary(report)
+    message = {"archive_key": key, "source": loop.source.name, "cycle_id": cycle_id}
+    rt.queue.send(message)
+    return {**message, "queued": True}
 
 
 def processor(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -268,7 +335,8 @@ class LazyMangum:
     """The HTTP API's handler: builds the app on the first invocation, not at import, and
     keeps it warm after.
 
-    Lifespan is off: Mangum would run startup and shutdown on every invocation. After each
+    Lifespan is off: Mangum would run startup and shutdown on every invocation, so the
+    app's events (RateLimitExceeded) are sent to EventBridge from here. After each
     invocation the response cache's new hits and misses go out as EMF metrics.
     """
 
@@ -287,6 +355,10 @@ class LazyMangum:
             settings = Settings.from_env()
             self._emf = bootstrap.for_lambda(settings, graphql=True)
             app = create_app(settings, ingest=False)
+            # The lifespan that would subscribe EventBridge does not run here.
+            remote = build_event_bus(settings)
+            if remote is not None:
+                app.state.runtime.events.subscribe(remote.publish)
             self._cache = app.state.runtime.stores.cache
             self._handler = Mangum(app, lifespan="off")
         result: dict[str, Any] = self._handler(event, context)

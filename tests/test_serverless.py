@@ -660,6 +660,8 @@ def test_every_event_type_has_a_rule(resources: dict[str, Any]) -> None:
     assert all(rule["EventPattern"]["source"] == ["flightdata"] for rule in rules)
     alerts = _props(resources, "AlertEventsRule")
     assert alerts["EventPattern"]["detail-type"] == ["DataQualityAlert", "RateLimitExceeded"]
+    # An upstream's rate limit pages; the API refusing a client over its quota does not.
+    assert alerts["EventPattern"]["detail"] == {"source": [{"anything-but": "api"}]}
     assert [t["Arn"] for t in alerts["Targets"]] == [{"Ref": "AlertsTopic"}]
 
 
@@ -908,8 +910,10 @@ def test_api_role_only_reads(resources: dict[str, Any]) -> None:
     grants = _grants(resources, "ApiRole")
     reads = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}
     reads |= {"s3:ListBucket", "s3:GetObject"}
+    publishes = {"events:PutEvents"}  # RateLimitExceeded
 
-    assert {a for a in grants if not a.startswith(("logs:", "xray:"))} == reads
+    assert {a for a in grants if not a.startswith(("logs:", "xray:"))} == reads | publishes
+    assert grants["events:PutEvents"] == {str({"Fn::GetAtt": ["EventBus", "Arn"]})}
     assert grants["dynamodb:Scan"] == {
         str({"Fn::GetAtt": ["AirportsTable", "Arn"]}),
         str({"Fn::Sub": "${AirportsTable.Arn}/index/*"}),
@@ -1105,3 +1109,20 @@ def test_zip_is_reproducible(tmp_path: Path) -> None:
         assert archive.namelist() == ["tool", "pkg/a.py", "pkg/b.py"]
         modes = {i.filename: i.external_attr >> 16 & 0o777 for i in archive.infolist()}
     assert modes == {"tool": 0o755, "pkg/a.py": 0o644, "pkg/b.py": 0o644}
+
+
+def test_the_fetcher_has_the_backup_source_the_architecture_names(sls: dict[str, Any]) -> None:
+    env = _function(sls, "flight-data-fetcher")["environment"]
+    defaults = sls["params"]["default"]
+
+    assert env["FLIGHTDATA_BACKUP_SOURCE"] == "${param:backupSource}"
+    assert defaults["backupSource"] == "adsbx"
+    for name, param in {
+        "FLIGHTDATA_FAILOVER_AFTER": "failoverAfter",
+        "FLIGHTDATA_FAILBACK_EVERY": "failbackEvery",
+        "ADSBX_API_URL": "adsbxApiUrl",
+        "ADSBX_PATH": "adsbxPath",
+        "ADSBX_AUTH_STYLE": "adsbxAuthStyle",
+    }.items():
+        assert env[name] == f"${{param:{param}}}"
+        assert Settings.from_env({name: str(defaults[param])})  # a value the settings take
