@@ -201,6 +201,10 @@ class Settings:
     dynamodb_airports_table: str = _setting("DYNAMODB_AIRPORTS_TABLE", "")
     dynamodb_ops_table: str = _setting("DYNAMODB_OPS_TABLE", "")
     s3_raw_bucket: str = _setting("S3_RAW_BUCKET", "")
+    # Windowed analytics on Athena (analytics.athena) when a workgroup is named: its Glue
+    # database holds the table ``flights`` over processed/flights/. Empty: DuckDB.
+    athena_workgroup: str = _setting("ATHENA_WORKGROUP", "")
+    glue_database: str = _setting("GLUE_DATABASE", "")
     processing_queue_url: str = _setting("PROCESSING_QUEUE_URL", "")
     eventbridge_bus_name: str = _setting("EVENTBRIDGE_BUS_NAME", "")
     # The WebSocket API on Lambda (subscriptions.lambda_ws): its connections table, and

@@ -2,7 +2,8 @@
 
 - Regions, countries, altitudes and density: without a window, the latest states (LIVE);
   over a window, the daily documents of one whole past day (DAILY_SUMMARY), else the
-  Parquet of the window (PARQUET).
+  Parquet of the window (PARQUET: read by DuckDB, or queried on Athena when
+  ``ATHENA_WORKGROUP`` is set).
 - Busiest airports and data quality: the daily summaries when the window is whole past
   days that all have one (added up), else the route legs (ROUTES) or the cycle reports
   (CYCLES).
@@ -32,8 +33,8 @@ from typing import Any, Protocol, TypeVar, cast
 
 from analytics import flights, quality, traffic
 from analytics.daily import DailyDocuments
-from analytics.engine import FlightsEngine
-from analytics.files import ProcessedFiles, object_store, processed_files
+from analytics.engine import FlightsEngine, Processed
+from analytics.files import object_store, processed_files
 from analytics.live import LiveSnapshot, LiveSnapshots
 from analytics.params import Window
 from analytics.results import (
@@ -83,7 +84,7 @@ class AnalyticsService:
         flights: FlightRepository,
         legs: LegRepository,
         cycles: CycleRepository,
-        processed: ProcessedFiles,
+        processed: Processed,
         documents: DailyDocuments,
         live_window_s: float,
         engine: FlightsEngine | None = None,
@@ -328,10 +329,16 @@ class AnalyticsService:
 
 
 @functools.lru_cache(maxsize=8)
-def _files(settings: Settings) -> tuple[ProcessedFiles, DailyDocuments]:
+def _files(settings: Settings) -> tuple[Processed, DailyDocuments]:
     """One pair per process and settings, so that the boto3 session and client they make on
-    first use are made once (as a warm Lambda container keeps them)."""
-    return processed_files(settings), DailyDocuments(object_store(settings))
+    first use are made once (as a warm Lambda container keeps them). Windows run on Athena
+    when the settings name a workgroup, else DuckDB reads the Parquet."""
+    documents = DailyDocuments(object_store(settings))
+    if settings.athena_workgroup:
+        from analytics.athena import athena_table
+
+        return athena_table(settings), documents
+    return processed_files(settings), documents
 
 
 @functools.lru_cache(maxsize=8)
