@@ -12,7 +12,7 @@ export HOST PORT
 STAGE ?= dev
 REGION ?= $(or $(AWS_REGION),eu-west-1)
 .PHONY: run run-aws-local test lint fmt lock bench schema dashboard need-npm need-chromium lambda \
-	package deploy clean
+	package deploy bootstrap clean
 
 # The dashboard (dashboard/): Node.js 20.19+ and npm build it into dashboard/dist, which the
 # app serves at / (api/dashboard.py). Its browser tests drive Debian's Chromium.
@@ -116,6 +116,11 @@ package: $(VENV)/.installed-dev
 deploy: node_modules/.package-lock.json lambda dashboard
 	npx --no-install osls deploy --stage $(STAGE) --region $(REGION) $(DEPLOY_PARAMS)
 	$(BIN)/python scripts/deploy_dashboard.py --stage $(STAGE) --region $(REGION)
+
+# Day one of a deployed stack: the airports into its airports table and the first admin key,
+# printed once (scripts/bootstrap.py; again: nothing new unless BOOTSTRAP_ARGS=--new-key).
+bootstrap: $(VENV)/.installed
+	$(BIN)/python -m scripts.bootstrap --stage $(STAGE) --region $(REGION) $(BOOTSTRAP_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache build .serverless node_modules \

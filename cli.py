@@ -23,6 +23,7 @@ from config import ConfigError, Settings
 
 if TYPE_CHECKING:
     from domain.api_key import ApiKey
+    from runtime.bootstrap import BootstrapReport
     from security.keys import KeyService
     from storage.stores import Stores
 
@@ -341,6 +342,52 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from ingestion.ourairports import CsvLayoutError
+    from runtime.bootstrap import bootstrap
+    from runtime.stores import open_stores
+
+    if args.runways and not args.airports:
+        print(
+            "flightdata: --runways needs --airports (runways name their airports)", file=sys.stderr
+        )
+        return 2
+    settings = _export_flags(args)
+    stores = open_stores(settings)
+    try:
+        report = bootstrap(
+            settings,
+            stores,
+            airports_csv=args.airports,
+            runways_csv=args.runways,
+            new_key=args.new_key,
+            key_days=args.days,
+        )
+    except (OSError, httpx.HTTPError, CsvLayoutError) as exc:
+        print(f"flightdata: cannot load airports: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stores.close()
+    return _print_bootstrap(report)
+
+
+def _print_bootstrap(report: BootstrapReport) -> int:
+    if report.airports_seeded:
+        print(f"airports: {report.airports_seeded:,} loaded from airportsdata")
+    if report.ourairports is not None:
+        print(report.ourairports)
+    print(f"airports: {report.airports:,} in the airports table")
+    for key in report.admin_keys:
+        _print_key(key, key.created_at)
+    if report.issued is None:
+        print("an active admin key exists: no key issued (--new-key issues another)")
+        return 0
+    _print_key(report.issued.record, report.issued.record.created_at)
+    print("The admin key is shown once; only its SHA-256 is stored. Send it as X-API-Key:")
+    print(report.issued.key)
+    return 0
+
+
 def cmd_schema_export(args: argparse.Namespace) -> int:
     from appsync.sdl import SDL_PATH as APPSYNC_SDL_PATH
     from appsync.sdl import appsync_sdl
@@ -450,6 +497,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace-hours", type=float, default=24.0, help="how long the old key still works [24]"
     )
     rotate.set_defaults(func=cmd_keys_rotate)
+
+    boot = commands.add_parser(
+        "bootstrap", help="a new deployment's day one: load the airports, issue the first admin key"
+    )
+    common(boot)
+    boot.add_argument("--airports", help="also import OurAirports airports.csv (path or URL)")
+    boot.add_argument("--runways", help="and its runways.csv (path or URL)")
+    boot.add_argument(
+        "--new-key", action="store_true", help="issue an admin key even if an active one exists"
+    )
+    boot.add_argument(
+        "--days", type=float, help="days until the key expires [FLIGHTDATA_API_KEY_DAYS, 90]"
+    )
+    boot.set_defaults(func=cmd_bootstrap)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_cmds = schema.add_subparsers(dest="schema_command", required=True)

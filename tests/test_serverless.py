@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from app import create_app
 from config import Settings
 from domain.events import EVENT_TYPES
-from scripts import build_lambda, deploy_dashboard
+from scripts import bootstrap, build_lambda, deploy_dashboard
 from storage.dynamodb.tables import CONNECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -620,6 +620,16 @@ def test_the_deploy_script_finds_the_outputs_it_reads(sls: dict[str, Any]) -> No
     read = set(deploy_dashboard.OUTPUTS.values())
     assert read - {"HttpApiUrl"} <= set(outputs)
     assert "HttpApiUrl" in read
+
+
+def test_the_bootstrap_script_finds_the_outputs_it_reads(sls: dict[str, Any]) -> None:
+    outputs = sls["resources"]["Outputs"]
+
+    assert outputs["FlightsTableName"] == {"Value": {"Ref": "FlightsTable"}}
+    assert outputs["AirportsTableName"] == {"Value": {"Ref": "AirportsTable"}}
+    assert outputs["OpsTableName"] == {"Value": {"Ref": "OpsTable"}}
+    assert outputs["StorageBucketName"] == {"Value": {"Ref": "StorageBucket"}}
+    assert set(bootstrap.SETTINGS_OF_OUTPUTS) <= set(outputs)
 
 
 def test_subscriptions_are_located_in_one_place(sls: dict[str, Any]) -> None:

@@ -105,7 +105,7 @@ def stack(
 
 def _events(aws: MotoServer, queue_url: str) -> list[dict[str, Any]]:
     """Every event the bus routed to the events queue so far (EventBridge envelopes)."""
-    sqs, found = aws.sqs(), []
+    sqs, found = aws.sqs(), list[dict[str, Any]]()
     while True:
         got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
         if not got.get("Messages"):
