@@ -87,7 +87,12 @@ def _boxes(n: int, seed: int = 7) -> list[dict[str, float]]:
 async def _subscriber(
     url: str, box: dict[str, float], until: float, out: dict[str, Any], ready: asyncio.Event
 ) -> None:
-    async with connect(url, subprotocols=["graphql-transport-ws"], max_size=None) as ws:  # type: ignore[list-item]
+    async with connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        max_size=None,
+        open_timeout=60,  # thousands connecting at once on a busy machine
+    ) as ws:
         await ws.send(orjson.dumps({"type": "connection_init"}).decode())
         assert orjson.loads(await ws.recv())["type"] == "connection_ack"
         message = {
