@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from analytics.queries import Query
     from config import Settings
 
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _FROM_FLIGHTS = re.compile(r"\bFROM\s+flights\b")
 _INTEGERS = frozenset({"tinyint", "smallint", "integer", "int", "bigint"})
 _REALS = frozenset({"double", "float", "real", "decimal"})
@@ -107,7 +107,7 @@ class AthenaTable:
     ) -> None:
         for name in (database, table):
             if not _IDENTIFIER.match(name):
-                raise ValueError(f"not a Glue name (lower case, digits, _): {name!r}")
+                raise ValueError(f"not a Glue name (lower case, digits, _ and -): {name!r}")
         self._make_client = client
         self._client: AthenaClientLike | None = None
         self._client_lock = threading.Lock()

@@ -79,7 +79,7 @@ PRUNE_GLOBS = ("pyarrow/*flight*", "pyarrow/_pyarrow_cpp_tests*")
 # The AWS services the functions call (``aws_client`` and ``boto3.client``); botocore's
 # models of the other 450 are 27 MB. tests/test_serverless.py keeps this in step.
 AWS_SERVICES = frozenset(
-    {"apigatewaymanagementapi", "dynamodb", "events", "s3", "sqs", "ssm", "sts"}
+    {"apigatewaymanagementapi", "athena", "dynamodb", "events", "s3", "sqs", "ssm", "sts"}
 )
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 

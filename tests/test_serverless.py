@@ -11,9 +11,11 @@ import ast
 import json
 import re
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import yaml
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -21,8 +23,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from app import create_app
 from config import Settings
 from domain.events import EVENT_TYPES
+from domain.geo import REGIONS
 from scripts import bootstrap, build_lambda, deploy_dashboard
 from storage.dynamodb.tables import CONNECTIONS
+from storage.processed import SCHEMA, partition
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -921,15 +925,24 @@ def test_api_role_only_reads(resources: dict[str, Any]) -> None:
     reads = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}
     reads |= {"s3:ListBucket", "s3:GetObject"}
     publishes = {"events:PutEvents"}  # RateLimitExceeded
+    athena = {"s3:GetBucketLocation", "s3:PutObject", "s3:AbortMultipartUpload"}
+    athena |= {f"athena:{a}QueryExecution" for a in ("Start", "Get", "Stop")}
+    athena |= {"athena:GetQueryResults", "glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"}
 
-    assert {a for a in grants if not a.startswith(("logs:", "xray:"))} == reads | publishes
+    assert {a for a in grants if not a.startswith(("logs:", "xray:"))} == reads | publishes | athena
     assert grants["events:PutEvents"] == {str({"Fn::GetAtt": ["EventBus", "Arn"]})}
     assert grants["dynamodb:Scan"] == {
         str({"Fn::GetAtt": ["AirportsTable", "Arn"]}),
         str({"Fn::Sub": "${AirportsTable.Arn}/index/*"}),
     }
-    # Analytics reads the processed data only, never the raw archive.
-    assert grants["s3:GetObject"] == {str({"Fn::Sub": "${StorageBucket.Arn}/processed/*"})}
+    # Analytics reads the processed data only, never the raw archive; Athena writes its
+    # results as the caller, under athena-results/ only.
+    results = str({"Fn::Sub": "${StorageBucket.Arn}/athena-results/*"})
+    assert grants["s3:GetObject"] == {
+        str({"Fn::Sub": "${StorageBucket.Arn}/processed/*"}),
+        results,
+    }
+    assert grants["s3:PutObject"] == grants["s3:AbortMultipartUpload"] == {results}
 
 
 def test_websocket_role_manages_only_its_stages_connections(resources: dict[str, Any]) -> None:
@@ -1136,3 +1149,69 @@ def test_the_fetcher_has_the_backup_source_the_architecture_names(sls: dict[str,
     }.items():
         assert env[name] == f"${{param:{param}}}"
         assert Settings.from_env({name: str(defaults[param])})  # a value the settings take
+
+
+# ---------------------------------------------------------------- analytics on Athena
+
+
+def test_glue_table_lies_over_the_processed_parquet(resources: dict[str, Any]) -> None:
+    table = _props(resources, "FlightsGlueTable")["TableInput"]
+    glue_types = {
+        pa.string(): "string",
+        pa.float64(): "double",
+        pa.bool_(): "boolean",
+        pa.int8(): "tinyint",
+        pa.timestamp("us", tz="UTC"): "timestamp",
+    }
+    files = [(f.name, glue_types[f.type]) for f in SCHEMA if f.name != "region"]
+    columns = table["StorageDescriptor"]["Columns"]
+
+    assert [(c["Name"], c["Type"]) for c in columns] == files
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["year", "month", "day", "region"]
+    assert {k["Type"] for k in table["PartitionKeys"]} == {"string"}  # as the SQL joins them
+    assert table["StorageDescriptor"]["Location"] == {
+        "Fn::Sub": "s3://${StorageBucket}/processed/flights/"
+    }
+
+
+def test_glue_partitions_are_projected_from_the_writers_keys(resources: dict[str, Any]) -> None:
+    params = _props(resources, "FlightsGlueTable")["TableInput"]["Parameters"]
+    template = params["storage.location.template"]["Fn::Sub"]
+    values = {"${!year}": "2026", "${!month}": "07", "${!day}": "09", "${!region}": "asia"}
+    for name, value in values.items():
+        template = template.replace(name, value)
+    written = partition(datetime(2026, 7, 9, 23, 59, tzinfo=UTC), "asia")
+
+    assert params["projection.enabled"] == "true"
+    assert template == f"s3://${{StorageBucket}}/{written}"
+    assert params["projection.region.values"].split(",") == [*REGIONS, "unknown"]
+    assert (params["projection.month.digits"], params["projection.day.digits"]) == ("2", "2")
+    assert params["projection.month.range"] == "1,12"
+    assert params["projection.day.range"] == "1,31"
+
+
+def test_athena_workgroup_keeps_results_apart_and_limits_each_scan(
+    sls: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    config = _props(resources, "AnalyticsWorkGroup")["WorkGroupConfiguration"]
+    limit = sls["resources"]["Parameters"]["AthenaScanLimitBytes"]
+    rules = _props(resources, "StorageBucket")["LifecycleConfiguration"]["Rules"]
+    (results,) = [r for r in rules if r.get("Prefix") == "athena-results/"]
+
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaScanLimitBytes"}
+    assert limit["MinValue"] >= 10_000_000  # Athena's smallest limit
+    assert int(sls["params"]["default"]["athenaScanLimitBytes"]) >= limit["MinValue"]
+    assert config["ResultConfiguration"]["OutputLocation"] == {
+        "Fn::Sub": "s3://${StorageBucket}/athena-results/"
+    }
+    assert results["ExpirationInDays"] <= 30
+
+
+def test_the_api_queries_windows_in_the_workgroup(sls: dict[str, Any]) -> None:
+    env = _function(sls, "flight-api-handler")["environment"]
+
+    assert env["ATHENA_WORKGROUP"] == {"Ref": "AnalyticsWorkGroup"}
+    assert env["GLUE_DATABASE"] == {"Ref": "AnalyticsDatabase"}
+    settings = Settings.from_env({"ATHENA_WORKGROUP": "wg", "GLUE_DATABASE": "flightdata_ci"})
+    assert (settings.athena_workgroup, settings.glue_database) == ("wg", "flightdata_ci")
