@@ -19,12 +19,17 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import boto3
+from botocore.exceptions import ClientError
 
 from cli import main as flightdata
-from scripts.deploy_dashboard import DeployError, stack_name, stack_outputs
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation.client import CloudFormationClient
+
+SERVICE = "flightdata"  # serverless.yml's service: stacks are named SERVICE-STAGE
 # Stack output -> the setting it fills.
 SETTINGS_OF_OUTPUTS = {
     "FlightsTableName": "DYNAMODB_FLIGHTS_TABLE",
@@ -34,11 +39,30 @@ SETTINGS_OF_OUTPUTS = {
 }
 
 
+class BootstrapError(RuntimeError):
+    """The stack cannot be bootstrapped; the message says why."""
+
+
+def stack_name(stage: str) -> str:
+    return f"{SERVICE}-{stage}"
+
+
+def stack_outputs(cloudformation: CloudFormationClient, stack: str) -> dict[str, str]:
+    """The outputs of ``stack`` by key."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        raise BootstrapError(f"cannot read the stack {stack}: {exc}") from exc
+    if not stacks:
+        raise BootstrapError(f"no stack {stack}")
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
 def stack_settings(outputs: Mapping[str, str], region: str) -> dict[str, str]:
     """The environment of ``flightdata`` on the stack's stores."""
     missing = sorted(name for name in SETTINGS_OF_OUTPUTS if not outputs.get(name))
     if missing:
-        raise DeployError(
+        raise BootstrapError(
             f"the stack has no output {', '.join(missing)}: deploy it first (make deploy)"
         )
     env = {setting: outputs[name] for name, setting in SETTINGS_OF_OUTPUTS.items()}
@@ -54,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         outputs = stack_outputs(session.client("cloudformation"), stack_name(args.stage))
         env = stack_settings(outputs, args.region)
-    except DeployError as exc:
+    except BootstrapError as exc:
         sys.exit(f"bootstrap: {exc}")
     os.environ.update(env)
     print(f"bootstrap: stack {stack_name(args.stage)} in {args.region}", flush=True)

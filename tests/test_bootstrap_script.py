@@ -14,7 +14,7 @@ import pytest
 
 from devtools.dynamodb_local import DynamoDBLocal
 from runtime import lambdas
-from scripts import bootstrap, deploy_dashboard
+from scripts import bootstrap
 from testkit import FIXTURES
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def stack(
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
     aws.cloudformation().create_stack(
-        StackName=deploy_dashboard.stack_name("test"), TemplateBody=json.dumps(template)
+        StackName=bootstrap.stack_name("test"), TemplateBody=json.dumps(template)
     )
     for name, value in {
         "AWS_ENDPOINT_URL": aws.endpoint_url,
@@ -144,7 +144,7 @@ def test_a_stack_without_the_outputs_is_named(
         "Outputs": {"StorageBucketName": {"Value": "b"}},
     }
     aws.cloudformation().create_stack(
-        StackName=deploy_dashboard.stack_name("old"), TemplateBody=json.dumps(template)
+        StackName=bootstrap.stack_name("old"), TemplateBody=json.dumps(template)
     )
 
     with pytest.raises(SystemExit) as refused:

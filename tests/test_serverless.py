@@ -634,6 +634,7 @@ def test_the_bootstrap_script_finds_the_outputs_it_reads(sls: dict[str, Any]) ->
     assert outputs["OpsTableName"] == {"Value": {"Ref": "OpsTable"}}
     assert outputs["StorageBucketName"] == {"Value": {"Ref": "StorageBucket"}}
     assert set(bootstrap.SETTINGS_OF_OUTPUTS) <= set(outputs)
+    assert sls["service"] == bootstrap.SERVICE
 
 
 def test_subscriptions_are_located_in_one_place(sls: dict[str, Any]) -> None:
