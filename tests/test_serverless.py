@@ -1140,6 +1140,9 @@ def test_the_fetcher_has_the_backup_source_the_architecture_names(sls: dict[str,
     defaults = sls["params"]["default"]
 
     assert env["FLIGHTDATA_BACKUP_SOURCE"] == "${param:backupSource}"
+    # An upstream's 429 is a failed cycle, not a sleep as long as the invocation's timeout.
+    wait = {"OPENSKY_MAX_RETRY_AFTER": env["OPENSKY_MAX_RETRY_AFTER"]}
+    assert Settings.from_env(wait).opensky_max_retry_after_s == 0
     assert defaults["backupSource"] == "adsbx"
     for name, param in {
         "FLIGHTDATA_FAILOVER_AFTER": "failoverAfter",
