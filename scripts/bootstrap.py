@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cli import main as flightdata
 
@@ -51,7 +51,7 @@ def stack_outputs(cloudformation: CloudFormationClient, stack: str) -> dict[str,
     """The outputs of ``stack`` by key."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
+    except (BotoCoreError, ClientError) as exc:
         raise BootstrapError(f"cannot read the stack {stack}: {exc}") from exc
     if not stacks:
         raise BootstrapError(f"no stack {stack}")

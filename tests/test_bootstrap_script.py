@@ -152,3 +152,15 @@ def test_a_stack_without_the_outputs_is_named(
 
     assert "AirportsTableName, FlightsTableName, OpsTableName" in str(refused.value.code)
     assert "make deploy" in str(refused.value.code)
+
+
+def test_an_unreachable_account_is_said_plainly(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.dead_endpoint())
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+    with pytest.raises(SystemExit) as refused:
+        bootstrap.main(["--stage", "test", "--region", "eu-west-1"])
+
+    assert str(refused.value.code).startswith("bootstrap: cannot read the stack flightdata-test")
