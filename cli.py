@@ -252,6 +252,28 @@ def cmd_analytics_daily(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analytics_compact(args: argparse.Namespace) -> int:
+    from analytics.compaction import build_compactor
+    from analytics.daily import yesterday
+    from storage.base import StoreUnavailable
+
+    settings = _export_flags(args)
+    _setup_logging(settings)
+    day = args.date or yesterday()
+    try:
+        results = build_compactor(settings).compact_day(day)
+    except (StoreUnavailable, OSError) as exc:
+        print(f"flightdata: compacting {day} failed: {exc}", file=sys.stderr)
+        return 1
+    written = [r for r in results if r.written]
+    deleted = sum(len(r.deleted) for r in results)
+    print(
+        f"{day}: {len(written)} partitions compacted, {deleted:,} files merged, "
+        f"{sum(r.rows for r in written):,} rows"
+    )
+    return 0
+
+
 def _key_service(settings: Settings) -> tuple[KeyService, Stores]:
     from runtime.services import key_service
     from runtime.stores import open_stores
@@ -469,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(daily)
     daily.add_argument("--date", type=_parse_day, help="the UTC day, YYYY-MM-DD [yesterday]")
     daily.set_defaults(func=cmd_analytics_daily)
+    compact = analytics_cmds.add_parser(
+        "compact", help="merge a UTC day's small Parquet files into one per region"
+    )
+    common(compact)
+    compact.add_argument("--date", type=_parse_day, help="the UTC day, YYYY-MM-DD [yesterday]")
+    compact.set_defaults(func=cmd_analytics_compact)
 
     keys = commands.add_parser("keys", help="API keys (X-API-Key)")
     key_cmds = keys.add_subparsers(dest="keys_command", required=True)

@@ -59,6 +59,10 @@ class ProcessedFiles:
         self._filesystem = filesystem
         self.base = base.rstrip("/")
 
+    def filesystem(self) -> Any:
+        """A pyarrow filesystem of ``base``."""
+        return self._filesystem()
+
     def dataset(self, days: Sequence[date]) -> Relation:
         """The processed states of ``days`` (an empty table when they have none)."""
         fs = self._filesystem()

@@ -318,9 +318,18 @@ def _analytics_day(event: dict[str, Any]) -> date:
 def analytics(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Daily: the analytics documents of the UTC day before the event's ``time`` (a late or
     retried invocation still does the day it was scheduled for), or of ``{"date":
-    "YYYY-MM-DD"}`` when invoked by hand."""
+    "YYYY-MM-DD"}`` when invoked by hand. The day's Parquet is compacted first (one file
+    per region instead of one per flush); a retry after a crash finishes that, so the
+    documents never count a row twice."""
+    from analytics.compaction import build_compactor
+
     day = _analytics_day(event)
     with bound(request_id=_invocation(context)):
+        compacted = build_compactor(Settings.from_env()).compact_day(day)
+        merged = sum(len(r.deleted) for r in compacted)
+        log.info(
+            "compacted %s: %d files into %d", day, merged, sum(1 for r in compacted if r.written)
+        )
         keys, summary = _get_analytics().run(day)
         log.info("analytics of %s: %d states, %d aircraft", day, summary.states, summary.aircraft)
     return {
@@ -328,6 +337,7 @@ def analytics(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "keys": keys,
         "states": summary.states,
         "aircraft": summary.aircraft,
+        "compacted_files": merged,
     }
 
 

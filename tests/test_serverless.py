@@ -1219,3 +1219,13 @@ def test_the_api_queries_windows_in_the_workgroup(sls: dict[str, Any]) -> None:
     assert env["GLUE_DATABASE"] == {"Ref": "AnalyticsDatabase"}
     settings = Settings.from_env({"ATHENA_WORKGROUP": "wg", "GLUE_DATABASE": "flightdata_ci"})
     assert (settings.athena_workgroup, settings.glue_database) == ("wg", "flightdata_ci")
+
+
+def test_only_the_daily_job_compacts_and_only_the_processed_states(
+    sls: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    for role in ROLES.values():
+        deletes = _grants(resources, role).get("s3:DeleteObject", set())
+        expected = {str({"Fn::Sub": "${StorageBucket.Arn}/processed/flights/year=*"})}
+        assert deletes == (expected if role == "AnalyticsRole" else set()), role
+    assert _function(sls, "analytics-processor")["ephemeralStorageSize"] >= 2048
