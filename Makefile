@@ -57,11 +57,12 @@ run: $(VENV)/.installed
 	else echo "make run: no Node.js 20.19+ with npm here: the dashboard is skipped, the API is served (/ says how to build it)"; fi
 	$(BIN)/flightdata serve
 
-run-aws-local: $(VENV)/.installed-dev
+run-aws-local: $(VENV)/.installed-dev node_modules/.package-lock.json
 	$(BIN)/python -m scripts.aws_local  # from the checkout: devtools/ is not installed
 
 # The dashboard's tests are part of the suite: without npm or Chromium it fails, saying why.
-test: $(VENV)/.installed-dev need-npm need-chromium dashboard
+# The root node_modules hold the AppSync simulator the AppSync tests run.
+test: $(VENV)/.installed-dev need-npm need-chromium dashboard node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

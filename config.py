@@ -212,6 +212,8 @@ class Settings:
     # without one, the endpoint is derived from each event's domain name and stage.
     dynamodb_connections_table: str = _setting("DYNAMODB_CONNECTIONS_TABLE", "")
     websocket_api_endpoint: str = _setting("WEBSOCKET_API_ENDPOINT", "")
+    # The AppSync API's GraphQL URL, where the publisher sends each cycle (IAM-signed).
+    appsync_graphql_url: str = _setting("APPSYNC_GRAPHQL_URL", "")
     redis_url: str = _setting("REDIS_URL", "")
     redis_cluster_endpoint: str = _setting("REDIS_CLUSTER_ENDPOINT", "")
     ssm_prefix: str = _setting("FLIGHTDATA_SSM_PREFIX", "")

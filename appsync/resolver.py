@@ -10,10 +10,13 @@ payload)::
               "selectionSetList": [...], "selectionSetGraphQL": "{ ... }"},
      "prev": null, "stash": {}}
 
-``appsync.document`` rebuilds the field's query from it; the value of the field is the
-answer, and AppSync resolves the nested fields from it by name. An operation Strawberry
-answers with errors raises ``ResolverError``: AppSync reports its message (masked as the
-HTTP API masks it), with ``errorType`` ``ResolverError``. A field with errors has no partial data.
+At subscribe time AppSync invokes it for ``Subscription.flightUpdates`` too: the answer
+is the subscription's enhanced filter (``appsync.tiles``), which the resolver's response
+template sets. ``appsync.document`` rebuilds a ``Query`` field's query from the payload;
+the value of the field is the answer, and AppSync resolves the nested fields from it by
+name. An operation Strawberry answers with errors raises ``ResolverError``: AppSync
+reports its message (masked as the HTTP API masks it), with ``errorType``
+``ResolverError``. A field with errors has no partial data.
 
 Who the request acts for comes from the authorizer (``identity.resolverContext``); it is
 rate-limited by the same gate as the HTTP API.
@@ -28,7 +31,9 @@ from typing import Any
 
 from appsync.authorizer import principal_from
 from appsync.document import field_document
+from appsync.tiles import subscription_filter
 from config import Settings
+from domain import InvalidArgument
 from schema import FlightSchema, mask_errors
 from schema.context import Context, make_loaders
 from security.gate import Gate
@@ -58,8 +63,11 @@ class AppSyncResolver:
         """The value of the root field ``event`` asks for."""
         info = event.get("info") or {}
         field = str(info.get("fieldName", ""))
-        if info.get("parentTypeName") != "Query":
-            raise ResolverError(f"only Query fields resolve here, not {info.get('parentTypeName')}")
+        parent = info.get("parentTypeName")
+        if parent == "Subscription":
+            return _subscription_filter(field, event.get("arguments") or {})
+        if parent != "Query":
+            raise ResolverError(f"only Query and Subscription fields resolve here, not {parent}")
         principal = _principal(event)
         if self.gate is not None and principal is not None:
             decision = await self.gate.admit(principal, "appsync")
@@ -101,3 +109,14 @@ def _principal(event: Mapping[str, Any]) -> Principal | None:
     identity = event.get("identity") or {}
     resolver_context = identity.get("resolverContext") if isinstance(identity, dict) else None
     return principal_from(resolver_context) if resolver_context else None
+
+
+def _subscription_filter(field: str, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+    """At subscribe time: the enhanced filter of the subscription (``appsync.tiles``), or
+    ``None`` for no filter beyond AppSync's own on equal arguments."""
+    if field != "flightUpdates":
+        return None
+    try:
+        return subscription_filter(arguments)
+    except InvalidArgument as exc:
+        raise ResolverError(str(exc), "BAD_USER_INPUT") from exc

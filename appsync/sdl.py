@@ -15,6 +15,8 @@ Strawberry SDL, and why:
   (``@aws_subscribe``): ``publishFlightUpdates(tile:, batch:)`` and
   ``publishTrackUpdate(icao24:, point:)``. ``FlightUpdateBatch.tile`` and
   ``TrackPoint.icao24`` exist only here: the payload fields that subscriptions filter on.
+  Subscription fields are nullable here (``FlightUpdateBatch``, not ``!``): the same
+  documents are valid, and the value at subscribe time is null.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from graphql.language import (
     InputValueDefinitionNode,
     NamedTypeNode,
     NameNode,
+    NonNullTypeNode,
     NullValueNode,
     ObjectTypeDefinitionNode,
     ScalarTypeDefinitionNode,
@@ -62,10 +65,10 @@ _MUTATION = '''
 """Publications of each ingest cycle's changes (the processor, with IAM)."""
 type Mutation {
   """One cycle's changes inside one tile"""
-  publishFlightUpdates(tile: String!, batch: AWSJSON!): FlightUpdateBatch! @aws_iam
+  publishFlightUpdates(tile: String!, batch: AWSJSON!): FlightUpdateBatch @aws_iam
 
   """One aircraft's new position"""
-  publishTrackUpdate(icao24: String!, point: AWSJSON!): TrackPoint! @aws_iam
+  publishTrackUpdate(icao24: String!, point: AWSJSON!): TrackPoint @aws_iam
 }
 
 schema {
@@ -193,7 +196,9 @@ def _subscribed(field: FieldDefinitionNode, subscribed: dict[str, str]) -> Field
         name=field.name,
         description=field.description,
         arguments=field.arguments,
-        type=field.type,
+        # Nullable: at subscribe time the field resolves to null (AppSync's resolver, the
+        # local simulator's too); each publication then yields a value.
+        type=field.type.type if isinstance(field.type, NonNullTypeNode) else field.type,
         directives=(*(field.directives or ()), _directive("aws_subscribe", mutations=mutation)),
     )
 

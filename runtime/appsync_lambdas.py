@@ -1,8 +1,10 @@
-"""The AppSync API's two Lambda handlers (``serverless.yml``): ``resolver``, the direct
-Lambda resolver of every ``Query`` field, and ``authorizer``, its Lambda authorizer
-(``appsync.resolver``, ``appsync.authorizer``).
+"""The AppSync API's Lambda handlers (``serverless.yml``): ``resolver``, the direct Lambda
+resolver of every ``Query`` field (and of ``Subscription.flightUpdates``, its filter),
+``authorizer``, its Lambda authorizer (``appsync.resolver``, ``appsync.authorizer``), and
+``publisher``, which publishes each FlightDataProcessed event to the API's real-time
+engine with IAM (``appsync.publisher``).
 
-Both share one runtime per container, built on the first invocation and kept while warm:
+They share one runtime per container, built on the first invocation and kept while warm:
 the settings, the stores, the schema with the HTTP API's limits and the security gate.
 Importing this module builds nothing.
 """
@@ -13,12 +15,13 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from config import Settings
+from config import ConfigError, Settings
 from observability import bootstrap
 from observability.context import bound
 from runtime.stores import open_stores
 
 if TYPE_CHECKING:
+    from appsync.publisher import Cycle
     from appsync.resolver import AppSyncResolver
 
 
@@ -79,3 +82,30 @@ def authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = _get_runtime()
     with bound(request_id=_request_id(context)):
         return asyncio.run(authorize(rt.resolver.gate, event))
+
+
+def publisher(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """EventBridge's FlightDataProcessed: the cycle's changes, one mutation per tile."""
+    from appsync.publisher import Cycle
+
+    rt = _get_runtime()
+    with bound(request_id=_request_id(context)):
+        return asyncio.run(_publish(rt, Cycle.from_event(event)))
+
+
+async def _publish(rt: _AppSync, cycle: Cycle) -> dict[str, Any]:
+    import boto3
+    import httpx
+
+    from appsync.iam import IamGraphQL
+    from appsync.publisher import Publisher
+
+    settings = rt.resolver.settings
+    if not settings.appsync_graphql_url:
+        raise ConfigError("APPSYNC_GRAPHQL_URL: required by the AppSync publisher")
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise ConfigError("no AWS credentials for the AppSync publisher")
+    async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
+        post = IamGraphQL(settings.appsync_graphql_url, settings.aws_region, credentials, client)
+        return await Publisher(rt.resolver.stores, post).publish(cycle)

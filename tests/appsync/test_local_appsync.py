@@ -1,0 +1,255 @@
+"""The AppSync API on the local simulator, over real sockets: queries answered by the
+resolver equal the HTTP API's, and a subscriber connected with gql's
+``AppSyncWebsocketsTransport`` receives the batches the publisher sends after the
+fetcher -> SQS -> processor chain has run on the local engines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import httpx
+import orjson
+import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
+from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
+
+from appsync.sdl import SDL_PATH
+from appsync.tiles import tile_of
+from config import Settings
+from devtools.appsync_bridge import Bridge
+from devtools.aws_provision import AwsClients, AwsNames, provision
+from devtools.dynamodb_local import DynamoDBLocal
+from ingestion.reference import seed_airports
+from runtime import appsync_lambdas, lambdas
+from runtime.stores import open_stores
+from security.keys import KeyService
+from security.ratelimit import tiers_from
+from testkit import FIXTURES
+
+if TYPE_CHECKING:
+    from moto_server import MotoServer
+
+pytest_plugins = ["moto_server"]
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+ROOT = Path(__file__).resolve().parents[2]
+SIMULATOR = ROOT / "devtools" / "appsync_simulator.cjs"
+SNAPSHOT = FIXTURES / "opensky_states_bbox_alps_79.json"
+EVENTS = FIXTURES / "events"
+QUERY = (
+    "{ flights(first: 100) { totalCount nodes { icao24 callsign latitude longitude"
+    ' onGround source } } airport(code: "GVA") { icao name } }'
+)
+SUBSCRIPTION = (
+    "subscription($bbox: BoundingBoxInput) { flightUpdates(bbox: $bbox) "
+    "{ cycleId flights { icao24 latitude longitude lastContact } removed snapshot } }"
+)
+
+
+class _Context:
+    function_name = "flightdata"
+    aws_request_id = "5e0c8a51-2b6f-4d1a-9a0e-3f2b1c4d5e6f"
+
+
+@pytest.fixture
+def aws_env(
+    aws: MotoServer, dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    tables = dynamodb_local.create(dynamodb_local.names(tmp_path))
+    made = provision(
+        AwsClients(s3=aws.s3(), sqs=aws.sqs(), events=aws.events()), AwsNames.for_stage("appsync")
+    )
+    assert made.events_queue_url is not None
+    env = {
+        "FLIGHTDATA_BACKEND": "aws",
+        "FLIGHTDATA_DATA_DIR": str(tmp_path / "data"),
+        "FLIGHTDATA_SOURCE": f"file:{SNAPSHOT}",
+        "FLIGHTDATA_INGEST": "false",
+        "FLIGHTDATA_ANONYMOUS": "false",
+        "FLIGHTDATA_LIVE_WINDOW": str(10**9),
+        "AWS_ENDPOINT_URL": aws.endpoint_url,
+        "DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": "eu-west-1",
+        "DYNAMODB_FLIGHTS_TABLE": tables.flights,
+        "DYNAMODB_AIRPORTS_TABLE": tables.airports,
+        "DYNAMODB_OPS_TABLE": tables.ops,
+        "S3_RAW_BUCKET": made.bucket,
+        "PROCESSING_QUEUE_URL": made.queue_url,
+        "EVENTBRIDGE_BUS_NAME": made.bus_name,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+    stores = open_stores(settings)
+    try:
+        seed_airports(stores)
+        tiers = frozenset(tiers_from(settings.rate_tiers))
+        key = KeyService(stores.api_keys, tiers).create("e2e", scope="admin").key
+    finally:
+        stores.close()
+    lambdas.reset_runtime()
+    appsync_lambdas.reset_runtime()
+    yield {**env, "key": key, "queue_arn": made.queue_arn, "events_url": made.events_queue_url}
+    lambdas.reset_runtime()
+    appsync_lambdas.reset_runtime()
+
+
+@pytest.fixture
+def appsync(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    assert (ROOT / "node_modules" / "@aws-amplify" / "amplify-appsync-simulator").is_dir(), (
+        "the AppSync simulator is not installed: npm ci (make test does it)"
+    )
+    bridge = Bridge().start()
+    process = subprocess.Popen(
+        ["node", str(SIMULATOR)],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "APPSYNC_SCHEMA": str(SDL_PATH),
+            "APPSYNC_BRIDGE": bridge.url,
+            "APPSYNC_API_KEY": aws_env["key"],
+        },
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        urls: dict[str, str] = json.loads(process.stdout.readline())
+        monkeypatch.setenv("APPSYNC_GRAPHQL_URL", urls["appsyncUrl"])
+        yield urls
+    finally:
+        process.terminate()
+        process.wait(10)
+        bridge.stop()
+
+
+def _run_chain(aws: MotoServer, aws_env: dict[str, str]) -> dict[str, Any]:
+    """fetcher -> SQS -> processor; the FlightDataProcessed event the bus routed."""
+    scheduled = json.loads((EVENTS / "eventbridge_scheduled.json").read_text())
+    fetched = lambdas.fetcher(scheduled, _Context())
+    assert fetched["queued"] is True
+    sqs = aws.sqs()
+    [message] = sqs.receive_message(QueueUrl=aws_env["PROCESSING_QUEUE_URL"])["Messages"]
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": aws_env["queue_arn"],
+    }
+    assert lambdas.processor({"Records": [record]}, _Context()) == {"batchItemFailures": []}
+    for _ in range(10):
+        received = sqs.receive_message(QueueUrl=aws_env["events_url"], MaxNumberOfMessages=10)
+        for event in (orjson.loads(m["Body"]) for m in received.get("Messages", [])):
+            if event.get("detail-type") == "FlightDataProcessed":
+                return dict(event)
+    raise AssertionError("no FlightDataProcessed event on the bus")
+
+
+def _post(urls: dict[str, str], key: str, query: str) -> dict[str, Any]:
+    answer = httpx.post(urls["appsyncUrl"], headers={"x-api-key": key}, json={"query": query})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def test_queries_answer_as_the_http_api(
+    appsync: dict[str, str], aws_env: dict[str, str], aws: MotoServer
+) -> None:
+    _run_chain(aws, aws_env)
+    event = json.loads((EVENTS / "apigw_http_v2_graphql_post.json").read_text())
+    event["body"] = json.dumps({"query": QUERY})
+    event["headers"]["x-api-key"] = aws_env["key"]
+    over_http = json.loads(lambdas.LazyMangum()(event, _Context())["body"])
+
+    over_appsync = _post(appsync, aws_env["key"], QUERY)
+
+    assert "errors" not in over_appsync, over_appsync
+    assert over_appsync == over_http
+    assert over_appsync["data"]["flights"]["totalCount"] == 78
+
+
+def test_a_key_the_store_does_not_hold_is_refused(
+    appsync: dict[str, str], aws_env: dict[str, str]
+) -> None:
+    answer = httpx.post(
+        appsync["appsyncUrl"], headers={"x-api-key": aws_env["key"] + "x"}, json={"query": QUERY}
+    )
+    assert answer.status_code == 401
+
+
+async def _receive(
+    urls: dict[str, str], key: str, boxes: dict[str, dict[str, float] | None], publish: Any
+) -> dict[str, list[dict[str, Any]]]:
+    """The batches each subscription (one per box) receives, over one connection. The
+    publication is repeated until the subscription of every tile has its first batch: the
+    protocol does not tell when the simulator has registered a subscription."""
+    host = urlparse(urls["appsyncUrl"]).netloc
+    transport = AppSyncWebsocketsTransport(
+        url=urls["appsyncRealtimeUrl"], auth=AppSyncApiKeyAuthentication(host=host, api_key=key)
+    )
+    batches: dict[str, list[dict[str, Any]]] = {name: [] for name in boxes}
+    first = asyncio.Event()
+    async with Client(transport=transport) as session:
+
+        async def listen(name: str, bbox: dict[str, float] | None) -> None:
+            request = GraphQLRequest(SUBSCRIPTION, variable_values={"bbox": bbox})
+            async for result in session.subscribe(request):
+                batches[name].append(result["flightUpdates"])
+                if bbox is None:
+                    first.set()
+
+        listening = [asyncio.create_task(listen(n, b)) for n, b in boxes.items()]
+        for _ in range(20):
+            await asyncio.to_thread(publish)
+            try:
+                await asyncio.wait_for(first.wait(), 0.5)
+                break
+            except TimeoutError:
+                continue
+        await asyncio.sleep(0.5)  # the rest of the publication
+        for task in listening:
+            task.cancel()
+    return batches
+
+
+def test_a_subscriber_receives_the_tiles_of_its_box(
+    appsync: dict[str, str], aws_env: dict[str, str], aws: MotoServer
+) -> None:
+    processed = _run_chain(aws, aws_env)
+    _post(appsync, aws_env["key"], "{ pipelineStatus { deadLetterCount } }")  # warm
+    boxes = {
+        "geneva": {"south": 46.0, "west": 6.0, "north": 46.5, "east": 6.5},
+        "sydney": {"south": -34.5, "west": 150.5, "north": -33.5, "east": 151.5},
+        "everything": None,
+    }
+    summaries: list[dict[str, Any]] = []
+
+    def publish() -> None:
+        summaries.append(appsync_lambdas.publisher(processed, _Context()))
+
+    got = asyncio.run(_receive(appsync, aws_env["key"], boxes, publish))
+
+    assert summaries[-1] == {
+        "cycle_id": processed["detail"]["cycle_id"],
+        "tiles": 1,
+        "failed": 0,
+        "aircraft": 78,
+    }
+    assert got["everything"], "no batch reached the subscriber"
+    [batch, *_] = got["everything"]
+    assert batch["cycleId"] == processed["detail"]["cycle_id"]
+    assert len(batch["flights"]) == 78
+    assert {tile_of(f["latitude"], f["longitude"]) for f in batch["flights"]} == {"9.12"}
+    assert got["geneva"][0] == batch  # the box's tile
+    assert got["sydney"] == []  # no tile of its box had changes
