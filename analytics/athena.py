@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from analytics.engine import QueryFailed
+from analytics.engine import Processed, QueryFailed
+from analytics.files import processed_files
 from storage.base import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -223,3 +224,11 @@ def athena_table(settings: Settings) -> AthenaTable:
         workgroup=settings.athena_workgroup,
         database=settings.glue_database,
     )
+
+
+def past_days(settings: Settings) -> Processed:
+    """Where past days are queried: this table when the settings name a workgroup (the
+    deployed API and daily job), else the Parquet, read by DuckDB."""
+    if settings.athena_workgroup:
+        return athena_table(settings)
+    return processed_files(settings)

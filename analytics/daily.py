@@ -1,7 +1,8 @@
 """The daily analytics processor: one UTC day's figures into documents beside the Parquet.
 
 Run once the day is over (the Lambda ``analytics`` at 00:30 UTC, or ``flightdata analytics
-daily``): the day's Parquet through DuckDB, its route legs and its ingest cycles become
+daily``): the day's Parquet through DuckDB (on Athena when deployed), its route legs and
+its ingest cycles become
 
 - ``processed/flights/aggregates/daily/YYYY-MM-DD-summary.json``: totals, regions,
   countries, altitudes (``SUMMARY_BUCKET_M`` bands), every airport's departures and
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from analytics import flights, quality, traffic
-from analytics.engine import FlightsEngine
-from analytics.files import ObjectStore, ProcessedFiles, object_store, processed_files
+from analytics.athena import past_days
+from analytics.engine import FlightsEngine, Processed
+from analytics.files import ObjectStore, object_store
 from analytics.params import day_window
 from analytics.results import (
     SUMMARY_BUCKET_M,
@@ -122,7 +124,7 @@ def yesterday(now: datetime | None = None) -> date:
 @dataclass
 class DailyProcessor:
     engine: FlightsEngine
-    processed: ProcessedFiles
+    processed: Processed
     documents: DailyDocuments
     legs: LegRepository
     cycles: CycleRepository
@@ -177,10 +179,11 @@ class DailyProcessor:
 def build_processor(
     settings: Settings, legs: LegRepository, cycles: CycleRepository
 ) -> DailyProcessor:
-    """The processor reading and writing where the settings put the processed data."""
+    """The processor reading and writing where the settings put the processed data (the
+    Parquet queried on Athena when the settings name a workgroup)."""
     return DailyProcessor(
         engine=FlightsEngine(),
-        processed=processed_files(settings),
+        processed=past_days(settings),
         documents=DailyDocuments(object_store(settings)),
         legs=legs,
         cycles=cycles,

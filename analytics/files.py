@@ -9,7 +9,8 @@ Parquet in S3 is read through ``pyarrow.fs.S3FileSystem``, signed with the crede
 boto3 resolves (so a Lambda role and the moto server's keys work alike), at
 ``AWS_ENDPOINT_URL`` when set, listing only ``processed/flights/...`` prefixes as the
 analytics role allows. Vendor errors become ``S3Unavailable`` (a ``StoreUnavailable``); a
-day without files is an empty relation, a missing document ``None``.
+day without files is an empty relation, a missing document ``None``. pyarrow is imported
+when Parquet is read, not with this module: the documents are read without it.
 """
 
 from __future__ import annotations
@@ -20,14 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 from botocore.exceptions import BotoCoreError, ClientError
 
 from analytics.engine import Relation
 from storage.base import StoreUnavailable
-from storage.processed import SCHEMA
 from storage.s3 import S3Unavailable, error_code
 
 if TYPE_CHECKING:
@@ -43,6 +40,10 @@ def day_prefix(day: date) -> str:
 
 
 def _schema() -> Any:
+    import pyarrow as pa
+
+    from storage.processed import SCHEMA
+
     return pa.schema([*SCHEMA, *(pa.field(name, pa.string()) for name in _PARTITIONS)])
 
 
@@ -65,6 +66,8 @@ class ProcessedFiles:
 
     def dataset(self, days: Sequence[date]) -> Relation:
         """The processed states of ``days`` (an empty table when they have none)."""
+        import pyarrow.dataset as ds
+
         fs = self._filesystem()
         parquet = ds.ParquetFileFormat()
         fragments = []
@@ -86,6 +89,8 @@ class ProcessedFiles:
         return ds.FileSystemDataset(fragments, schema=schema, format=parquet, filesystem=fs)
 
     def _files(self, fs: Any, directory: str) -> list[Any]:
+        import pyarrow.fs as pafs
+
         selector = pafs.FileSelector(directory, recursive=True, allow_not_found=True)
         try:
             found = fs.get_file_info(selector)
@@ -109,9 +114,15 @@ class ObjectStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
 
 
+def _local_filesystem() -> Any:
+    import pyarrow.fs as pafs
+
+    return pafs.LocalFileSystem()
+
+
 class LocalProcessed(ProcessedFiles):
     def __init__(self, root: Path) -> None:
-        super().__init__(pafs.LocalFileSystem, str(root.resolve()))
+        super().__init__(_local_filesystem, str(root.resolve()))
 
 
 class S3Processed(ProcessedFiles):
@@ -132,6 +143,8 @@ class S3Filesystems:
         self._session: Any = None
 
     def __call__(self) -> Any:
+        import pyarrow.fs as pafs
+
         if self._session is None:
             import boto3
 

@@ -1,9 +1,10 @@
-"""The live picture: the latest state of every aircraft in the live window, as Arrow.
+"""The live picture: the latest state of every aircraft in the live window, held by DuckDB.
 
 It is read exactly as ``flights`` reads it (newest contact, less the live window), so the
-live figures count the aircraft that ``flights { totalCount }`` counts. The Arrow table has
-the Parquet columns the queries use, typed as ``storage.processed.SCHEMA`` types them, and
-the partition columns ``year``, ``month`` and ``day``.
+live figures count the aircraft that ``flights { totalCount }`` counts. The table has the
+Parquet columns the queries use, typed as ``storage.processed.SCHEMA`` types them
+(``COLUMNS``; a test keeps the two in step), and the partition columns ``year``, ``month``
+and ``day``. No pyarrow: the deployed API answers live figures without it.
 """
 
 from __future__ import annotations
@@ -12,27 +13,25 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from analytics.engine import DuckTable
 from domain import FlightState
 from storage.base import FlightFilter, FlightRepository, live_since
-from storage.processed import SCHEMA
 
-COLUMNS = (
-    "icao24",
-    "time",
-    "latitude",
-    "longitude",
-    "baro_altitude_m",
-    "geo_altitude_m",
-    "on_ground",
-    "origin_country",
-    "region",
-)
+# The Parquet columns the queries use, with their DuckDB types.
+COLUMNS = {
+    "icao24": "VARCHAR",
+    "time": "TIMESTAMPTZ",
+    "latitude": "DOUBLE",
+    "longitude": "DOUBLE",
+    "baro_altitude_m": "DOUBLE",
+    "geo_altitude_m": "DOUBLE",
+    "on_ground": "BOOLEAN",
+    "origin_country": "VARCHAR",
+    "region": "VARCHAR",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class LiveSnapshot:
     as_of: datetime | None
     since: datetime | None
     total: int
-    table: Any  # pyarrow.Table
+    table: DuckTable
 
 
 def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
@@ -82,15 +81,12 @@ class LiveSnapshots:
             return last
 
 
-def states_table(states: Sequence[FlightState]) -> Any:
-    """The states as an Arrow table of ``COLUMNS`` and the partition columns."""
-    columns: dict[str, Any] = {
-        name: pa.array([getattr(s, name) for s in states], type=SCHEMA.field(name).type)
-        for name in COLUMNS
-        if name != "time"
+def states_table(states: Sequence[FlightState]) -> DuckTable:
+    """The states as a DuckDB table of ``COLUMNS`` and the partition columns."""
+    columns: dict[str, tuple[str, Sequence[Any]]] = {
+        name: (kind, [getattr(s, name) for s in states]) for name, kind in COLUMNS.items()
     }
-    times = pa.array([s.time for s in states], type=SCHEMA.field("time").type)
-    columns["time"] = times
+    times = [s.time.astimezone(UTC) for s in states]
     for part, pattern in (("year", "%Y"), ("month", "%m"), ("day", "%d")):
-        columns[part] = pc.strftime(times, format=pattern)
-    return pa.table(columns)
+        columns[part] = ("VARCHAR", [t.strftime(pattern) for t in times])
+    return DuckTable(columns)

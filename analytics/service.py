@@ -32,9 +32,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
 from analytics import flights, quality, traffic
+from analytics.athena import past_days
 from analytics.daily import DailyDocuments
 from analytics.engine import FlightsEngine, Processed
-from analytics.files import object_store, processed_files
+from analytics.files import object_store
 from analytics.live import LiveSnapshot, LiveSnapshots
 from analytics.params import Window
 from analytics.results import (
@@ -333,12 +334,7 @@ def _files(settings: Settings) -> tuple[Processed, DailyDocuments]:
     """One pair per process and settings, so that the boto3 session and client they make on
     first use are made once (as a warm Lambda container keeps them). Windows run on Athena
     when the settings name a workgroup, else DuckDB reads the Parquet."""
-    documents = DailyDocuments(object_store(settings))
-    if settings.athena_workgroup:
-        from analytics.athena import athena_table
-
-        return athena_table(settings), documents
-    return processed_files(settings), documents
+    return past_days(settings), DailyDocuments(object_store(settings))
 
 
 @functools.lru_cache(maxsize=8)

@@ -30,11 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOOR_MB = 150.0
 PYTHON = "python3.11"  # the zips hold cp311 wheels
 # What the first invocation of each function imports beyond its handler's module
-# (runtime/lambdas.py): the Parquet writer, the app, DuckDB, the WebSocket API's schema.
+# (runtime/lambdas.py): the Parquet writer, the app and DuckDB, the compactor, the WebSocket
+# API's schema.
 FIRST_CALL = {
     "flight-data-processor": ("storage.processed",),
-    "flight-api-handler": ("mangum", "runtime.http"),
-    "analytics-processor": ("analytics.daily", "duckdb"),
+    "flight-api-handler": ("mangum", "runtime.http", "analytics.service", "duckdb"),
+    "analytics-processor": ("analytics.daily", "analytics.compaction"),
     "websocket-handler": (
         "resolvers.root",
         "security.gate",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -43,7 +43,10 @@ from storage.base import (
     StoreUnavailable,
     UnitOfWork,
 )
-from storage.processed import ProcessedWriter
+
+if TYPE_CHECKING:
+    # pyarrow, which it writes with, is not shipped with the API.
+    from storage.processed import ProcessedWriter
 
 # Called once per processed cycle with the states it stored (live subscriptions).
 StoredHook = Callable[[CycleReport, Sequence[FlightState]], None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -21,9 +21,11 @@ from ingestion.sources import build_source
 from ingestion.validate import Rules
 from storage.archive import LocalArchive
 from storage.aws import aws_client
-from storage.processed import LocalSink, ObjectSink, ProcessedWriter
 from storage.retention import FileRetention
 from storage.stores import Stores
+
+if TYPE_CHECKING:
+    from storage.processed import ProcessedWriter
 
 
 def build_pipeline(
@@ -57,6 +59,9 @@ class ProcessingQueue(Protocol):
 
 
 def build_processed_writer(settings: Settings, stores: Stores | None = None) -> ProcessedWriter:
+    # Imported here: pyarrow, which it writes with, is not shipped with the API.
+    from storage.processed import LocalSink, ObjectSink, ProcessedWriter
+
     sink: ObjectSink = LocalSink(settings.data_dir)
     if settings.s3_raw_bucket:
         from storage.s3 import S3Sink

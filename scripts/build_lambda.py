@@ -4,8 +4,10 @@ function needs, one zip per group of functions (``ARTIFACTS``).
 ``serverless.yml`` packages individually and points each function's ``package.artifact`` at
 its zip here, so ``osls package`` and ``osls deploy`` upload exactly what this built:
 
-- ``analytics.zip``: the HTTP API and the daily analytics job, which run DuckDB;
-- ``pipeline.zip``: the fetcher, the processor and the WebSocket handler, without DuckDB.
+- ``analytics.zip``: the HTTP API, which answers live figures with DuckDB and past windows
+  on Athena: without pyarrow;
+- ``pipeline.zip``: the fetcher, the processor, the WebSocket handler and the daily
+  analytics job (which compacts the Parquet with pyarrow and sums on Athena): without DuckDB.
 
 Both come from one install; what a function never loads is left out of every zip (pyarrow's
 Flight RPC, the extra names of a shared library, botocore's models of services the code
@@ -98,11 +100,19 @@ class Artifact:
 
 
 ARTIFACTS = (
-    Artifact("analytics", ("flight-api-handler", "analytics-processor")),
-    # DuckDB (60 MB) runs analytics only; pyarrow stays: the processor writes Parquet.
+    # pyarrow (80 MB) reads and writes Parquet, which the API never does once Athena
+    # answers its windows (tests/analytics/test_without_pyarrow.py).
+    Artifact("analytics", ("flight-api-handler",), frozenset({"pyarrow"})),
+    # DuckDB (60 MB) answers the API's live figures only; pyarrow stays: the processor
+    # writes Parquet and the daily job compacts it.
     Artifact(
         "pipeline",
-        ("flight-data-fetcher", "flight-data-processor", "websocket-handler"),
+        (
+            "flight-data-fetcher",
+            "flight-data-processor",
+            "websocket-handler",
+            "analytics-processor",
+        ),
         frozenset({"duckdb"}),
     ),
 )

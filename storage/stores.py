@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from storage.archive import RawArchive
 from storage.base import (
@@ -18,10 +18,13 @@ from storage.base import (
     LegRepository,
     UnitOfWork,
 )
-from storage.processed import ProcessedStaging
 from storage.redis import RedisConnection
 from storage.redis.cache import ResponseCache
 from storage.redis.fallback import LiveFirst
+
+if TYPE_CHECKING:
+    # pyarrow, which storage.processed writes with, is not shipped with the API.
+    from storage.processed import ProcessedStaging
 
 
 class Backend(Protocol):

@@ -1005,9 +1005,13 @@ def test_each_function_ships_the_artifact_built_for_it(sls: dict[str, Any]) -> N
 
     assert sls["package"] == {"individually": True}
     assert shipped == built
-    # DuckDB only where analytics runs.
+    # DuckDB only where live figures are answered; pyarrow wherever Parquet is written.
     duckdb = {f for a in build_lambda.ARTIFACTS if "duckdb" not in a.leave_out for f in a.functions}
-    assert duckdb == {"flight-api-handler", "analytics-processor"}
+    assert duckdb == {"flight-api-handler"}
+    pyarrow = {
+        f for a in build_lambda.ARTIFACTS if "pyarrow" not in a.leave_out for f in a.functions
+    }
+    assert pyarrow == set(sls["functions"]) - {"flight-api-handler"}
 
 
 def test_tracing_turns_the_shipped_xray_sdk_on(sls: dict[str, Any]) -> None:
@@ -1229,3 +1233,21 @@ def test_only_the_daily_job_compacts_and_only_the_processed_states(
         expected = {str({"Fn::Sub": "${StorageBucket.Arn}/processed/flights/year=*"})}
         assert deletes == (expected if role == "AnalyticsRole" else set()), role
     assert _function(sls, "analytics-processor")["ephemeralStorageSize"] >= 2048
+
+
+def test_the_daily_job_sums_on_athena_as_the_api_queries_windows(
+    sls: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    for function, role in (
+        ("flight-api-handler", "ApiRole"),
+        ("analytics-processor", "AnalyticsRole"),
+    ):
+        env = _function(sls, function)["environment"]
+        assert env["ATHENA_WORKGROUP"] == {"Ref": "AnalyticsWorkGroup"}
+        assert env["GLUE_DATABASE"] == {"Ref": "AnalyticsDatabase"}
+        grants = _grants(resources, role)
+        (workgroup,) = grants["athena:StartQueryExecution"]
+        assert "workgroup/${AnalyticsWorkGroup}" in workgroup
+        assert grants["athena:GetQueryResults"] == {workgroup}
+        assert grants["glue:GetTable"] == grants["glue:GetDatabase"]
+        assert any("table/${AnalyticsDatabase}/flights" in r for r in grants["glue:GetTable"])

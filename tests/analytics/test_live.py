@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from analytics.live import LiveSnapshots
+import pyarrow as pa
+
+from analytics.live import COLUMNS, LiveSnapshots
 from config import Settings
 from runtime.stores import open_stores
+from storage.processed import SCHEMA
 from testkit import T0, make_state
 
 
@@ -23,7 +26,7 @@ def test_a_snapshot_is_reused_until_the_newest_contact_moves(tmp_path: Path) -> 
         stores.flights.put_states([make_state("aaa111", later), make_state("ccc333", later)])
         second = snapshots.get()
     assert (second.total, second.as_of) == (3, later)
-    assert sorted(second.table.column("icao24").to_pylist()) == ["aaa111", "bbb222", "ccc333"]
+    assert sorted(second.table.column("icao24")) == ["aaa111", "bbb222", "ccc333"]
 
 
 def test_a_snapshot_older_than_its_age_is_read_again(tmp_path: Path) -> None:
@@ -31,3 +34,19 @@ def test_a_snapshot_older_than_its_age_is_read_again(tmp_path: Path) -> None:
         stores.flights.put_states([make_state("aaa111")])
         snapshots = LiveSnapshots(stores.flights, live_window_s=300, max_age_s=0)
         assert snapshots.get() is not snapshots.get()
+
+
+def test_the_live_columns_are_typed_as_the_parquet_types_them() -> None:
+    duckdb_types = {
+        pa.string(): "VARCHAR",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+        pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+    }
+    assert {name: duckdb_types[SCHEMA.field(name).type] for name in COLUMNS} == COLUMNS
+
+
+def test_an_empty_snapshot_is_an_empty_table(tmp_path: Path) -> None:
+    with open_stores(Settings.from_env({}, data_dir=tmp_path)) as stores:
+        empty = LiveSnapshots(stores.flights, live_window_s=300).get()
+    assert (empty.total, empty.table.num_rows, empty.table.column("icao24")) == (0, 0, [])
