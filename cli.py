@@ -96,15 +96,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 async def _ingest(settings: Settings, *, once: bool) -> int:
     from domain.events import InProcessBus
     from ingestion.reference import seed_airports
-    from runtime.ingest import build_ingest_loop
+    from runtime.ingest import build_event_bus, build_ingest_loop
     from runtime.live import ingest_publisher
     from runtime.stores import open_stores
 
     with open_stores(settings) as stores:
         seed_airports(stores)
+        # EventBridge when configured (FlightDataProcessed feeds AppSync's publisher there).
+        events = build_event_bus(settings) or InProcessBus()
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
             hook = ingest_publisher(settings, stores)  # API processes hear of each cycle
-            loop = build_ingest_loop(settings, stores, client, InProcessBus(), hook)
+            loop = build_ingest_loop(settings, stores, client, events, hook)
             if not once:
                 await loop.run_forever()
             await loop.recover()

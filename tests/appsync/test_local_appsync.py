@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,10 +19,10 @@ from gql import Client, GraphQLRequest
 from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 
-from appsync.sdl import SDL_PATH
 from appsync.tiles import tile_of
 from config import Settings
-from devtools.appsync_bridge import Bridge
+from devtools.appsync_local import SIMULATOR
+from devtools.appsync_local import appsync as local_appsync
 from devtools.aws_provision import AwsClients, AwsNames, provision
 from devtools.dynamodb_local import DynamoDBLocal
 from ingestion.reference import seed_airports
@@ -41,7 +39,6 @@ pytest_plugins = ["moto_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 ROOT = Path(__file__).resolve().parents[2]
-SIMULATOR = ROOT / "devtools" / "appsync_simulator.cjs"
 SNAPSHOT = FIXTURES / "opensky_states_bbox_alps_79.json"
 EVENTS = FIXTURES / "events"
 QUERY = (
@@ -106,31 +103,13 @@ def aws_env(
 
 @pytest.fixture
 def appsync(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    assert SIMULATOR.is_file()
     assert (ROOT / "node_modules" / "@aws-amplify" / "amplify-appsync-simulator").is_dir(), (
         "the AppSync simulator is not installed: npm ci (make test does it)"
     )
-    bridge = Bridge().start()
-    process = subprocess.Popen(
-        ["node", str(SIMULATOR)],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "APPSYNC_SCHEMA": str(SDL_PATH),
-            "APPSYNC_BRIDGE": bridge.url,
-            "APPSYNC_API_KEY": aws_env["key"],
-        },
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        urls: dict[str, str] = json.loads(process.stdout.readline())
-        monkeypatch.setenv("APPSYNC_GRAPHQL_URL", urls["appsyncUrl"])
+    monkeypatch.setenv("APPSYNC_GRAPHQL_URL", "")  # restored after: appsync() sets it
+    with local_appsync(aws_env["key"]) as urls:
         yield urls
-    finally:
-        process.terminate()
-        process.wait(10)
-        bridge.stop()
 
 
 def _run_chain(aws: MotoServer, aws_env: dict[str, str]) -> dict[str, Any]:
