@@ -102,7 +102,11 @@ class Artifact:
 ARTIFACTS = (
     # pyarrow (80 MB) reads and writes Parquet, which the API never does once Athena
     # answers its windows (tests/analytics/test_without_pyarrow.py).
-    Artifact("analytics", ("flight-api-handler",), frozenset({"pyarrow"})),
+    Artifact(
+        "analytics",
+        ("flight-api-handler", "appsync-resolver", "appsync-authorizer"),
+        frozenset({"pyarrow"}),
+    ),
     # DuckDB (60 MB) answers the API's live figures only; pyarrow stays: the processor
     # writes Parquet and the daily job compacts it.
     Artifact(
@@ -111,6 +115,7 @@ ARTIFACTS = (
             "flight-data-fetcher",
             "flight-data-processor",
             "websocket-handler",
+            "appsync-publisher",
             "analytics-processor",
         ),
         frozenset({"duckdb"}),

@@ -295,6 +295,9 @@ def test_functions_have_the_architecture_sizes(sls: dict[str, Any]) -> None:
         "flight-api-handler": ("app.handler", 256, 30),
         "analytics-processor": ("runtime/lambdas.analytics", 1024, 900),
         "websocket-handler": ("runtime/lambdas.websocket", 512, 60),
+        "appsync-resolver": ("runtime/appsync_lambdas.resolver", 256, 30),
+        "appsync-authorizer": ("runtime/appsync_lambdas.authorizer", 256, 10),
+        "appsync-publisher": ("runtime/appsync_lambdas.publisher", 512, 60),
     }
     assert sls["provider"]["runtime"] == "python3.11"
     assert sls["provider"]["architecture"] == "x86_64"
@@ -827,6 +830,9 @@ ROLES = {
     "flight-api-handler": "ApiRole",
     "analytics-processor": "AnalyticsRole",
     "websocket-handler": "WebsocketRole",
+    "appsync-resolver": "AppSyncQueryRole",
+    "appsync-authorizer": "AppSyncAuthorizerRole",
+    "appsync-publisher": "AppSyncPublisherRole",
 }
 # The only actions that take no resource ARN: X-Ray segments.
 UNSCOPED_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -1007,11 +1013,12 @@ def test_each_function_ships_the_artifact_built_for_it(sls: dict[str, Any]) -> N
     assert shipped == built
     # DuckDB only where live figures are answered; pyarrow wherever Parquet is written.
     duckdb = {f for a in build_lambda.ARTIFACTS if "duckdb" not in a.leave_out for f in a.functions}
-    assert duckdb == {"flight-api-handler"}
+    api = {"flight-api-handler", "appsync-resolver", "appsync-authorizer"}
+    assert duckdb == api
     pyarrow = {
         f for a in build_lambda.ARTIFACTS if "pyarrow" not in a.leave_out for f in a.functions
     }
-    assert pyarrow == set(sls["functions"]) - {"flight-api-handler"}
+    assert pyarrow == set(sls["functions"]) - api
 
 
 def test_tracing_turns_the_shipped_xray_sdk_on(sls: dict[str, Any]) -> None:
@@ -1251,3 +1258,70 @@ def test_the_daily_job_sums_on_athena_as_the_api_queries_windows(
         assert grants["athena:GetQueryResults"] == {workgroup}
         assert grants["glue:GetTable"] == grants["glue:GetDatabase"]
         assert any("table/${AnalyticsDatabase}/flights" in r for r in grants["glue:GetTable"])
+
+
+# ---------------------------------------------------------------- AppSync
+
+
+def _appsync_resolvers(resources: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (r["Properties"]["TypeName"], r["Properties"]["FieldName"]): r["Properties"]
+        for r in resources.values()
+        if r.get("Type") == "AWS::AppSync::Resolver"
+    }
+
+
+def test_every_appsync_query_field_resolves_on_the_lambda(resources: dict[str, Any]) -> None:
+    from appsync.sdl import SDL_PATH, build
+
+    query = build(SDL_PATH.read_text(encoding="utf-8")).query_type
+    assert query is not None
+    resolvers = _appsync_resolvers(resources)
+    lambda_source = {"Fn::GetAtt": ["AppSyncLambdaSource", "Name"]}
+
+    assert {f for t, f in resolvers if t == "Query"} == set(query.fields)
+    for (kind, _), props in resolvers.items():
+        if kind == "Query":  # direct: AppSync's own payload and answer, no templates
+            assert props["DataSourceName"] == lambda_source
+            assert "RequestMappingTemplate" not in props
+            assert "ResponseMappingTemplate" not in props
+    flight_updates = resolvers[("Subscription", "flightUpdates")]
+    assert flight_updates["DataSourceName"] == lambda_source
+    assert "setSubscriptionFilter($ctx.result)" in flight_updates["ResponseMappingTemplate"]
+    publish = resolvers[("Mutation", "publishFlightUpdates")]
+    assert publish["DataSourceName"] == {"Fn::GetAtt": ["AppSyncPublications", "Name"]}
+    assert _props(resources, "AppSyncPublications")["Type"] == "NONE"
+
+
+def test_appsync_takes_api_keys_through_the_authorizer_and_iam(
+    sls: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    api = _props(resources, "AppSyncApi")
+    authorizer = {"Fn::GetAtt": ["AppsyncDashauthorizerLambdaFunction", "Arn"]}
+    assert api["AuthenticationType"] == "AWS_LAMBDA"
+    assert api["LambdaAuthorizerConfig"]["AuthorizerUri"] == authorizer
+    assert api["AdditionalAuthenticationProviders"] == [{"AuthenticationType": "AWS_IAM"}]
+    permission = _props(resources, "AppSyncAuthorizerPermission")
+    assert permission["FunctionName"] == authorizer
+    assert permission["Principal"] == "appsync.amazonaws.com"
+    assert _function(sls, "appsync-authorizer")["handler"] == "runtime/appsync_lambdas.authorizer"
+    assert _props(resources, "AppSyncSchema")["Definition"] == "${file(appsync/schema.js):sdl}"
+
+
+def test_the_publisher_may_only_publish(sls: dict[str, Any], resources: dict[str, Any]) -> None:
+    rule = _props(resources, "AppSyncPublishRule")
+    assert rule["EventPattern"]["detail-type"] == ["FlightDataProcessed"]
+    assert rule["Targets"][0]["Arn"] == {
+        "Fn::GetAtt": ["AppsyncDashpublisherLambdaFunction", "Arn"]
+    }
+    [appsync] = [
+        s
+        for s in _statements(resources, "AppSyncPublisherRole")
+        if any(a.startswith("appsync:") for a in _actions(s))
+    ]
+    assert _actions(appsync) == ["appsync:GraphQL"]
+    assert _resources_of(appsync) == [
+        {"Fn::Sub": "${AppSyncApi.Arn}/types/Mutation/fields/publishFlightUpdates"}
+    ]
+    env = _function(sls, "appsync-publisher")["environment"]
+    assert env["APPSYNC_GRAPHQL_URL"] == {"Fn::GetAtt": ["AppSyncApi", "GraphQLUrl"]}
