@@ -3,8 +3,9 @@
 For each FlightDataProcessed event (its detail names the aircraft stored that cycle,
 ``changed``) the cycle's states are read back once and grouped by tile
 (``appsync.tiles``); each tile with changes is one ``publishFlightUpdates(tile:, batch:)``
-mutation, authorised with IAM. AppSync then delivers the batch to every ``flightUpdates``
-subscription whose filter takes the tile: the fan-out is AppSync's.
+mutation per ``MAX_BATCH`` aircraft, authorised with IAM. AppSync then delivers each batch
+to every ``flightUpdates`` subscription whose filter takes the tile: the fan-out is
+AppSync's.
 
 A batch is the ``FlightUpdateBatch`` the ASGI server sends, serialised by the same
 Strawberry types: every scalar field of each ``Flight`` (the mutation selects them all, and
@@ -41,6 +42,9 @@ Post = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 
 _CYCLE_TIME = "%Y%m%dT%H%M%S.%fZ"
 _CONCURRENT_POSTS = 16
+# Aircraft per publication: about 490 bytes each with every leaf field, so 300 keep a
+# batch near 150 KB, under AppSync's 240 KB limit on a subscription message.
+MAX_BATCH = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +144,7 @@ class Publisher:
         tiles = by_tile([states[c] for c in cycle.changed if c in states])
         limit = asyncio.Semaphore(_CONCURRENT_POSTS)
 
-        async def one(tile: str, group: list[FlightState]) -> bool:
+        async def one(tile: str, group: Sequence[FlightState]) -> bool:
             batch = FlightUpdateBatch(
                 cycle_id=cycle.cycle_id,
                 at=cycle.at,
@@ -159,10 +163,14 @@ class Publisher:
                     return False
             return True
 
-        done = await asyncio.gather(*(one(t, g) for t, g in tiles.items()))
+        batches = [
+            (t, g[i : i + MAX_BATCH]) for t, g in tiles.items() for i in range(0, len(g), MAX_BATCH)
+        ]
+        done = await asyncio.gather(*(one(t, g) for t, g in batches))
         return {
             "cycle_id": cycle.cycle_id,
             "tiles": len(tiles),
+            "batches": len(batches),
             "failed": done.count(False),
             "aircraft": sum(map(len, tiles.values())),
         }

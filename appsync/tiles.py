@@ -42,13 +42,19 @@ def tile_of(latitude: float, longitude: float) -> str:
 
 def tiles_of(box: BoundingBox) -> list[str]:
     """Every tile ``box`` touches (a box across the antimeridian included)."""
-    first, last = _column(box.west), _column(box.east)
-    if box.crosses_antimeridian or (last < first):
+
+    def edge(longitude: float) -> int:  # 180 ends the last column here
+        return min(COLUMNS - 1, math.floor((longitude + 180) / TILE_DEG))
+
+    first, last = edge(box.west), edge(box.east)
+    if box.crosses_antimeridian:
         columns = [*range(first, COLUMNS), *range(0, last + 1)]
     else:
         columns = list(range(first, last + 1))
+    if box.east == 180 and 0 not in columns:  # tile_of puts 180 with -180
+        columns.append(0)
     rows = range(_row(box.south), _row(box.north) + 1)
-    return [f"{r}.{c}" for r in rows for c in dict.fromkeys(columns)]
+    return [f"{r}.{c}" for r in rows for c in columns]
 
 
 def subscription_filter(arguments: Mapping[str, Any]) -> dict[str, Any] | None:

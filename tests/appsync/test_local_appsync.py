@@ -222,6 +222,7 @@ def test_a_subscriber_receives_the_tiles_of_its_box(
     assert summaries[-1] == {
         "cycle_id": processed["detail"]["cycle_id"],
         "tiles": 1,
+        "batches": 1,
         "failed": 0,
         "aircraft": 78,
     }
