@@ -51,14 +51,13 @@ def _filter(bbox: BoundingBoxInput | None, icao24: list[str] | None) -> UpdateFi
 def shared_flights(states: list[FlightState], memo: dict[int, Any]) -> list[Flight]:
     """``Flight`` objects for ``states``, built once per state however many subscribers
     get it, and marked shared so the executor completes each once per selection."""
-    flights = []
+    with contextlib.suppress(KeyError):  # all built already: one pass in C
+        return list(map(memo.__getitem__, map(id, states)))
     for state in states:
-        flight = memo.get(id(state))
-        if flight is None:
+        if id(state) not in memo:
             flight = memo[id(state)] = Flight.from_state(state)
             setattr(flight, RESPONSE_MEMO, {})
-        flights.append(flight)
-    return flights
+    return list(map(memo.__getitem__, map(id, states)))
 
 
 async def _snapshot(hub: UpdateHub, sub: Subscriber, *, dropped: int = 0) -> FlightUpdateBatch:
@@ -109,7 +108,9 @@ async def flight_updates(
 
 
 async def track_updates(info: Info[Context, None], icao24: str) -> AsyncGenerator[TrackPoint, None]:
-    """Each new position of one aircraft, starting with its latest known one."""
+    """Each new position of one aircraft, starting with its latest known one. After a gap
+    (a resync, or batches dropped for a slow client) the positions missed meanwhile are
+    read from the stored track, so none is skipped."""
     ctx = info.context
     hub = _hub(ctx)
     code = arguments.icao24(icao24)
@@ -121,7 +122,13 @@ async def track_updates(info: Info[Context, None], icao24: str) -> AsyncGenerato
             yield TrackPoint.from_state(latest)
         while True:
             batch = await sub.next()
-            for state in batch.flights:
+            states = batch.flights
+            if batch.resync or batch.dropped:
+                now = datetime.now(UTC)
+                since = last if last is not None else now - hub.live_window
+                missed = await offload(ctx.stores.flights.tracks, [code], since, now)
+                states = [*missed.get(code, []), *states]
+            for state in states:
                 if state.has_position and (last is None or state.time > last):
                     last = state.time
                     yield TrackPoint.from_state(state)
