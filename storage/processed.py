@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,12 +75,19 @@ def _column(name: str, states: Sequence[FlightState]) -> list[Any]:
     return [getattr(s, name) for s in states]
 
 
-def to_parquet(states: Sequence[FlightState]) -> bytes:
+def _record_batch(states: Sequence[FlightState]) -> pa.RecordBatch:
     columns = [pa.array(_column(f.name, states), type=f.type) for f in SCHEMA]
-    table = pa.Table.from_arrays(columns, schema=SCHEMA)
+    return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table.combine_chunks(), sink, compression="zstd")
     return sink.getvalue()
+
+
+def to_parquet(states: Sequence[FlightState]) -> bytes:
+    return _parquet_bytes(pa.Table.from_batches([_record_batch(states)], schema=SCHEMA))
 
 
 class ObjectSink(Protocol):
@@ -109,7 +116,9 @@ class ProcessedStaging(Protocol):
         state; ``None`` when nothing waits."""
         ...
 
-    def claimed(self, flush_id: str) -> list[FlightState]: ...
+    def claimed(self, flush_id: str) -> Iterable[Sequence[FlightState]]:
+        """The states of ``flush_id``, a page at a time."""
+        ...
 
     def release(self, flush_id: str) -> None:
         """Forget the states of ``flush_id``: their files are written."""
@@ -184,9 +193,23 @@ class ProcessedWriter:
                 return self._write(buffer, name)
             keys = []
             while (flush_id := self.staging.claim()) is not None:
-                keys += self._write(by_partition(self.staging.claimed(flush_id)), flush_id)
+                keys += self._write_pages(self.staging.claimed(flush_id), flush_id)
                 self.staging.release(flush_id)
+            pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages
             return keys
+
+    def _write_pages(self, pages: Iterable[Sequence[FlightState]], name: str) -> list[str]:
+        """Like ``_write``, holding one page of states at a time and the rest as Arrow."""
+        batches: dict[str, list[pa.RecordBatch]] = defaultdict(list)
+        for page in pages:
+            for prefix, states in by_partition(page).items():
+                batches[prefix].append(_record_batch(states))
+        keys = []
+        for prefix, parts in batches.items():
+            key = f"{prefix}part-{name}.parquet"
+            self.sink.write(key, _parquet_bytes(pa.Table.from_batches(parts, schema=SCHEMA)))
+            keys.append(key)
+        return keys
 
     def _write(self, groups: dict[str, list[FlightState]], name: str) -> list[str]:
         keys = []

@@ -10,8 +10,9 @@ Thread-safe as ``SqliteDatabase``.
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from domain import FlightState
@@ -47,14 +48,17 @@ class SqliteProcessedStaging:
             )
             return flush_id if cur.rowcount else None
 
-    def claimed(self, flush_id: str) -> list[FlightState]:
-        rows = self._db.read(
+    def claimed(self, flush_id: str, page: int = 10_000) -> Iterator[list[FlightState]]:
+        """The states of ``flush_id`` in pages of ``page``, by aircraft and time."""
+        after: tuple[str, float] = ("", -math.inf)
+        while rows := self._db.read(
             f"SELECT {_JOINED} FROM processed_pending p JOIN states s "
             "ON s.icao24 = p.icao24 AND s.time = p.time WHERE p.flush = ? "
-            "ORDER BY s.icao24, s.time",
-            (flush_id,),
-        )
-        return [state_from_row(r) for r in rows]
+            "AND (p.icao24, p.time) > (?, ?) ORDER BY p.icao24, p.time LIMIT ?",
+            (flush_id, *after, page),
+        ):
+            after = (rows[-1][0], rows[-1][1])
+            yield [state_from_row(r) for r in rows]
 
     def release(self, flush_id: str) -> None:
         with self._db.transaction() as conn:

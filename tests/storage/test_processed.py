@@ -102,3 +102,28 @@ def test_a_transaction_inside_another_joins_it(db: SqliteDatabase) -> None:
     assert flights.latest("aaaaaa") is None
     flights.put_states([make_state("aaaaaa", T0)])
     assert flights.latest("aaaaaa") is not None
+
+
+def test_a_claim_is_read_in_pages_and_written_whole(db: SqliteDatabase, tmp_path: Path) -> None:
+    staging = SqliteProcessedStaging(db)
+    flights = SqliteFlightRepository(db)
+    states = [
+        make_state(f"{i:06x}", T0 + timedelta(seconds=10 * n, days=i % 2))
+        for i in range(7)
+        for n in range(3)
+    ]
+    with db.transaction():
+        result = flights.put_states(states)
+        assert result.new is not None
+        staging.stage(result.new)
+    flush_id = staging.claim()
+    assert flush_id is not None
+
+    pages = list(staging.claimed(flush_id, page=4))
+
+    assert [len(p) for p in pages] == [4, 4, 4, 4, 4, 1]
+    read = [(s.icao24, s.time) for page in pages for s in page]
+    assert read == sorted((s.icao24, s.time) for s in states)
+    keys = ProcessedWriter(LocalSink(tmp_path), staging=staging).flush()
+    assert len(keys) == 2  # one file per day
+    assert rows(tmp_path) == sorted((s.icao24, s.time) for s in states)
