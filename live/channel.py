@@ -18,8 +18,8 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from domain import FlightState
 from domain.cycle import CycleReport
@@ -127,22 +127,34 @@ class RedisCycleChannel:
             yield update
 
 
+@runtime_checkable
+class StoredSince(Protocol):
+    """A flight store that tells which aircraft's latest state was stored since a mark."""
+
+    def stored_mark(self) -> int: ...
+
+    def latest_stored_after(self, mark: int) -> tuple[list[FlightState], int]: ...
+
+
 class StorePolling:
     """Updates read back from the store, for an API process that shares the store with a
     separate ingest process but no Redis (``serve --workers N`` on the embedded default).
 
     Every ``every_s`` it looks at the newest recorded cycle; when there is a new one it
-    reads the live states and publishes those that changed since it last looked. When
-    more than one cycle was recorded since (or the store did not answer meanwhile), the
-    update holds only each aircraft's newest state: ``on_subscribed`` runs first, so that
-    subscribers resync (``trackUpdates`` reads the positions in between from the store).
-    ``publish`` does nothing: the ingest process's pipeline already wrote the store.
+    publishes the live aircraft whose latest state changed since it last looked: on a
+    store that marks what it stored (``StoredSince``, SQLite) it reads only those, else
+    every live state. When more than one cycle was recorded since (or the store did not
+    answer meanwhile), the update holds only each aircraft's newest state:
+    ``on_subscribed`` runs first, so that subscribers resync (``trackUpdates`` reads the
+    positions in between from the store). ``publish`` does nothing: the ingest process's
+    pipeline already wrote the store.
     """
 
     # A poll is one indexed read of the newest two cycles, so polling often costs little;
     # its interval is part of every subscriber's delivery latency.
     def __init__(self, stores: Stores, live_window_s: float, every_s: float = 0.1) -> None:
         self._stores = stores
+        self._window = timedelta(seconds=live_window_s)
         self._load = live_states_of(stores, live_window_s)
         self._every_s = every_s
 
@@ -152,8 +164,8 @@ class StorePolling:
     async def listen(
         self, *, on_subscribed: Callable[[], None] | None = None
     ) -> AsyncIterator[CycleUpdate]:
+        changes = await offload(self._changes)
         last_cycle = await offload(self._newest_cycle)
-        seen = {s.icao24: s.last_contact for s in await offload(self._load)}
         if on_subscribed is not None:
             on_subscribed()
         while True:
@@ -163,7 +175,7 @@ class StorePolling:
                 cycle = recent[0] if recent else None
                 if cycle is None or cycle.cycle_id == getattr(last_cycle, "cycle_id", None):
                     continue
-                states = await offload(self._load)
+                changed = await offload(changes)
             except StoreUnavailable as exc:
                 log.warning("polling the store for live updates failed: %s", exc)
                 continue
@@ -173,14 +185,45 @@ class StorePolling:
                 if on_subscribed is not None:
                     on_subscribed()
             last_cycle = cycle
-            changed = [s for s in states if seen.get(s.icao24) != s.last_contact]
-            seen = {s.icao24: s.last_contact for s in states}
             yield CycleUpdate(
                 cycle.cycle_id,
                 cycle.started_at,
                 changed,
                 published_at=cycle.finished_at or datetime.now(UTC),
             )
+
+    def _changes(self) -> Callable[[], list[FlightState]]:
+        """Marks what is stored now; returns the reader of the live aircraft whose latest
+        state changed since the last read (thread-safe only one call at a time)."""
+        flights = self._stores.flights
+        newest = flights.newest_contact()
+        if isinstance(flights, StoredSince):
+            mark = flights.stored_mark()
+
+            def stored_since() -> list[FlightState]:
+                nonlocal mark, newest
+                states, mark = flights.latest_stored_after(mark)
+                contacts = [s.last_contact for s in states]
+                if newest is not None:
+                    contacts.append(newest)
+                newest = max(contacts, default=None)
+                if newest is None:
+                    return states
+                live_since = newest - self._window
+                return [s for s in states if s.last_contact >= live_since]
+
+            return stored_since
+
+        seen = {s.icao24: s.last_contact for s in self._load()}
+
+        def every_live_state() -> list[FlightState]:
+            nonlocal seen
+            states = self._load()
+            changed = [s for s in states if seen.get(s.icao24) != s.last_contact]
+            seen = {s.icao24: s.last_contact for s in states}
+            return changed
+
+        return every_live_state
 
     def _newest_cycle(self) -> CycleReport | None:
         recent = self._stores.cycles.recent_cycles(1)

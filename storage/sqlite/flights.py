@@ -21,6 +21,7 @@ COLUMNS = (
     "region, hour, grid_cell, phase, nearest_airport_icao, nearest_airport_km"
 )
 _MARKS = ", ".join("?" * len(COLUMNS.split(",")))
+_LATEST_COLUMNS = ", ".join(f"l.{c.strip()}" for c in COLUMNS.split(","))
 _PUT_HISTORY = f"INSERT OR IGNORE INTO states ({COLUMNS}) VALUES ({_MARKS})"
 _UPSERT_LATEST = (
     f"INSERT INTO latest ({COLUMNS}) VALUES ({_MARKS}) ON CONFLICT (icao24) DO UPDATE SET "
@@ -159,6 +160,23 @@ class SqliteFlightRepository:
             f"SELECT {COLUMNS} FROM latest WHERE icao24 IN ({marks})", list(icao24s)
         )
         return {row[0]: state_from_row(row) for row in rows}
+
+    def stored_mark(self) -> int:
+        """A mark of what is stored now, for ``latest_stored_after``."""
+        return int(self._db.scalar("SELECT coalesce(max(rowid), 0) FROM states"))
+
+    def latest_stored_after(self, mark: int) -> tuple[list[FlightState], int]:
+        """The latest state of each aircraft whose latest state was stored after ``mark``,
+        and the mark of what is stored now: one indexed read of the newest rows, however
+        many aircraft are live. A state stored after the new mark is left for the next
+        call (the aircraft's latest is then that state)."""
+        top = self.stored_mark()
+        rows = self._db.read(
+            f"SELECT {_LATEST_COLUMNS} FROM states s JOIN latest l "
+            "ON l.icao24 = s.icao24 AND l.time = s.time WHERE s.rowid > ? AND s.rowid <= ?",
+            (mark, top),
+        )
+        return [state_from_row(row) for row in rows], top
 
     def search_latest(
         self, flt: FlightFilter, *, first: int, after: str | None = None

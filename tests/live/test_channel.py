@@ -16,7 +16,7 @@ import pytest
 from devtools.redis_server import RedisServer, start
 from domain import BoundingBox
 from domain.cycle import CycleReport
-from live.channel import InProcessBroadcaster, RedisCycleChannel, StorePolling
+from live.channel import InProcessBroadcaster, RedisCycleChannel, StoredSince, StorePolling
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
 from live.subscribers import Batch, Subscriber, UpdateHub
@@ -205,3 +205,53 @@ def test_a_poll_that_finds_more_than_one_new_cycle_resyncs(stores: Stores) -> No
 
     batches = asyncio.run(run())
     assert [(b.cycle_id, b.resync) for b in batches] == [("c1", False), ("c1", True), ("c3", False)]
+
+
+def test_a_poll_publishes_the_aircraft_whose_latest_state_the_new_cycle_stored(
+    stores: Stores,
+) -> None:
+    """Only what the cycle stored is read: not a late state older than an aircraft's
+    latest, not an aircraft that is no longer live, not the live aircraft left alone."""
+    assert isinstance(stores.flights, StoredSince)
+    a0 = make_state("aaaaaa", time=_at(0), latitude=48.0, longitude=2.0)
+    b0 = make_state("bbbbbb", time=_at(0), latitude=49.0, longitude=3.0)
+    stores.flights.put_states([a0, b0])
+    stores.cycles.put_cycle(CycleReport(source="test", started_at=_at(0), cycle_id="c0"))
+    b1 = make_state("bbbbbb", time=_at(1), latitude=49.1, longitude=3.0)
+    a_late = make_state("aaaaaa", time=_at(-1), latitude=47.9, longitude=2.0)
+    c_stale = make_state("cccccc", time=_at(1) - timedelta(hours=2), latitude=50.0, longitude=4.0)
+    d1 = make_state("dddddd", time=_at(1), latitude=51.0, longitude=5.0)
+
+    async def run() -> list[Batch]:
+        channel = StorePolling(stores, live_window_s=3600, every_s=0.1)
+        async with _running(UpdateHub(channel, live_window_s=3600)) as hub:
+            with hub.subscribe(EUROPE) as sub:
+                stores.flights.put_states([b1, a_late, c_stale, d1])
+                stores.cycles.put_cycle(
+                    CycleReport(source="test", started_at=_at(1), cycle_id="c1")
+                )
+                return [await asyncio.wait_for(sub.next(), 10)]
+
+    (batch,) = asyncio.run(run())
+    assert batch.cycle_id == "c1"
+    assert sorted((s.icao24, s.time) for s in batch.flights) == [
+        ("bbbbbb", b1.time),
+        ("dddddd", d1.time),
+    ]
+
+
+def test_the_store_tells_which_latest_states_were_stored_after_a_mark(stores: Stores) -> None:
+    flights = stores.flights
+    assert isinstance(flights, StoredSince)
+    a0 = make_state("aaaaaa", time=_at(0))
+    stores.flights.put_states([a0])
+    mark = flights.stored_mark()
+    assert flights.latest_stored_after(mark) == ([], mark)
+
+    a1 = make_state("aaaaaa", time=_at(1))
+    b1 = make_state("bbbbbb", time=_at(1))
+    stores.flights.put_states([a1, b1, a0])
+    states, after = flights.latest_stored_after(mark)
+    assert sorted((s.icao24, s.time) for s in states) == [("aaaaaa", a1.time), ("bbbbbb", b1.time)]
+    assert after > mark
+    assert flights.latest_stored_after(after) == ([], after)
