@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -51,3 +52,23 @@ class Airport(BaseModel):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @classmethod
+    def trusted(cls, fields: dict[str, Any]) -> Airport:
+        """An airport from ``fields`` that were validated before, e.g. read back from a store.
+
+        Skips validation and defaults: ``fields`` must name every field. Every airport so
+        made shares one set of field names, where ``model_construct`` gives each a set of its
+        own (a third of an airport's memory in the 28,000-airport index).
+        """
+        airport = _new(cls)
+        _set(airport, "__dict__", fields)
+        _set(airport, "__pydantic_fields_set__", _ALL_FIELDS)
+        _set(airport, "__pydantic_extra__", None)
+        _set(airport, "__pydantic_private__", None)
+        return airport
+
+
+_new = object.__new__
+_set = object.__setattr__
+_ALL_FIELDS = frozenset(Airport.model_fields)

@@ -33,18 +33,20 @@ _TYPE_RANK = (
 
 
 def _airport_from_row(row: Sequence[Any]) -> Airport:
-    return Airport.model_construct(
-        icao=row[0],
-        iata=row[1],
-        name=row[2],
-        city=row[3],
-        country=row[4],
-        region=row[5],
-        latitude=row[6],
-        longitude=row[7],
-        elevation_m=row[8],
-        type=row[9],
-        time_zone=row[10],
+    return Airport.trusted(
+        {
+            "icao": row[0],
+            "iata": row[1],
+            "name": row[2],
+            "city": row[3],
+            "country": row[4],
+            "region": row[5],
+            "latitude": row[6],
+            "longitude": row[7],
+            "elevation_m": row[8],
+            "type": row[9],
+            "time_zone": row[10],
+        }
     )
 
 
