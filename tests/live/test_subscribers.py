@@ -18,7 +18,7 @@ from domain import BoundingBox
 from live.channel import InProcessBroadcaster, RedisCycleChannel
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
-from live.subscribers import UpdateHub
+from live.subscribers import SLICE_SUBSCRIBERS, UpdateHub
 from storage.redis import connect, connect_async
 from storage.redis.pubsub import RedisBroadcaster
 from testkit import T0, make_state
@@ -198,3 +198,33 @@ def test_updates_cross_redis_to_every_listening_hub(redis_client: redis.Redis) -
 
     asyncio.run(run())
     redis_client.close()
+
+
+def test_a_cycle_is_offered_in_slices_between_which_other_work_runs() -> None:
+    """The fan-out yields to the event loop between slices: work scheduled meanwhile
+    (a request) runs before the last subscriber is offered the cycle. Every subscriber
+    still gets every cycle, in order."""
+
+    async def run() -> None:
+        hub = UpdateHub(InProcessBroadcaster(), live_window_s=300)
+        with contextlib.ExitStack() as stack:
+            subs = [
+                stack.enter_context(hub.subscribe(EUROPE)) for _ in range(5 * SLICE_SUBSCRIBERS)
+            ]
+            offered_before: list[int] = []
+
+            def request() -> None:
+                offered_before.append(sum(1 for s in subs if s._queue))
+
+            asyncio.get_running_loop().call_soon(request)
+            await hub.fan_out(_cycle(1))
+            await hub.fan_out(_cycle(2))
+
+            assert len(offered_before) == 1
+            assert 0 < offered_before[0] < len(subs)
+            for sub in subs:
+                batches = [await sub.next(), await sub.next()]
+                assert [b.cycle_id for b in batches] == ["cycle-1", "cycle-2"]
+                assert [s.icao24 for s in batches[0].flights] == ["aaaaaa"]
+
+    asyncio.run(run())
