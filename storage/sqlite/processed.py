@@ -59,6 +59,8 @@ class SqliteProcessedStaging:
         ):
             after = (rows[-1][0], rows[-1][1])
             yield [state_from_row(r) for r in rows]
+        # The pages read filled this connection's cache, which nothing reads again soon.
+        self._db.read("PRAGMA shrink_memory")
 
     def release(self, flush_id: str) -> None:
         with self._db.transaction() as conn:
