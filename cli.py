@@ -98,6 +98,7 @@ async def _ingest(settings: Settings, *, once: bool) -> int:
     from ingestion.reference import seed_airports
     from runtime.ingest import build_event_bus, build_ingest_loop
     from runtime.live import ingest_publisher
+    from runtime.process import release_free_memory_every
     from runtime.stores import open_stores
 
     with open_stores(settings) as stores:
@@ -108,7 +109,11 @@ async def _ingest(settings: Settings, *, once: bool) -> int:
             hook = ingest_publisher(settings, stores)  # API processes hear of each cycle
             loop = build_ingest_loop(settings, stores, client, events, hook)
             if not once:
-                await loop.run_forever()
+                trim = asyncio.create_task(release_free_memory_every(settings.interval_s))
+                try:
+                    await loop.run_forever()
+                finally:
+                    trim.cancel()
             await loop.recover()
             report = await loop.run_once()
             await loop.flush_processed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import gc
@@ -38,3 +39,25 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         libc.mallopt(_M_ARENA_MAX, arenas)
     except (OSError, AttributeError):
         return
+
+
+def release_free_memory() -> None:
+    """Give the pages glibc holds free back to the system (``malloc_trim``).
+
+    A cycle frees most of what it allocates, but glibc keeps freed pages in its arenas for
+    reuse: the resident size stays at the high-water mark of the busiest cycle or flush.
+    Does nothing where the C library is not glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
+async def release_free_memory_every(seconds: float) -> None:
+    """``release_free_memory`` every ``seconds``, until cancelled."""
+    while True:
+        await asyncio.sleep(seconds)
+        release_free_memory()

@@ -1,0 +1,60 @@
+"""What each process of ``flightdata serve`` imports: the API process leaves the analytics
+engine and pandas out until they are needed, the ingest process the web stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+_API = """
+import sys
+from starlette.testclient import TestClient
+import app
+with TestClient(app.create_app()) as client:
+    body = client.post("/graphql", json={"query": "{ flights { totalCount } }"}).json()
+    assert "errors" not in body, body
+print(sorted(sys.modules))
+"""
+_INGEST = """
+import sys
+import cli
+try:
+    cli.main(["ingest", "--once", "--source", "replay"])
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print(sorted(sys.modules))
+"""
+
+
+def _modules(code: str, data_dir: Path) -> set[str]:
+    env = {
+        **os.environ,
+        "FLIGHTDATA_DATA_DIR": str(data_dir),
+        "FLIGHTDATA_INGEST": "false",
+        "FLIGHTDATA_SECURITY": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return set(orjson.loads(done.stdout.strip().splitlines()[-1].replace("'", '"')))
+
+
+def test_the_api_process_starts_and_answers_without_duckdb_pyarrow_or_pandas(
+    tmp_path: Path,
+) -> None:
+    loaded = _modules(_API, tmp_path)
+    assert "strawberry" in loaded  # the probe ran the app
+    assert not {"duckdb", "pyarrow", "pandas"} & loaded
+
+
+def test_the_ingest_process_runs_a_cycle_without_the_web_api_or_duckdb(tmp_path: Path) -> None:
+    loaded = _modules(_INGEST, tmp_path)
+    assert "pyarrow" in loaded  # the probe wrote the cycle's Parquet
+    assert not {"duckdb", "strawberry", "graphql", "uvicorn"} & loaded
