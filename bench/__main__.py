@@ -6,6 +6,7 @@ import platform
 
 from bench import (
     analytics,
+    appsync,
     auth_overhead,
     aws_local,
     dashboard,
@@ -34,6 +35,7 @@ def main() -> None:
         http_flight,
         auth_overhead,
         aws_local,
+        appsync,
         dashboard,  # last: a missed floor here ends the run with a non-zero exit
     ):
         bench.run()

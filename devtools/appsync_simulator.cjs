@@ -149,6 +149,7 @@ async function main() {
     },
   });
   filterSubscriptions(simulator);
+  simulator.pubsub.ee.setMaxListeners(0); // one listener per subscription, thousands here
   await simulator.start();
   const port = new URL(simulator.localhostUrl).port;
   const url = `http://127.0.0.1:${port}/graphql`;
