@@ -104,6 +104,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
 
 # How long close waits for reads in progress (a read takes milliseconds).
 _CLOSE_WAIT_S = 10.0
+# Page cache of each connection (the writer and one reader per thread). The file's pages
+# stay in the OS's cache besides; 64 MiB per connection grew the ingest process by 50 MiB.
+_CACHE_KIB = 16 * 1024
 
 
 class SqliteDatabase:
@@ -145,7 +148,7 @@ class SqliteDatabase:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         return conn
 
     def _reader(self) -> sqlite3.Connection:
