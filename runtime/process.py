@@ -57,7 +57,7 @@ def release_free_memory() -> None:
 
 
 async def release_free_memory_every(seconds: float) -> None:
-    """``release_free_memory`` every ``seconds``, until cancelled."""
+    """``release_free_memory`` every ``seconds`` in a worker thread, until cancelled."""
     while True:
         await asyncio.sleep(seconds)
-        release_free_memory()
+        await asyncio.to_thread(release_free_memory)
