@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,19 @@ QUERY = '{ airport(code: "LHR") { icao name } flights(first: 1) { totalCount } }
 class _Context:
     function_name = "flightdata"
     aws_request_id = "8e3f6c1a-2b4d-4f5e-9a7b-1c2d3e4f5a6b"
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``bootstrap.main`` sets the stack's settings in the environment of its process, as
+    ``make bootstrap`` wants; the tests after these must not inherit them (nor what
+    ``monkeypatch`` would put back on top of them)."""
+    saved = dict(os.environ)
+    yield
+    monkeypatch.undo()
+    os.environ.clear()
+    os.environ.update(saved)
+    lambdas.reset_runtime()  # built on the stack's settings by the API test
 
 
 @pytest.fixture(autouse=True)
