@@ -25,8 +25,9 @@ from storage.base import live_states
 from testkit import FIXTURES, ReplayWorld, TestClient, make_state
 
 SAMPLES = ["readsb_aircraft_plord12_london.json", "dump1090fa_aircraft_kdriver_2018.json"]
-# Documented in readsb's README-json.md, but newer than the decoders that wrote the samples.
-DOCUMENTED_SINCE = {"type"}
+# Documented in readsb's README-json.md, but newer than the decoders that wrote the samples
+# (``lastPosition``: a sample's position that has aged past a minute by the time it is read).
+DOCUMENTED_SINCE = {"type", "lastPosition"}
 FT_PER_M = 1 / 0.3048
 KT_PER_MPS = 3600 / 1852
 FPM_PER_MPS = 60 / 0.3048
