@@ -55,7 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path) -> Iterato
     env = {"FLIGHTDATA_DATA_DIR": str(data), "FLIGHTDATA_INTERVAL": "1"}
     with served(env) as base:
         _wait_for_flights(base)
-        yield base.replace("http://", "ws://") + "/graphql"
+        url = base.replace("http://", "ws://") + "/graphql"
+        asyncio.run(asyncio.wait_for(_wait_for_live(url), 30))
+        yield url
 
 
 def _wait_for_flights(base: str, timeout: float = 30.0) -> None:
@@ -67,6 +69,17 @@ def _wait_for_flights(base: str, timeout: float = 30.0) -> None:
             return
         time.sleep(0.2)
     pytest.fail("no flights were ingested in time")
+
+
+async def _wait_for_live(url: str) -> None:
+    """Until the API process has heard of a stored cycle: the ingest process stores it a
+    moment (one poll of the store) before a new subscriber's snapshot can hold it."""
+    transport = WebsocketsTransport(url=url)
+    async with Client(transport=transport) as session:
+        request = GraphQLRequest(FLIGHT_UPDATES, variable_values={"bbox": EUROPE})
+        async for result in session.subscribe(request):
+            if result["flightUpdates"]["flights"]:
+                return
 
 
 async def _take(url: str, document: Any, n: int, protocol: str, **variables: Any) -> list[Any]:
