@@ -1,8 +1,8 @@
 """The queries of ``analytics/sql`` over a ``flights`` relation, run by DuckDB or by the
 relation itself.
 
-The relation is a ``DuckTable`` (the latest states, loaded into DuckDB once per
-snapshot), an Arrow table, a pyarrow dataset (Parquet files on disk or in S3, read through
+The relation is a ``DuckTable`` (states loaded into DuckDB, ``analytics.live.states_table``),
+an Arrow table, a pyarrow dataset (Parquet files on disk or in S3, read through
 pyarrow's filesystems: DuckDB's own httpfs extension would be downloaded at run time), or a
 table that runs the queries itself (``SelfQuerying``: the Athena table of
 ``analytics.athena``, which the deployed functions query past days on). DuckDB scans Arrow
@@ -35,6 +35,15 @@ class SelfQuerying(Protocol):
     """A relation that runs the queries itself (a table of a remote engine)."""
 
     def run_query(self, query: Query, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
+
+
+class Engine(Protocol):
+    """What runs the queries of ``analytics/sql``: ``FlightsEngine`` (DuckDB, or the relation
+    itself) or ``analytics.live_figures.StatesEngine`` (plain Python over live states)."""
+
+    def rows(
+        self, name: str, flights: Relation, values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]: ...
 
 
 class Processed(Protocol):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analytics.engine import FlightsEngine, Relation
+from analytics.engine import Engine, Relation
 from analytics.results import (
     AltitudeBucket,
     AltitudeHistogram,
@@ -60,7 +60,7 @@ def _split(rows: list[tuple[Any, ...]]) -> tuple[int, list[tuple[Any, ...]]]:
     return int(total), [row[1:] for row in rows if not row[0]]
 
 
-def region_counts(engine: FlightsEngine, scope: Scope) -> RegionCounts:
+def region_counts(engine: Engine, scope: Scope) -> RegionCounts:
     """Every region of ``domain.geo.REGIONS`` (zero when empty), most aircraft first."""
     total, rows = _split(engine.rows("region_counts", scope.flights, scope.values()))
     counts = dict.fromkeys(REGIONS, 0) | {region: int(n) for region, n in rows}
@@ -72,7 +72,7 @@ def region_counts(engine: FlightsEngine, scope: Scope) -> RegionCounts:
     )
 
 
-def country_counts(engine: FlightsEngine, scope: Scope) -> CountryCounts:
+def country_counts(engine: Engine, scope: Scope) -> CountryCounts:
     """Countries with aircraft, most first; unknown (``None``) last among equals."""
     total, rows = _split(engine.rows("country_counts", scope.flights, scope.values()))
     ordered = sorted(rows, key=lambda row: (-row[1], row[0] is None, row[0] or ""))
@@ -83,7 +83,7 @@ def country_counts(engine: FlightsEngine, scope: Scope) -> CountryCounts:
     )
 
 
-def altitude_histogram(engine: FlightsEngine, scope: Scope, bucket_m: float) -> AltitudeHistogram:
+def altitude_histogram(engine: Engine, scope: Scope, bucket_m: float) -> AltitudeHistogram:
     """Bands from the lowest to the highest occupied one, empty bands included."""
     values = {**scope.values(), "bucket_m": bucket_m}
     total, rows = _split(engine.rows("altitude_histogram", scope.flights, values))
@@ -104,7 +104,7 @@ def altitude_histogram(engine: FlightsEngine, scope: Scope, bucket_m: float) -> 
 
 
 def traffic_density(
-    engine: FlightsEngine, scope: Scope, cell_deg: float, bbox: BoundingBox | None
+    engine: Engine, scope: Scope, cell_deg: float, bbox: BoundingBox | None
 ) -> TrafficDensity:
     """Occupied cells of the ``cell_deg`` grid inside ``bbox`` (everywhere without one),
     from south-west to north-east."""
@@ -130,7 +130,7 @@ def traffic_density(
     )
 
 
-def day_totals(engine: FlightsEngine, scope: Scope) -> tuple[int, int]:
+def day_totals(engine: Engine, scope: Scope) -> tuple[int, int]:
     """States and distinct aircraft of the scope."""
     [(states, aircraft)] = engine.rows("day_totals", scope.flights, scope.values())
     return int(states), int(aircraft)

@@ -1,10 +1,11 @@
-"""The live picture: the latest state of every aircraft in the live window, held by DuckDB.
+"""The live picture: the latest state of every aircraft in the live window.
 
 It is read exactly as ``flights`` reads it (newest contact, less the live window), so the
-live figures count the aircraft that ``flights { totalCount }`` counts. The table has the
-Parquet columns the queries use, typed as ``storage.processed.SCHEMA`` types them
-(``COLUMNS``; a test keeps the two in step), and the partition columns ``year``, ``month``
-and ``day``. No pyarrow: the deployed API answers live figures without it.
+live figures count the aircraft that ``flights { totalCount }`` counts. The live figures
+are answered over the states in plain Python (``analytics.live_figures``). ``states_table``
+loads states into DuckDB as the ``flights`` relation of ``analytics/sql``: the Parquet
+columns the queries use, typed as ``storage.processed.SCHEMA`` types them (``COLUMNS``; a
+test keeps the two in step), and the partition columns ``year``, ``month`` and ``day``.
 """
 
 from __future__ import annotations
@@ -41,14 +42,17 @@ class LiveSnapshot:
 
     as_of: datetime | None
     since: datetime | None
-    total: int
-    table: DuckTable
+    states: tuple[FlightState, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.states)
 
 
 def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
     newest, since = live_since(flights, live_window_s)
-    states = flights.all_latest(FlightFilter(since=since))
-    return LiveSnapshot(as_of=newest, since=since, total=len(states), table=states_table(states))
+    states = tuple(flights.all_latest(FlightFilter(since=since)))
+    return LiveSnapshot(as_of=newest, since=since, states=states)
 
 
 class LiveSnapshots:

@@ -1,6 +1,7 @@
 """The analytics the API serves, each from the cheapest source that answers it exactly.
 
-- Regions, countries, altitudes and density: without a window, the latest states (LIVE);
+- Regions, countries, altitudes and density: without a window, the latest states (LIVE,
+  counted in plain Python by ``analytics.live_figures``: no DuckDB);
   over a window, the daily documents of one whole past day (DAILY_SUMMARY), else the
   Parquet of the window (PARQUET: read by DuckDB, or queried on Athena when
   ``ATHENA_WORKGROUP`` is set).
@@ -34,9 +35,10 @@ from typing import Any, Protocol, TypeVar, cast
 from analytics import flights, quality, traffic
 from analytics.athena import past_days
 from analytics.daily import DailyDocuments
-from analytics.engine import FlightsEngine, Processed
+from analytics.engine import Engine, FlightsEngine, Processed
 from analytics.files import object_store
 from analytics.live import LiveSnapshot, LiveSnapshots
+from analytics.live_figures import StatesEngine
 from analytics.params import Window
 from analytics.results import (
     SUMMARY_BUCKET_M,
@@ -88,7 +90,8 @@ class AnalyticsService:
         processed: Processed,
         documents: DailyDocuments,
         live_window_s: float,
-        engine: FlightsEngine | None = None,
+        engine: Engine | None = None,
+        live_engine: Engine | None = None,
         cache: Cache | None = None,
         now: datetime | None = None,
         snapshots: LiveSnapshots | None = None,
@@ -100,6 +103,7 @@ class AnalyticsService:
         self.documents = documents
         self.live_window_s = live_window_s
         self.engine = engine or FlightsEngine()
+        self.live_engine = live_engine or StatesEngine()
         self.cache = cache
         self.now = now or _now()
         self.snapshots = snapshots or LiveSnapshots(flights, live_window_s)
@@ -115,7 +119,7 @@ class AnalyticsService:
             window,
             {},
             RegionCounts,
-            lambda scope: flights.region_counts(self.engine, scope),
+            flights.region_counts,
             self._from_summary(lambda summary: summary.regions),
         )
 
@@ -125,7 +129,7 @@ class AnalyticsService:
             window,
             {},
             CountryCounts,
-            lambda scope: flights.country_counts(self.engine, scope),
+            flights.country_counts,
             self._from_summary(lambda summary: summary.countries),
         )
 
@@ -136,7 +140,7 @@ class AnalyticsService:
             window,
             {"bucketM": bucket_m},
             AltitudeHistogram,
-            lambda scope: flights.altitude_histogram(self.engine, scope, bucket_m),
+            lambda engine, scope: flights.altitude_histogram(engine, scope, bucket_m),
             self._from_summary(lambda summary: summary.altitudes) if same_bands else None,
         )
 
@@ -150,7 +154,7 @@ class AnalyticsService:
             window,
             {"cellDeg": cell_deg, "bbox": box},
             TrafficDensity,
-            lambda scope: flights.traffic_density(self.engine, scope, cell_deg, bbox),
+            lambda engine, scope: flights.traffic_density(engine, scope, cell_deg, bbox),
             self.documents.density if whole_grid else None,
         )
 
@@ -167,13 +171,14 @@ class AnalyticsService:
         window: Window | None,
         params: dict[str, Any],
         model: type[R],
-        run: Callable[[flights.Scope], R],
+        run: Callable[[Engine, flights.Scope], R],
         from_day: Callable[[date], R | None] | None,
     ) -> R:
-        """``run`` over the live states or the window's Parquet; ``from_day`` (a daily
-        document) instead when it answers a window of one whole past day."""
+        """``run`` over the live states (in plain Python) or the window's Parquet (on
+        ``engine``); ``from_day`` (a daily document) instead when it answers a window of one
+        whole past day."""
         if window is None:
-            live = lambda: run(self._live_scope())  # noqa: E731
+            live = lambda: run(self.live_engine, self._live_scope())  # noqa: E731
             return self._cached(kind, "live", params, model, live, relative=True)
 
         def compute() -> R:
@@ -182,14 +187,14 @@ class AnalyticsService:
             if found is not None:
                 return found.model_copy(update={"basis": Basis.DAILY_SUMMARY})
             dataset = self.processed.dataset(_days(window))
-            return run(flights.Scope(dataset, window.start, window.end, Basis.PARQUET))
+            return run(self.engine, flights.Scope(dataset, window.start, window.end, Basis.PARQUET))
 
         return self._cached(kind, window.label, params, model, compute, relative=window.relative)
 
     def _live_scope(self) -> flights.Scope:
         live = self.live()
         end = live.as_of or self.now
-        return flights.Scope(live.table, live.since or end, end, Basis.LIVE)
+        return flights.Scope(live.states, live.since or end, end, Basis.LIVE)
 
     # --- figures over route legs and cycles ---
 

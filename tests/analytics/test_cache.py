@@ -16,8 +16,9 @@ from recorded_day import DAY, RecordedDay
 from testredis import redis_url
 
 from analytics.daily import DailyDocuments
-from analytics.engine import FlightsEngine, Relation
+from analytics.engine import Engine, FlightsEngine, Relation
 from analytics.files import LocalObjects, LocalProcessed
+from analytics.live_figures import StatesEngine
 from analytics.params import window
 from analytics.service import AnalyticsService
 from config import Settings
@@ -42,18 +43,21 @@ def client() -> Iterator[redis.Redis]:
     conn.close()
 
 
-class CountingEngine(FlightsEngine):
+class CountingEngine:
+    """Counts the queries of the live figures (plain Python) and of windows (DuckDB)."""
+
     def __init__(self) -> None:
-        super().__init__()
         self.queries: list[str] = []
+        self.live, self.windows = StatesEngine(), FlightsEngine()
 
     def rows(self, name: str, flights: Relation, values: Mapping[str, Any]) -> list[Any]:
         self.queries.append(name)
-        return super().rows(name, flights, values)
+        inner = self.live if isinstance(flights, tuple) else self.windows
+        return inner.rows(name, flights, values)
 
 
 def service(
-    stores: Stores, data_dir: Path, cache: ResponseCache, engine: FlightsEngine
+    stores: Stores, data_dir: Path, cache: ResponseCache, engine: Engine
 ) -> AnalyticsService:
     """The service of one request."""
     return AnalyticsService(
@@ -64,6 +68,7 @@ def service(
         documents=DailyDocuments(LocalObjects(data_dir)),
         live_window_s=300.0,
         engine=engine,
+        live_engine=engine,
         cache=cache,
         now=NOW,
     )
@@ -137,7 +142,7 @@ def test_arguments_and_windows_make_their_own_keys(
 def test_without_redis_answers_are_computed(live_stores: Stores, tmp_path: Path) -> None:
     down = ResponseCache(connect("redis://127.0.0.1:1/14"), retry_after_s=60)
 
-    found = service(live_stores, tmp_path, down, FlightsEngine()).region_counts(None)
+    found = service(live_stores, tmp_path, down, CountingEngine()).region_counts(None)
 
     assert found.aircraft == 4
     assert down.errors == 1

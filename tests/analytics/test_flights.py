@@ -12,9 +12,10 @@ import pytest
 from recorded_day import CYCLES, DAY, RecordedDay
 
 from analytics import flights
-from analytics.engine import FlightsEngine, QueryFailed
+from analytics.engine import Engine, FlightsEngine, QueryFailed
 from analytics.files import LocalProcessed
-from analytics.live import snapshot
+from analytics.live import snapshot, states_table
+from analytics.live_figures import StatesEngine
 from analytics.params import day_window
 from analytics.results import Basis
 from domain import BoundingBox
@@ -173,17 +174,22 @@ def test_a_day_without_files_counts_nothing(recorded: RecordedDay) -> None:
     assert flights.day_totals(ENGINE, empty) == (0, 0)
 
 
-def test_live_counts_are_the_latest_states_and_add_up(recorded: RecordedDay) -> None:
+@pytest.mark.parametrize("in_python", [True, False], ids=["python", "duckdb"])
+def test_live_counts_are_the_latest_states_and_add_up(
+    recorded: RecordedDay, in_python: bool
+) -> None:
     live = snapshot(recorded.stores.flights, recorded.settings.live_window_s)
-    scope_ = flights.Scope(live.table, live.since or CYCLES[-1], CYCLES[-1], Basis.LIVE)
+    relation = live.states if in_python else states_table(live.states)
+    engine: Engine = StatesEngine() if in_python else ENGINE
+    scope_ = flights.Scope(relation, live.since or CYCLES[-1], CYCLES[-1], Basis.LIVE)
 
-    regions = flights.region_counts(ENGINE, scope_)
-    histogram = flights.altitude_histogram(ENGINE, scope_, 1000.0)
-    density = flights.traffic_density(ENGINE, scope_, 1.0, None)
+    regions = flights.region_counts(engine, scope_)
+    histogram = flights.altitude_histogram(engine, scope_, 1000.0)
+    density = flights.traffic_density(engine, scope_, 1.0, None)
 
     assert live.as_of is not None
     assert live.as_of >= CYCLES[-1] - timedelta(minutes=5)
-    assert regions.aircraft == live.total == live.table.num_rows > 400
+    assert regions.aircraft == live.total == len(live.states) > 400
     assert sum(c.aircraft for c in regions.regions) == live.total
     in_bands = sum(b.aircraft for b in histogram.buckets)
     assert in_bands + histogram.on_ground + histogram.without_altitude == live.total

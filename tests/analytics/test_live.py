@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from analytics.live import COLUMNS, LiveSnapshots
+from analytics.live import COLUMNS, LiveSnapshots, states_table
 from config import Settings
 from runtime.stores import open_stores
 from storage.processed import SCHEMA
@@ -26,7 +26,7 @@ def test_a_snapshot_is_reused_until_the_newest_contact_moves(tmp_path: Path) -> 
         stores.flights.put_states([make_state("aaa111", later), make_state("ccc333", later)])
         second = snapshots.get()
     assert (second.total, second.as_of) == (3, later)
-    assert sorted(second.table.column("icao24")) == ["aaa111", "bbb222", "ccc333"]
+    assert sorted(s.icao24 for s in second.states) == ["aaa111", "bbb222", "ccc333"]
 
 
 def test_a_snapshot_older_than_its_age_is_read_again(tmp_path: Path) -> None:
@@ -46,7 +46,14 @@ def test_the_live_columns_are_typed_as_the_parquet_types_them() -> None:
     assert {name: duckdb_types[SCHEMA.field(name).type] for name in COLUMNS} == COLUMNS
 
 
-def test_an_empty_snapshot_is_an_empty_table(tmp_path: Path) -> None:
+def test_an_empty_snapshot_holds_no_states(tmp_path: Path) -> None:
     with open_stores(Settings.from_env({}, data_dir=tmp_path)) as stores:
         empty = LiveSnapshots(stores.flights, live_window_s=300).get()
-    assert (empty.total, empty.table.num_rows, empty.table.column("icao24")) == (0, 0, [])
+    assert (empty.total, empty.states) == (0, ())
+
+
+def test_the_states_table_holds_the_states_as_the_sql_reads_them() -> None:
+    table = states_table([make_state("aaa111"), make_state("bbb222", region="oceans")])
+    assert (table.num_rows, sorted(table.column("icao24"))) == (2, ["aaa111", "bbb222"])
+    assert sorted(table.column("region"), key=str) == [None, "oceans"]
+    assert table.column("day") == ["01", "01"]

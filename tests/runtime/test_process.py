@@ -1,5 +1,6 @@
 """What each process of ``flightdata serve`` imports: the API process leaves the analytics
-engine and pandas out until they are needed, the ingest process the web stack."""
+engine and pandas out until they are needed (the live figures do without DuckDB), the
+ingest process the web stack."""
 
 from __future__ import annotations
 
@@ -11,12 +12,30 @@ from pathlib import Path
 import orjson
 
 _API = """
+import os
 import sys
+from datetime import UTC, datetime
 from starlette.testclient import TestClient
 import app
+from config import Settings
+from domain import FlightState
+from runtime.stores import open_stores
+with open_stores(Settings.from_env(os.environ)) as stores:
+    now = datetime.now(UTC)
+    stores.flights.put_states([FlightState.model_validate({
+        "icao24": "abc123", "last_contact": now, "time_position": now, "source": "REPLAY",
+        "latitude": 48.85, "longitude": 2.35, "baro_altitude_m": 10000.0,
+    })])
 with TestClient(app.create_app()) as client:
     body = client.post("/graphql", json={"query": "{ flights { totalCount } }"}).json()
     assert "errors" not in body, body
+    figures = (
+        "regionCounts { aircraft } countryCounts { aircraft }"
+        " altitudeHistogram(bucketM: 500) { aircraft } trafficDensity(cellDeg: 2) { aircraft }"
+    )
+    body = client.post("/graphql", json={"query": "{ analytics { " + figures + " } }"}).json()
+    assert "errors" not in body, body
+    assert body["data"]["analytics"]["trafficDensity"]["aircraft"] == 1, body
 print(sorted(sys.modules))
 """
 _INGEST = """
@@ -46,7 +65,7 @@ def _modules(code: str, data_dir: Path) -> set[str]:
     return set(orjson.loads(done.stdout.strip().splitlines()[-1].replace("'", '"')))
 
 
-def test_the_api_process_starts_and_answers_without_duckdb_pyarrow_or_pandas(
+def test_the_api_process_answers_flights_and_live_figures_without_duckdb_pyarrow_or_pandas(
     tmp_path: Path,
 ) -> None:
     loaded = _modules(_API, tmp_path)
