@@ -15,26 +15,31 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain import FlightState
 
 Row = tuple[Any, ...]
+_TICK = timedelta(microseconds=1)
+
+
+def _day(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d}"
 
 
 def _in_scope(states: Iterable[FlightState], values: Mapping[str, Any]) -> list[FlightState]:
-    """The states of the time and day filters that have a position."""
+    """The states of the time and day filters that have a position. When the days are those
+    of ``since`` and of the last instant before ``until`` (as ``analytics.flights.Scope``
+    gives them) in four-digit years, every time in ``[since, until)`` lies in them, and they
+    are not checked state by state."""
     since, until = values["since"], values["until"]
     first, last = values["first_day"], values["last_day"]
-    return [
-        s
-        for s in states
-        if s.latitude is not None
-        and s.longitude is not None
-        and since <= s.time < until
-        and first <= f"{s.time.astimezone(UTC):%Y-%m-%d}" <= last
-    ]
+    positioned = [s for s in states if s.latitude is not None and s.longitude is not None]
+    timed = [s for s in positioned if since <= s.time < until]
+    four_digits = since.astimezone(UTC).year >= 1000
+    implied = four_digits and (first, last) == (_day(since), _day(until - _TICK))
+    return timed if implied else [s for s in timed if first <= _day(s.time) <= last]
 
 
 def _grouped(seen: Iterable[tuple[str, tuple[Hashable, ...]]], width: int) -> list[Row]:

@@ -99,11 +99,20 @@ def test_each_live_figure_is_the_sqls_answer(
     _same(lambda e, s: flights.traffic_density(e, s, cell_deg, bbox), sql, python)
 
 
-@examples(max_examples=50, deadline=None)
-@given(states=st.lists(_states, max_size=30), bucket_m=_number(50, 10_000, 1000.0))
-def test_the_rows_are_the_sqls_rows(states: list[FlightState], bucket_m: float) -> None:
+_DAYS = st.sampled_from(["1970-01-01", "2026-12-05", "2026-12-06", "9999-12-30"])
+
+
+@examples(max_examples=80, deadline=None)
+@given(
+    states=st.lists(_states, max_size=30),
+    bucket_m=_number(50, 10_000, 1000.0),
+    days=st.lists(_DAYS, min_size=2, max_size=2).map(sorted),
+)
+def test_the_rows_are_the_sqls_rows(
+    states: list[FlightState], bucket_m: float, days: list[str]
+) -> None:
     sql, python = _scopes(states, Basis.LIVE, T0, T0)
-    values = {**sql.values(), "bucket_m": bucket_m}
+    values = {**sql.values(), "bucket_m": bucket_m, "first_day": days[0], "last_day": days[1]}
     for name in ("region_counts", "country_counts", "altitude_histogram"):
         found = StatesEngine().rows(name, python.flights, values)
         expected = FlightsEngine().rows(name, sql.flights, values)
