@@ -15,7 +15,8 @@ The day is yesterday (UTC), so that it is a whole past day as in production:
 After the daily processor, the day is compacted (``analytics.compaction``: one file per
 region) and the 6-hour windows are timed again.
 
-Each query is one ``schema.execute`` (parse, validate, resolve, DuckDB or Python), with no
+The live snapshot (every live state, read again once per cycle and process) is timed on
+its own. Each query is one ``schema.execute`` (parse, validate, resolve, DuckDB or Python), with no
 cache (the embedded default has no Redis), ``REPEAT`` times after one warm-up.
 """
 
@@ -26,7 +27,7 @@ import random
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from bench._common import line, median, scratch_settings
+from bench._common import line, median, scratch_settings, timed
 from config import Settings
 from domain import FlightState, Leg
 from domain.cycle import CycleReport
@@ -107,6 +108,13 @@ def _legs(day: date) -> list[Leg]:
     return legs
 
 
+def _snapshot_s(settings: Settings, stores: Stores) -> float:
+    """The median time to read the live states again, as the API does once per cycle."""
+    from analytics.live import snapshot
+
+    return median(timed(lambda: snapshot(stores.flights, settings.live_window_s), REPEAT))
+
+
 def _queries(day: date) -> dict[str, str]:
     """Each query by label; every one asks for its answer's ``basis``."""
     part = f"{day}T12:00:00Z/{day}T18:00:00Z"
@@ -167,6 +175,9 @@ def run() -> dict[str, float]:
         files = sum(1 for _ in (settings.data_dir / "processed").rglob("*.parquet"))
         took = time.perf_counter() - started
         line("day generated", f"{states:,} states, {files:,} files, {LEGS:,} legs ({took:.0f} s)")
+        line(
+            "live snapshot (read once per cycle)", f"{_snapshot_s(settings, stores) * 1000:.1f} ms"
+        )
         queries = _queries(day)
         before = _measure(settings, stores, queries)
         from analytics.daily import build_processor
