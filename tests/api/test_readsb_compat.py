@@ -103,8 +103,9 @@ def _assert_readsb_types(ac: dict[str, Any]) -> None:
         assert isinstance(ac.get(key, kind()), kind), key
     assert re.fullmatch(r"[0-7]{4}", ac.get("squawk", "7000"))
     assert re.fullmatch(r"[A-D][0-7]", ac.get("category", "A0"))
-    assert 0 <= ac["seen"] < EXPIRE_S
-    assert 0 <= ac.get("seen_pos", 0) < EXPIRE_S
+    # Ages are printed to a tenth, as readsb prints them: 59.96 s is listed, as "60.0".
+    assert 0 <= ac["seen"] <= EXPIRE_S
+    assert 0 <= ac.get("seen_pos", 0) <= EXPIRE_S
     # A position is current (lat, lon, seen_pos) or 60 s old (lastPosition), never both.
     last = ac.get("lastPosition")
     assert ("lat" in ac) == ("lon" in ac) == ("seen_pos" in ac) == (last is None)
