@@ -8,6 +8,7 @@ default for the same snapshot.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +28,6 @@ from testkit import FIXTURES
 if TYPE_CHECKING:
     from moto_server import MotoServer
 
-pytestmark = pytest.mark.usefixtures("mangum_loops_closed")
-
 pytest_plugins = ["moto_server"]
 # Mangum keeps one event loop for the life of a Lambda container and never closes it;
 # in a test process it is collected unclosed, which is not a fault of the code under test.
@@ -41,6 +40,24 @@ QUERY = (
     ' baroAltitudeM onGround source phase } } flight(icao24: "4b1806") { callsign }'
     ' airport(code: "GVA") { icao name } }'
 )
+
+
+@pytest.fixture(autouse=True)
+def _close_mangum_loops(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Mangum makes an event loop for the life of a Lambda container and never closes
+    it; a test closes them when it ends."""
+    made: list[asyncio.AbstractEventLoop] = []
+    real = asyncio.new_event_loop
+
+    def tracked() -> asyncio.AbstractEventLoop:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
+    yield
+    asyncio.set_event_loop(None)
+    for loop in made:
+        loop.close()
 
 
 class _Context:

@@ -4,6 +4,7 @@ which the API function then answers from, as it answers from the day's Parquet i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +23,6 @@ from testkit import FIXTURES
 if TYPE_CHECKING:
     from moto_server import MotoServer
 
-pytestmark = pytest.mark.usefixtures("mangum_loops_closed")
-
 pytest_plugins = ["moto_server"]
 # Mangum keeps one event loop for the life of a Lambda container and never closes it.
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -36,6 +35,22 @@ DAY = "2026-07-29"
 class _Context:
     function_name = "flightdata-analytics-processor"
     aws_request_id = "5e0c1f9a-3b7d-4c55-9a44-0d6c7b1e2f33"
+
+
+@pytest.fixture(autouse=True)
+def _close_mangum_loops(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    made: list[asyncio.AbstractEventLoop] = []
+    real = asyncio.new_event_loop
+
+    def tracked() -> asyncio.AbstractEventLoop:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
+    yield
+    asyncio.set_event_loop(None)
+    for loop in made:
+        loop.close()
 
 
 @pytest.fixture

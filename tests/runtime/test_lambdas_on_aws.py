@@ -10,6 +10,7 @@ server (S3, SQS, EventBridge, SSM) and DynamoDB Local, as on AWS:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Iterator
@@ -34,8 +35,6 @@ from testkit import FIXTURES
 if TYPE_CHECKING:
     from moto_server import MotoServer
 
-pytestmark = pytest.mark.usefixtures("mangum_loops_closed")
-
 pytest_plugins = ["moto_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -48,6 +47,23 @@ REDIS_DB = 11
 class _Context:
     function_name = "flightdata"
     aws_request_id = "5b0c2f9e-8f0a-4c3e-9d1e-2a7f4e6b9c10"
+
+
+@pytest.fixture(autouse=True)
+def _close_mangum_loops(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Mangum keeps an event loop for the life of a container; a test closes its own."""
+    made: list[asyncio.AbstractEventLoop] = []
+    real = asyncio.new_event_loop
+
+    def tracked() -> asyncio.AbstractEventLoop:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
+    yield
+    asyncio.set_event_loop(None)
+    for loop in made:
+        loop.close()
 
 
 @pytest.fixture
