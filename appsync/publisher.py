@@ -21,8 +21,6 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -31,6 +29,7 @@ from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
 from appsync.tiles import tile_of
 from domain import FlightState
+from live.processed_cycle import Cycle
 from schema.flight import Flight
 from schema.live import FlightUpdateBatch
 from storage.stores import Stores
@@ -40,42 +39,10 @@ log = logging.getLogger(__name__)
 # Posts one GraphQL operation (query, variables) and returns its ``data``.
 Post = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 
-_CYCLE_TIME = "%Y%m%dT%H%M%S.%fZ"
 _CONCURRENT_POSTS = 16
 # Aircraft per publication: about 490 bytes each with every leaf field, so 300 keep a
 # batch near 150 KB, under AppSync's 240 KB limit on a subscription message.
 MAX_BATCH = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Cycle:
-    """What the publisher needs of a FlightDataProcessed event."""
-
-    cycle_id: str
-    at: datetime
-    published_at: datetime
-    changed: Sequence[str]
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> Cycle:
-        """From the EventBridge envelope of a FlightDataProcessed event."""
-        detail = event["detail"]
-        published_at = datetime.fromisoformat(detail["at"])
-        cycle_id = str(detail["cycle_id"])
-        return cls(
-            cycle_id=cycle_id,
-            at=_started_at(cycle_id) or published_at,
-            published_at=published_at,
-            changed=[str(code) for code in detail.get("changed", [])],
-        )
-
-
-def _started_at(cycle_id: str) -> datetime | None:
-    """The start time ``ingestion.loop.new_cycle_id`` wrote into the id, if it did."""
-    try:
-        return datetime.strptime(cycle_id.rpartition("@")[2], _CYCLE_TIME).replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 @strawberry.type

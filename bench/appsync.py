@@ -31,13 +31,14 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from appsync.iam import IamGraphQL
-from appsync.publisher import Cycle, Publisher
+from appsync.publisher import Publisher
 from bench._common import line, percentile
 from bench.subscriptions import _boxes
 from config import Settings
 from devtools.appsync_local import appsync
 from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource, load_snapshot
+from live.processed_cycle import Cycle
 from runtime.ingest import build_pipeline
 from runtime.stores import open_stores
 from security.keys import KeyService

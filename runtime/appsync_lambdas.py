@@ -21,8 +21,8 @@ from observability.context import bound
 from runtime.stores import open_stores
 
 if TYPE_CHECKING:
-    from appsync.publisher import Cycle
     from appsync.resolver import AppSyncResolver
+    from live.processed_cycle import Cycle
 
 
 @dataclass
@@ -86,7 +86,7 @@ def authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def publisher(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge's FlightDataProcessed: the cycle's changes, one mutation per tile."""
-    from appsync.publisher import Cycle
+    from live.processed_cycle import Cycle
 
     rt = _get_runtime()
     with bound(request_id=_request_id(context)):

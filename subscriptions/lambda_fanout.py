@@ -17,10 +17,10 @@ stops the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -28,6 +28,7 @@ import strawberry
 from config import Settings
 from domain import BoundingBox, FlightState
 from live.filtering import CellIndex, UpdateFilter, View
+from live.processed_cycle import Cycle
 from resolvers.subscriptions import shared_flights
 from schema.context import Context, make_loaders
 from schema.live import FlightUpdateBatch
@@ -50,39 +51,6 @@ from subscriptions.operations import (
 )
 
 log = logging.getLogger(__name__)
-
-_CYCLE_TIME = "%Y%m%dT%H%M%S.%fZ"
-
-
-@dataclass(frozen=True, slots=True)
-class Cycle:
-    """What the fan-out needs of a FlightDataProcessed event."""
-
-    cycle_id: str
-    at: datetime
-    published_at: datetime
-    changed: Sequence[str]
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> Cycle:
-        """From the EventBridge envelope of a FlightDataProcessed event."""
-        detail = event["detail"]
-        published_at = datetime.fromisoformat(detail["at"])
-        cycle_id = str(detail["cycle_id"])
-        return cls(
-            cycle_id=cycle_id,
-            at=_started_at(cycle_id) or published_at,
-            published_at=published_at,
-            changed=[str(code) for code in detail.get("changed", [])],
-        )
-
-
-def _started_at(cycle_id: str) -> datetime | None:
-    """The start time ``ingestion.loop.new_cycle_id`` wrote into the id, if it did."""
-    try:
-        return datetime.strptime(cycle_id.rpartition("@")[2], _CYCLE_TIME).replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def update_filter(sub: SubscriptionRecord) -> UpdateFilter:

@@ -42,6 +42,7 @@ from graphql import GraphQLError
 
 from config import Settings
 from domain.events import FlightDataProcessed
+from live.processed_cycle import Cycle
 from schema.context import Context, make_loaders
 from schema.track import TrackPoint
 from security.gate import Gate
@@ -54,7 +55,7 @@ from storage.dynamodb.connections import (
 )
 from storage.stores import Stores
 from subscriptions.apigw import ConnectionGone, ManagementApi, ManagementClientProtocol
-from subscriptions.lambda_fanout import Cycle, FanOut
+from subscriptions.lambda_fanout import FanOut
 from subscriptions.operations import (
     Rejected,
     SnapshotHub,

@@ -29,6 +29,7 @@ import pytest
 from config import Settings
 from devtools.dynamodb_local import DynamoDBLocal
 from domain import FlightState
+from live.processed_cycle import Cycle
 from resolvers.root import build_schema
 from runtime import lambdas
 from runtime.stores import open_stores
@@ -46,7 +47,6 @@ from storage.dynamodb.connections import (
 )
 from storage.dynamodb.tables import create_connections_table
 from subscriptions.apigw import MAX_MESSAGE_BYTES
-from subscriptions.lambda_fanout import Cycle
 from subscriptions.operations import SnapshotHub, next_messages, prepare
 from testkit import FIXTURES, make_state
 
