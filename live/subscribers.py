@@ -21,7 +21,7 @@ from typing import Any
 from domain import FlightState
 from live.channel import Broadcaster
 from live.cycle_update import CycleUpdate
-from live.filtering import CellIndex, UpdateFilter, View
+from live.filtering import StateIndex, UpdateFilter, View
 from storage.offload import offload
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class UpdateHub:
         self.ready = asyncio.Event()
         self._load_current = load_current
         self._current: dict[str, FlightState] = {}
-        self._current_index: CellIndex | None = None
+        self._current_index: StateIndex | None = None
         self._listening = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -131,10 +131,10 @@ class UpdateHub:
         finally:
             self.subscribers.discard(subscriber)
 
-    def current(self) -> CellIndex:
+    def current(self) -> StateIndex:
         """Every live aircraft's latest state, indexed; rebuilt at most once per cycle."""
         if self._current_index is None:
-            self._current_index = CellIndex(list(self._current.values()))
+            self._current_index = StateIndex(list(self._current.values()))
         return self._current_index
 
     async def run(self) -> None:
@@ -190,7 +190,8 @@ class UpdateHub:
 
     def dispatch(self, update: CycleUpdate) -> None:
         """Offer ``update`` to every subscriber at once."""
-        offer = self._prepare(update)
+        self._take(update)
+        offer = self._offer(update, StateIndex(update.states))
         for sub in list(self.subscribers):
             offer(sub)
 
@@ -198,13 +199,16 @@ class UpdateHub:
         """Offer ``update`` to every subscriber as ``dispatch`` does, in slices of at most
         ``SLICE_SUBSCRIBERS`` subscribers or ``SLICE_S`` of work, between which the event
         loop runs its other work: requests, and the subscribers the last slice woke up
-        (each renders and sends its batch). Updates are offered in order: the next one
-        waits for this one. A subscriber that leaves meanwhile gets nothing more; one that
-        joins meanwhile starts from the current state, which holds this update already."""
-        offer = self._prepare(update)
+        (each renders and sends its batch). Taking the update into the current state and
+        indexing it are two more slices. Updates are offered in order: the next one waits
+        for this one. A subscriber that leaves meanwhile gets nothing more; one that joins
+        meanwhile starts from the current state, which holds this update already."""
+        self._take(update)
+        await asyncio.sleep(0)
+        offer = self._offer(update, StateIndex(update.states))
         subscribers = list(self.subscribers)
         clock = time.perf_counter
-        start, count = clock(), 0
+        start, count = clock(), SLICE_SUBSCRIBERS
         for sub in subscribers:
             if count >= SLICE_SUBSCRIBERS or clock() - start >= SLICE_S:
                 await asyncio.sleep(0)
@@ -213,13 +217,15 @@ class UpdateHub:
                 offer(sub)
                 count += 1
 
-    def _prepare(self, update: CycleUpdate) -> Callable[[Subscriber], None]:
-        """Take ``update`` into the current state; returns what offers it to one subscriber."""
+    def _take(self, update: CycleUpdate) -> None:
+        """Take ``update`` into the current state."""
         self.cycles += 1
         self.last_cycle_id = update.cycle_id
         self._merge(update.states)
+
+    def _offer(self, update: CycleUpdate, index: StateIndex) -> Callable[[Subscriber], None]:
+        """What offers ``update``, indexed as ``index``, to one subscriber."""
         stale_before = self.stale_before()
-        index = CellIndex(update.states)
 
         def offer(sub: Subscriber) -> None:
             flights, removed = sub.view.apply(index, stale_before)

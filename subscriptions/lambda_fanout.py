@@ -2,7 +2,7 @@
 
 On Lambda, each FlightDataProcessed event (its detail names the aircraft stored that
 cycle, ``changed``) runs ``FanOut.run``: the cycle's states are read back once
-(``latest_many``) and indexed once (``CellIndex``); each subscription's ``View`` is
+(``latest_many``) and indexed once (``StateIndex``); each subscription's ``View`` is
 rebuilt from its stored ``inside`` map and applied exactly as ``UpdateHub.dispatch``
 applies it in a long-running server, so both give the same batches. A batch is executed
 through the subscription's own document and posted; the updated view is written back only
@@ -27,7 +27,7 @@ import strawberry
 
 from config import Settings
 from domain import BoundingBox, FlightState
-from live.filtering import CellIndex, UpdateFilter, View
+from live.filtering import StateIndex, UpdateFilter, View
 from live.processed_cycle import Cycle
 from resolvers.subscriptions import shared_flights
 from schema.context import Context, make_loaders
@@ -92,7 +92,7 @@ class FanOut:
         if not subs:
             return summary
         states = list(self.stores.flights.latest_many(list(cycle.changed)).values())
-        index = CellIndex(states)
+        index = StateIndex(states)
         _, stale_before = live_since(self.stores.flights, self.settings.live_window_s)
         context = Context(
             stores=self.stores,
@@ -123,7 +123,7 @@ class FanOut:
         self,
         sub: SubscriptionRecord,
         cycle: Cycle,
-        index: CellIndex,
+        index: StateIndex,
         stale_before: datetime | None,
         context: Context,
     ) -> _Outgoing:
@@ -143,7 +143,7 @@ class FanOut:
         self,
         sub: SubscriptionRecord,
         cycle: Cycle,
-        index: CellIndex,
+        index: StateIndex,
         stale_before: datetime | None,
     ) -> list[Any]:
         """What the subscription's resolver would yield for this cycle; updates ``sub``."""

@@ -43,7 +43,7 @@ from graphql.pyutils import is_awaitable
 
 from domain import FlightState
 from live.channel import InProcessBroadcaster
-from live.filtering import CellIndex, UpdateFilter
+from live.filtering import StateIndex, UpdateFilter
 from live.subscribers import Batch, Subscriber, UpdateHub
 from schema import mask_errors
 from schema.context import Context
@@ -95,9 +95,9 @@ class SnapshotHub(UpdateHub):
         self.subscriber = _FirstOnly(flt, queue_size=1)
         yield self.subscriber
 
-    def current(self) -> CellIndex:
+    def current(self) -> StateIndex:
         assert self.subscriber is not None, "the resolver subscribes before it reads"
-        return CellIndex(self._live_inside(self.subscriber.view.filter))
+        return StateIndex(self._live_inside(self.subscriber.view.filter))
 
     def _live_inside(self, flt: UpdateFilter) -> list[FlightState]:
         """The live states ``flt`` can match, as the flights query would list them."""

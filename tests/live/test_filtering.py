@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from domain import BoundingBox, FlightState
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.validate import validate
-from live.filtering import CellIndex, UpdateFilter, View
+from live.filtering import StateIndex, UpdateFilter, View
 from testkit import T0, make_state
 
 
@@ -38,7 +38,7 @@ def test_the_cell_index_finds_exactly_the_states_in_a_box(
     snapshot: list[FlightState], box: tuple[float, float, float, float]
 ) -> None:
     bbox = BoundingBox(*box)
-    index = CellIndex(snapshot)
+    index = StateIndex(snapshot)
     expected = {
         s.icao24
         for s in snapshot
@@ -53,7 +53,7 @@ def test_the_cell_index_finds_exactly_the_states_in_a_box(
 
 def test_a_box_across_the_antimeridian(snapshot: list[FlightState]) -> None:
     pacific = BoundingBox(-60, 170, 70, -170)
-    found = CellIndex(snapshot).in_box(pacific)
+    found = StateIndex(snapshot).in_box(pacific)
     assert found, "the snapshot has aircraft over the Pacific"
     assert all(s.longitude is not None and abs(s.longitude) >= 170 for s in found)
 
@@ -61,7 +61,7 @@ def test_a_box_across_the_antimeridian(snapshot: list[FlightState]) -> None:
 def test_an_icao24_filter_selects_those_aircraft_and_the_box_narrows_it() -> None:
     a = make_state("aaaaaa", latitude=48.0, longitude=2.0)
     b = make_state("bbbbbb", latitude=10.0, longitude=2.0)
-    index = CellIndex([a, b, make_state("cccccc", latitude=48.0, longitude=2.0)])
+    index = StateIndex([a, b, make_state("cccccc", latitude=48.0, longitude=2.0)])
     both = UpdateFilter(icao24=frozenset({"aaaaaa", "bbbbbb", "dddddd"}))
     assert {s.icao24 for s in both.select(index)} == {"aaaaaa", "bbbbbb"}
     europe = UpdateFilter(bbox=BoundingBox(35, -10, 70, 30), icao24=frozenset({"aaaaaa", "bbbbbb"}))
@@ -78,11 +78,11 @@ def test_the_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
         make_state("cccccc", time=T0, latitude=52.0, longitude=7.0),
     ]
     outside = make_state("dddddd", time=T0, latitude=10.0, longitude=5.0)
-    first = view.reset(CellIndex([*inside, outside]))
+    first = view.reset(StateIndex([*inside, outside]))
     assert {s.icao24 for s in first} == {"aaaaaa", "bbbbbb", "cccccc"}
 
     t1 = T0 + timedelta(seconds=30)
-    cycle = CellIndex(
+    cycle = StateIndex(
         [
             make_state("aaaaaa", time=t1, latitude=50.1, longitude=5.1),  # still inside
             make_state("bbbbbb", time=t1, latitude=60.0, longitude=6.0),  # flew out
@@ -96,7 +96,7 @@ def test_the_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
     assert set(view.inside) == {"aaaaaa", "cccccc", "eeeeee"}
 
     # cccccc has not been heard from since T0: stale once the cutoff passes it.
-    flights, removed = view.apply(CellIndex([]), stale_before=T0 + timedelta(seconds=1))
+    flights, removed = view.apply(StateIndex([]), stale_before=T0 + timedelta(seconds=1))
     assert flights == []
     assert removed == ["cccccc"]
     assert set(view.inside) == {"aaaaaa", "eeeeee"}
@@ -104,7 +104,7 @@ def test_the_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
 
 def test_an_aircraft_that_lost_its_position_leaves_a_box_view() -> None:
     view = View(UpdateFilter(bbox=BoundingBox(45, 0, 55, 15)))
-    view.reset(CellIndex([make_state("aaaaaa", latitude=50.0, longitude=5.0)]))
+    view.reset(StateIndex([make_state("aaaaaa", latitude=50.0, longitude=5.0)]))
     lost = make_state("aaaaaa", time=T0 + timedelta(seconds=5), latitude=None, longitude=None)
-    flights, removed = view.apply(CellIndex([lost]), stale_before=None)
+    flights, removed = view.apply(StateIndex([lost]), stale_before=None)
     assert (flights, removed) == ([], ["aaaaaa"])
