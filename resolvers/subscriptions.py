@@ -53,10 +53,9 @@ def shared_flights(states: list[FlightState], memo: dict[int, Any]) -> list[Flig
     get it, and marked shared so the executor completes each once per selection."""
     with contextlib.suppress(KeyError):  # all built already: one pass in C
         return list(map(memo.__getitem__, map(id, states)))
-    for state in states:
-        if id(state) not in memo:
-            flight = memo[id(state)] = Flight.from_state(state)
-            setattr(flight, RESPONSE_MEMO, {})
+    for state in [s for s in states if id(s) not in memo]:
+        flight = memo[id(state)] = Flight.from_state(state)
+        setattr(flight, RESPONSE_MEMO, {})
     return list(map(memo.__getitem__, map(id, states)))
 
 

@@ -158,18 +158,29 @@ class SharedResponse(dict[str, Any]):
     encoded: orjson.Fragment
 
 
+def _shared(data: dict[str, Any]) -> SharedResponse:
+    """``data`` as a ``SharedResponse``, its JSON made once, now: every response that
+    holds it is encoded without a call back into Python for it."""
+    shared = SharedResponse(data)
+    shared.encoded = orjson.Fragment(orjson.dumps(data))
+    return shared
+
+
+_fragment_of: Final = attrgetter("encoded")
+
+
 def encode_json(value: object) -> bytes:
     """``value`` as orjson encodes it, each ``SharedResponse`` in it encoded only once."""
-    return orjson.dumps(value, default=_encoded, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    try:
+        # Each SharedResponse's own fragment, read in C.
+        return orjson.dumps(value, default=_fragment_of, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except TypeError:  # another subclass of str, int, dict or list
+        return orjson.dumps(value, default=_encoded, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
 def _encoded(value: object) -> orjson.Fragment:
     if type(value) is SharedResponse:
-        try:
-            return value.encoded
-        except AttributeError:
-            value.encoded = orjson.Fragment(orjson.dumps(value))
-            return value.encoded
+        return value.encoded
     # Another subclass of str, int, dict or list: what orjson makes of it without the option.
     return orjson.Fragment(orjson.dumps(value))
 
@@ -442,9 +453,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """Mirror of ``Executor.complete_iterable_value`` (no stream) using the plan."""
         if type(items) is list:
             # Every item shared and already completed for this selection: one pass in C.
-            # A miss (an item not shared, or not completed yet) takes the loop below.
-            with suppress(AttributeError, KeyError, TypeError):
-                return list(map(itemgetter(plan.signature), map(_memo_of, items)))
+            # Every item shared, some not completed yet: those completed first. Any other
+            # miss (an item not shared, or one the fast path cannot complete) takes the
+            # loop below.
+            with suppress(AttributeError, TypeError):
+                memos = list(map(_memo_of, items))
+                signature = plan.signature
+                with suppress(KeyError):
+                    return list(map(itemgetter(signature), memos))
+                if self._complete_shared(plan, info, items, memos):
+                    return list(map(itemgetter(signature), memos))
         is_awaitable = self.is_awaitable
         fields = plan.fields
         signature = plan.signature
@@ -465,7 +483,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     append_completed(data)
                 elif (data := _fast_item(fields, is_type_of, info, item, is_awaitable)) is not None:
                     if memo is not None:
-                        data = memo[signature] = SharedResponse(data)
+                        data = memo[signature] = _shared(data)
                     append_completed(data)
                 elif self._complete_item_by_default(
                     item,
@@ -489,6 +507,23 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_indices:
             return completed_results
         return _await_items(completed_results, awaitable_indices)
+
+    def _complete_shared(
+        self,
+        plan: ListPlan,
+        info: GraphQLResolveInfo[Any],
+        items: list[Any],
+        memos: list[dict[str, Any]],
+    ) -> bool:
+        """Complete and memoise the shared ``items`` not completed for ``plan`` yet; False
+        (with what was completed memoised) if one of them needs the default path."""
+        signature = plan.signature
+        for item, memo in [(i, m) for i, m in zip(items, memos, strict=True) if signature not in m]:
+            data = _fast_item(plan.fields, plan.item_type.is_type_of, info, item, self.is_awaitable)
+            if data is None:
+                return False
+            memo[signature] = _shared(data)
+        return True
 
     def _complete_item_by_default(
         self,
