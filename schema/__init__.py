@@ -23,6 +23,7 @@ from strawberry.types.graphql import OperationType
 from domain import InvalidArgument
 from observability.context import REQUEST_ID
 from schema._executor import FastExecutionContext
+from schema.streaming import subscription_stream
 from security.limits import QueryGuard, QueryLimits
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,11 @@ class FlightSchema(strawberry.Schema):
             error = await self.admit_stream(context_value)
         if error is not None:
             return _refused(error)
+        events = subscription_stream(
+            self, query, variable_values, context_value, root_value, operation_name
+        )
+        if events is not None:  # a subscription that can start: its events straight
+            return _masked(events)
         source = await super().stream(
             query,
             variable_values=variable_values,

@@ -17,7 +17,6 @@ anything unexpected is logged with its traceback and masked ("Unexpected error."
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +25,6 @@ from typing import Any, cast
 import orjson
 import strawberry
 from graphql import (
-    DocumentNode,
     ExecutionResult,
     Executor,
     FieldNode,
@@ -35,8 +33,6 @@ from graphql import (
     InlineFragmentNode,
     OperationType,
     SelectionNode,
-    parse,
-    validate,
 )
 from graphql.execution import create_source_event_stream, execute_subscription_event
 from graphql.pyutils import is_awaitable
@@ -48,6 +44,7 @@ from live.subscribers import Batch, Subscriber, UpdateHub
 from schema import mask_errors
 from schema.context import Context
 from schema.live import FlightUpdateBatch
+from schema.streaming import checked
 from storage.base import FlightFilter
 from storage.dynamodb.connections import ViewTooLarge
 from storage.stores import Stores
@@ -57,7 +54,6 @@ log = logging.getLogger(__name__)
 
 # The root fields of Subscription this API serves.
 SERVED_FIELDS = frozenset({"flightUpdates", "trackUpdates"})
-_DOCUMENT_CACHE = 256
 
 
 class Rejected(Exception):
@@ -119,17 +115,6 @@ class Operation:
     field: str
 
 
-@functools.lru_cache(maxsize=_DOCUMENT_CACHE)
-def _checked(
-    schema: strawberry.Schema, query: str
-) -> tuple[DocumentNode | None, list[GraphQLError]]:
-    try:
-        document = parse(query)
-    except GraphQLError as exc:
-        return None, [exc]
-    return document, validate(schema._schema, document)
-
-
 def prepare(
     schema: strawberry.Schema,
     query: str,
@@ -139,7 +124,7 @@ def prepare(
 ) -> Operation:
     """Parse, validate and bind ``query`` to its variables; ``Rejected`` if it is not a
     subscription to one of ``SERVED_FIELDS`` that can run."""
-    document, errors = _checked(schema, query)
+    document, errors = checked(schema, query)
     if document is None or errors:
         raise Rejected(errors)
     built = schema.execution_context_class.build(
