@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import json
 import math
 from collections.abc import AsyncGenerator, Callable
@@ -20,7 +21,7 @@ import orjson
 import pytest
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult, Info
@@ -547,3 +548,27 @@ def test_shared_responses_encode_as_plain_dicts_once() -> None:
     assert encode_json({"data": again}) == orjson.dumps({"data": again})
     assert [item.encoded for item in again["flights"]] == encoded  # made once, then reused
     assert all(a is b for a, b in zip(first["flights"], again["flights"], strict=True))
+
+
+def test_a_finished_execution_leaves_no_reference_cycle() -> None:
+    """graphql-core's execution context refers to itself through its resolver helpers;
+    the fast one does not, so what an execution built is freed when it ends, not by the
+    garbage collector in one long pause."""
+    # Parsed and validated once, as the app's schema does: validation has cycles of its own.
+    caches: list[Any] = [ParserCache, ValidationCache]
+    fast = strawberry.Schema(Query, extensions=caches, execution_context_class=FastExecutionContext)
+    default = strawberry.Schema(Query, extensions=caches)
+    query = "{ flights { icao24 callsign originCountry } }"
+    fast.execute_sync(query)  # what the first execution caches is not garbage
+    default.execute_sync(query)
+    gc.collect()
+    gc.disable()
+    try:
+        assert fast.execute_sync(query).errors is None
+        fast_garbage = gc.collect()
+        assert default.execute_sync(query).errors is None
+        default_garbage = gc.collect()
+    finally:
+        gc.enable()
+    assert default_garbage > 0, "graphql-core's own context is no longer cyclic: drop this"
+    assert fast_garbage == 0
