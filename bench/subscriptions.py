@@ -149,6 +149,12 @@ def _client_process(
     results.put(asyncio.run(run()))
 
 
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` (not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_rss_mib(pid: int) -> float:
     for row in Path(f"/proc/{pid}/status").read_text().splitlines():
         if row.startswith("VmHWM:"):
@@ -207,6 +213,12 @@ def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: floa
     ]
     for p in procs:
         p.start()
+    # The API process's CPU while the cycles are delivered (the first batch, the current
+    # state, is sent before): less at the mercy of the machine's scheduling than latency.
+    time.sleep(max(0.0, start + 1.0 - time.time()))
+    cpu_before = _cpu_s(pid)
+    time.sleep(max(0.0, until - time.time()))
+    cpu_s = _cpu_s(pid) - cpu_before
     outs: list[dict[str, Any]] = []
     for _ in procs:
         outs.extend(results.get(timeout=until - time.time() + 120))
@@ -231,6 +243,12 @@ def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: floa
             f"{percentile(latencies, 0.99) * 1000:.0f} ms (floor {floor_ms:,} ms)",
         )
         line("delivery latency max", f"{max(latencies) * 1000:.0f} ms")
+    delivered = max(1, len(cycles_seen))
+    line(
+        "API process CPU a cycle",
+        f"{cpu_s / delivered * 1000:.0f} ms, "
+        f"{cpu_s / delivered / subscribers * 1e6:.0f} µs a subscriber",
+    )
     line("batches dropped", f"{dropped} (floor 0 for clients that keep up)")
     line("errors", str(len(errors)) + (f": {errors[0]}" if errors else ""))
     line("server peak RSS", f"{_peak_rss_mib(pid):.0f} MiB (floor 1,024 MiB)")
