@@ -60,6 +60,28 @@ def checked(
     return document, validate(schema._schema, document)
 
 
+def build_executor(
+    schema: strawberry.Schema,
+    query: str,
+    variable_values: dict[str, Any] | None,
+    operation_name: str | None,
+    context_value: Any,
+    root_value: Any = None,
+) -> Executor[Any] | list[GraphQLError]:
+    """``query`` parsed, validated and bound to its variables: its executor, or why not."""
+    document, errors = checked(schema, query)
+    if document is None or errors:
+        return errors
+    return schema.execution_context_class.build(
+        schema._schema,
+        document,
+        root_value=root_value,
+        context_value=context_value,
+        raw_variable_values=variable_values,
+        operation_name=operation_name,
+    )
+
+
 def subscription_stream(
     schema: strawberry.Schema,
     query: str | None,
@@ -72,16 +94,8 @@ def subscription_stream(
     can start (Strawberry's own path then answers)."""
     if not isinstance(query, str):
         return None
-    document, errors = checked(schema, query)
-    if document is None or errors:
-        return None
-    built = schema.execution_context_class.build(
-        schema._schema,
-        document,
-        root_value=root_value,
-        context_value=context_value,
-        raw_variable_values=variable_values,
-        operation_name=operation_name,
+    built = build_executor(
+        schema, query, variable_values, operation_name, context_value, root_value
     )
     if isinstance(built, list) or built.operation.operation is not OperationType.SUBSCRIPTION:
         return None

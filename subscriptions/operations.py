@@ -44,7 +44,7 @@ from live.subscribers import Batch, Subscriber, UpdateHub
 from schema import mask_errors
 from schema.context import Context
 from schema.live import FlightUpdateBatch
-from schema.streaming import checked
+from schema.streaming import build_executor
 from storage.base import FlightFilter
 from storage.dynamodb.connections import ViewTooLarge
 from storage.stores import Stores
@@ -124,16 +124,7 @@ def prepare(
 ) -> Operation:
     """Parse, validate and bind ``query`` to its variables; ``Rejected`` if it is not a
     subscription to one of ``SERVED_FIELDS`` that can run."""
-    document, errors = checked(schema, query)
-    if document is None or errors:
-        raise Rejected(errors)
-    built = schema.execution_context_class.build(
-        schema._schema,
-        document,
-        context_value=context,
-        raw_variable_values=variables,
-        operation_name=operation_name,
-    )
+    built = build_executor(schema, query, variables, operation_name, context)
     if isinstance(built, list):
         raise Rejected(built)
     if built.operation.operation is not OperationType.SUBSCRIPTION:
