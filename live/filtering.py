@@ -6,6 +6,10 @@ spans and a slice of each row: the rows wholly inside the box are taken without 
 at a single state, and only the (at most two) rows its southern and northern edges cut
 are checked state by state. A thousand subscribers with regional boxes cost tens of
 milliseconds a cycle (``python -m bench.fanout``), not a thousand passes over every state.
+
+An index made with a ``present`` function also keeps what it makes of each state (the
+API's ``Flight``), once per state and row however many subscribers select it, and hands
+it out in the same slices.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress
@@ -21,24 +25,32 @@ from typing import Any, NamedTuple
 
 from domain import BoundingBox, FlightState
 
+Present = Callable[[FlightState], Any]
+
 
 class Selection(NamedTuple):
-    """The states a filter selects from an index, with their codes and last contacts
-    (epoch seconds) in the same order."""
+    """The states a filter selects from an index, with their codes, last contacts (epoch
+    seconds) and what the index's ``present`` made of them (the states themselves without
+    one), in the same order."""
 
     states: list[FlightState]
     codes: list[str]
     contacts: list[float]
+    shown: list[Any]
 
 
-class _Row(NamedTuple):
+class _Row:
     """The positioned states of one whole-degree latitude row, by longitude."""
 
-    longitudes: list[float]
-    latitudes: list[float]
-    states: list[FlightState]
-    codes: list[str]
-    contacts: list[float]
+    __slots__ = ("codes", "contacts", "latitudes", "longitudes", "shown", "states")
+
+    def __init__(self, states: list[FlightState], codes: list[str], contacts: list[float]):
+        self.longitudes: list[float] = [s.longitude for s in states]  # type: ignore[misc]
+        self.latitudes: list[float] = [s.latitude for s in states]  # type: ignore[misc]
+        self.states = states
+        self.codes = codes
+        self.contacts = contacts
+        self.shown: list[Any] | None = None  # made on the first selection that takes it
 
 
 def _longitude_spans(box: BoundingBox) -> list[tuple[float, float]]:
@@ -51,10 +63,11 @@ def _longitude_spans(box: BoundingBox) -> list[tuple[float, float]]:
 class StateIndex:
     """One cycle's states: by aircraft, and positioned ones by latitude row and longitude."""
 
-    def __init__(self, states: Sequence[FlightState]) -> None:
+    def __init__(self, states: Sequence[FlightState], present: Present | None = None) -> None:
         self.states = states
-        # What renderers built from these states, by ``id(state)``: one ``Flight`` per
-        # state however many subscribers get it (the states live as long as the index).
+        self.present = present
+        # What ``present`` made of each state, by ``id(state)``: once per state however
+        # many subscribers get it (the states live as long as the index).
         self.memo: dict[int, Any] = {}
         self.codes = [s.icao24 for s in states]
         self.contacts = [s.last_contact.timestamp() for s in states]
@@ -71,12 +84,23 @@ class StateIndex:
         for lat, row in members.items():
             row.sort(key=lambda i: states[i].longitude)  # type: ignore[arg-type,return-value]
             self._rows[lat] = _Row(
-                [states[i].longitude for i in row],  # type: ignore[misc]
-                [states[i].latitude for i in row],  # type: ignore[misc]
-                [states[i] for i in row],
-                [codes[i] for i in row],
-                [contacts[i] for i in row],
+                [states[i] for i in row], [codes[i] for i in row], [contacts[i] for i in row]
             )
+
+    def shown(self, states: list[FlightState]) -> list[Any]:
+        """What ``present`` makes of ``states`` (these states, without it), made once each."""
+        present = self.present
+        if present is None:
+            return states
+        memo = self.memo
+        for state in [s for s in states if id(s) not in memo]:
+            memo[id(state)] = present(state)
+        return list(map(memo.__getitem__, map(id, states)))
+
+    def _row_shown(self, row: _Row) -> list[Any]:
+        if row.shown is None:
+            row.shown = self.shown(row.states)
+        return row.shown
 
     def in_box(self, box: BoundingBox) -> list[FlightState]:
         return self._in_box(box).states
@@ -87,15 +111,17 @@ class StateIndex:
             found = (self.by_icao24.get(code) for code in sorted(flt.icao24))
             states = [s for s in found if s is not None and flt.matches(s)]
             codes = [s.icao24 for s in states]
-            return Selection(states, codes, [self.contact[c] for c in codes])
+            return Selection(states, codes, [self.contact[c] for c in codes], self.shown(states))
         if flt.bbox is not None:
             return self._in_box(flt.bbox)
-        return Selection(list(self.states), list(self.codes), list(self.contacts))
+        states = list(self.states)
+        return Selection(states, list(self.codes), list(self.contacts), self.shown(states))
 
     def _in_box(self, box: BoundingBox) -> Selection:
         states: list[FlightState] = []
         codes: list[str] = []
         contacts: list[float] = []
+        shown: list[Any] = []
         low, high = box.south, box.north
         spans = _longitude_spans(box)
         rows = self._rows
@@ -109,16 +135,19 @@ class StateIndex:
                 last = bisect_right(row.longitudes, east, first)
                 if first == last:
                     continue
+                row_shown = self._row_shown(row)
                 if whole:
                     states += row.states[first:last]
                     codes += row.codes[first:last]
                     contacts += row.contacts[first:last]
+                    shown += row_shown[first:last]
                 else:
                     keep = [low <= la <= high for la in row.latitudes[first:last]]
                     states += compress(row.states[first:last], keep)
                     codes += compress(row.codes[first:last], keep)
                     contacts += compress(row.contacts[first:last], keep)
-        return Selection(states, codes, contacts)
+                    shown += compress(row_shown[first:last], keep)
+        return Selection(states, codes, contacts, shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,27 +178,27 @@ class View:
     filter: UpdateFilter
     inside: dict[str, float] = field(default_factory=dict)
 
-    def reset(self, current: StateIndex) -> list[FlightState]:
+    def reset(self, current: StateIndex) -> Selection:
         """The subscriber's first batch: the ``current`` states that match."""
         matched = current.select(self.filter)
         self.inside = dict(zip(matched.codes, matched.contacts, strict=True))
-        return matched.states
+        return matched
 
     def apply(
         self, index: StateIndex, stale_before: datetime | None
-    ) -> tuple[list[FlightState], list[str]]:
+    ) -> tuple[Selection, list[str]]:
         """The states of a cycle this subscriber gets, and the aircraft that left its
         filter (moved out, or last heard before ``stale_before``)."""
-        matched, codes, contacts = index.select(self.filter)
+        matched = index.select(self.filter)
         inside = self.inside
         removed: list[str] = []
         if inside:
             # Set operations in C; sorted, so that the order does not depend on hashing.
-            moved = sorted((inside.keys() - codes) & index.by_icao24.keys())
+            moved = sorted((inside.keys() - matched.codes) & index.by_icao24.keys())
             for code in moved:
                 del inside[code]
             removed.extend(moved)
-        inside.update(zip(codes, contacts, strict=True))
+        inside.update(zip(matched.codes, matched.contacts, strict=True))
         if stale_before is not None and inside:
             cutoff = stale_before.timestamp()
             if min(inside.values()) < cutoff:  # most cycles: none, found in C

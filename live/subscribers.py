@@ -21,7 +21,7 @@ from typing import Any
 from domain import FlightState
 from live.channel import Broadcaster
 from live.cycle_update import CycleUpdate
-from live.filtering import StateIndex, UpdateFilter, View
+from live.filtering import Present, StateIndex, UpdateFilter, View
 from storage.offload import offload
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ class Batch:
     published_at: datetime
     dropped: int = 0
     resync: bool = False
-    # Shared by every subscriber's batch of one cycle: what renderers built from its states.
-    memo: dict[int, Any] = field(default_factory=dict)
+    # What the hub's ``present`` made of ``flights``, in the same order (``flights``
+    # themselves without one): made once a cycle, shared by every subscriber's batch.
+    shown: list[Any] = field(default_factory=list)
 
 
 class Subscriber:
@@ -82,7 +83,7 @@ class Subscriber:
                 batch.published_at,
                 dropped=self._dropped_since,
                 resync=batch.resync,
-                memo=batch.memo,
+                shown=batch.shown,
             )
             self._dropped_since = 0
         return batch
@@ -105,6 +106,7 @@ class UpdateHub:
         live_window_s: float,
         queue_size: int = 16,
         load_current: Callable[[], Sequence[FlightState]] | None = None,
+        present: Present | None = None,
     ) -> None:
         self.broadcaster = broadcaster
         self.live_window = timedelta(seconds=live_window_s)
@@ -115,6 +117,7 @@ class UpdateHub:
         self.cycles = 0
         self.ready = asyncio.Event()
         self._load_current = load_current
+        self.present = present
         self._current: dict[str, FlightState] = {}
         self._current_index: StateIndex | None = None
         self._listening = 0
@@ -136,7 +139,7 @@ class UpdateHub:
     def current(self) -> StateIndex:
         """Every live aircraft's latest state, indexed; rebuilt at most once per cycle."""
         if self._current_index is None:
-            self._current_index = StateIndex(list(self._current.values()))
+            self._current_index = StateIndex(list(self._current.values()), self.present)
         return self._current_index
 
     async def run(self) -> None:
@@ -193,7 +196,7 @@ class UpdateHub:
     def dispatch(self, update: CycleUpdate) -> None:
         """Offer ``update`` to every subscriber at once."""
         self._take(update)
-        offer = self._offer(update, StateIndex(update.states))
+        offer = self._offer(update, StateIndex(update.states, self.present))
         for sub in list(self.subscribers):
             offer(sub)
 
@@ -207,7 +210,7 @@ class UpdateHub:
         meanwhile starts from the current state, which holds this update already."""
         self._take(update)
         await asyncio.sleep(0)
-        offer = self._offer(update, StateIndex(update.states))
+        offer = self._offer(update, StateIndex(update.states, self.present))
         subscribers = list(self.subscribers)
         clock = time.perf_counter
         start, count = clock(), SLICE_SUBSCRIBERS
@@ -230,15 +233,15 @@ class UpdateHub:
         stale_before = self.stale_before()
 
         def offer(sub: Subscriber) -> None:
-            flights, removed = sub.view.apply(index, stale_before)
+            matched, removed = sub.view.apply(index, stale_before)
             sub.offer(
                 Batch(
                     update.cycle_id,
                     update.at,
-                    flights,
+                    matched.states,
                     removed,
                     update.published_at,
-                    memo=index.memo,
+                    shown=matched.shown,
                 )
             )
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
-from typing import Any
 
 from strawberry.types import Info
 
@@ -34,6 +33,8 @@ _READY_WAIT_S = 5.0
 def _hub(ctx: Context) -> UpdateHub:
     if ctx.hub is None:
         raise InvalidArgument("subscriptions are served over WebSocket at /graphql")
+    if ctx.hub.present is not shared_flight:
+        raise RuntimeError("a hub that serves subscriptions presents states as shared_flight")
     return ctx.hub
 
 
@@ -48,15 +49,13 @@ def _filter(bbox: BoundingBoxInput | None, icao24: list[str] | None) -> UpdateFi
     return UpdateFilter(bbox=bbox.to_domain() if bbox else None, icao24=codes)
 
 
-def shared_flights(states: list[FlightState], memo: dict[int, Any]) -> list[Flight]:
-    """``Flight`` objects for ``states``, built once per state however many subscribers
-    get it, and marked shared so the executor completes each once per selection."""
-    with contextlib.suppress(KeyError):  # all built already: one pass in C
-        return list(map(memo.__getitem__, map(id, states)))
-    for state in [s for s in states if id(s) not in memo]:
-        flight = memo[id(state)] = Flight.from_state(state)
-        setattr(flight, RESPONSE_MEMO, {})
-    return list(map(memo.__getitem__, map(id, states)))
+def shared_flight(state: FlightState) -> Flight:
+    """A live state as the ``Flight`` every subscriber that gets it shares: the hub makes
+    one per state and cycle (``UpdateHub(present=shared_flight)``), and the executor
+    completes it once per selection (it carries ``RESPONSE_MEMO``)."""
+    flight = Flight.from_state(state)
+    setattr(flight, RESPONSE_MEMO, {})
+    return flight
 
 
 async def _snapshot(hub: UpdateHub, sub: Subscriber, *, dropped: int = 0) -> FlightUpdateBatch:
@@ -64,14 +63,13 @@ async def _snapshot(hub: UpdateHub, sub: Subscriber, *, dropped: int = 0) -> Fli
     with contextlib.suppress(TimeoutError):  # not loaded yet: start from what is known
         await asyncio.wait_for(hub.ready.wait(), _READY_WAIT_S)
     before = set(sub.view.inside)
-    current = hub.current()
-    states = sub.view.reset(current)
+    matched = sub.view.reset(hub.current())
     now = datetime.now(UTC)
     return FlightUpdateBatch(
         cycle_id=hub.last_cycle_id or "",
         at=now,
         published_at=now,
-        flights=shared_flights(states, current.memo),
+        flights=matched.shown,
         removed=sorted(before.difference(sub.view.inside)),
         dropped_batches=dropped,
         snapshot=True,
@@ -99,7 +97,7 @@ async def flight_updates(
                 cycle_id=batch.cycle_id,
                 at=batch.at,
                 published_at=batch.published_at,
-                flights=shared_flights(batch.flights, batch.memo),
+                flights=batch.shown,
                 removed=batch.removed,
                 dropped_batches=batch.dropped,
                 snapshot=False,

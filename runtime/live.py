@@ -18,6 +18,7 @@ from live.channel import (
 )
 from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
+from resolvers.subscriptions import shared_flight
 from storage.redis.pubsub import RedisBroadcaster
 from storage.stores import Stores
 
@@ -43,6 +44,7 @@ def build_hub(settings: Settings, stores: Stores, broadcaster: Broadcaster) -> U
         broadcaster,
         live_window_s=settings.live_window_s,
         load_current=live_states_of(stores, settings.live_window_s),
+        present=shared_flight,
     )
 
 

@@ -29,7 +29,7 @@ from config import Settings
 from domain import BoundingBox, FlightState
 from live.filtering import StateIndex, UpdateFilter, View
 from live.processed_cycle import Cycle
-from resolvers.subscriptions import shared_flights
+from resolvers.subscriptions import shared_flight
 from schema.context import Context, make_loaders
 from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
@@ -92,7 +92,7 @@ class FanOut:
         if not subs:
             return summary
         states = list(self.stores.flights.latest_many(list(cycle.changed)).values())
-        index = StateIndex(states)
+        index = StateIndex(states, shared_flight)
         _, stale_before = live_since(self.stores.flights, self.settings.live_window_s)
         context = Context(
             stores=self.stores,
@@ -151,15 +151,15 @@ class FanOut:
         if sub.root_field == "trackUpdates":
             return [TrackPoint.from_state(s) for s in self._new_positions(sub, flt.select(index))]
         view = View(flt, sub.view)
-        flights, removed = view.apply(index, stale_before)
-        if not flights and not removed:
+        matched, removed = view.apply(index, stale_before)
+        if not matched.states and not removed:
             return []
         return [
             FlightUpdateBatch(
                 cycle_id=cycle.cycle_id,
                 at=cycle.at,
                 published_at=cycle.published_at,
-                flights=shared_flights(flights, index.memo),
+                flights=matched.shown,
                 removed=removed,
                 dropped_batches=0,
                 snapshot=False,

@@ -41,6 +41,7 @@ from domain import FlightState
 from live.channel import InProcessBroadcaster
 from live.filtering import StateIndex, UpdateFilter
 from live.subscribers import Batch, Subscriber, UpdateHub
+from resolvers.subscriptions import shared_flight
 from schema import mask_errors
 from schema.context import Context
 from schema.live import FlightUpdateBatch
@@ -80,7 +81,7 @@ class SnapshotHub(UpdateHub):
     reach the subscription through the fan-out instead."""
 
     def __init__(self, stores: Stores, *, last_cycle_id: str | None, live_window_s: float) -> None:
-        super().__init__(InProcessBroadcaster(), live_window_s=live_window_s)
+        super().__init__(InProcessBroadcaster(), live_window_s=live_window_s, present=shared_flight)
         self.stores = stores
         self.last_cycle_id = last_cycle_id
         self.subscriber: Subscriber | None = None
@@ -93,7 +94,7 @@ class SnapshotHub(UpdateHub):
 
     def current(self) -> StateIndex:
         assert self.subscriber is not None, "the resolver subscribes before it reads"
-        return StateIndex(self._live_inside(self.subscriber.view.filter))
+        return StateIndex(self._live_inside(self.subscriber.view.filter), self.present)
 
     def _live_inside(self, flt: UpdateFilter) -> list[FlightState]:
         """The live states ``flt`` can match, as the flights query would list them."""

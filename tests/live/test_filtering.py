@@ -79,7 +79,8 @@ def test_the_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
     ]
     outside = make_state("dddddd", time=T0, latitude=10.0, longitude=5.0)
     first = view.reset(StateIndex([*inside, outside]))
-    assert {s.icao24 for s in first} == {"aaaaaa", "bbbbbb", "cccccc"}
+    assert {s.icao24 for s in first.states} == {"aaaaaa", "bbbbbb", "cccccc"}
+    assert first.shown == first.states  # an index without ``present`` shows the states
 
     t1 = T0 + timedelta(seconds=30)
     cycle = StateIndex(
@@ -90,14 +91,14 @@ def test_the_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
             make_state("dddddd", time=t1, latitude=11.0, longitude=5.0),  # never inside
         ]
     )
-    flights, removed = view.apply(cycle, stale_before=None)
-    assert sorted(s.icao24 for s in flights) == ["aaaaaa", "eeeeee"]
+    matched, removed = view.apply(cycle, stale_before=None)
+    assert sorted(s.icao24 for s in matched.states) == ["aaaaaa", "eeeeee"]
     assert removed == ["bbbbbb"]
     assert set(view.inside) == {"aaaaaa", "cccccc", "eeeeee"}
 
     # cccccc has not been heard from since T0: stale once the cutoff passes it.
-    flights, removed = view.apply(StateIndex([]), stale_before=T0 + timedelta(seconds=1))
-    assert flights == []
+    matched, removed = view.apply(StateIndex([]), stale_before=T0 + timedelta(seconds=1))
+    assert matched.states == []
     assert removed == ["cccccc"]
     assert set(view.inside) == {"aaaaaa", "eeeeee"}
 
@@ -106,5 +107,5 @@ def test_an_aircraft_that_lost_its_position_leaves_a_box_view() -> None:
     view = View(UpdateFilter(bbox=BoundingBox(45, 0, 55, 15)))
     view.reset(StateIndex([make_state("aaaaaa", latitude=50.0, longitude=5.0)]))
     lost = make_state("aaaaaa", time=T0 + timedelta(seconds=5), latitude=None, longitude=None)
-    flights, removed = view.apply(StateIndex([lost]), stale_before=None)
-    assert (flights, removed) == ([], ["aaaaaa"])
+    matched, removed = view.apply(StateIndex([lost]), stale_before=None)
+    assert (matched.states, removed) == ([], ["aaaaaa"])

@@ -22,6 +22,7 @@ from live.channel import InProcessBroadcaster
 from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
 from resolvers.root import Query, Subscription, build_schema
+from resolvers.subscriptions import shared_flight
 from schema.context import Context, make_loaders
 from testkit import T0, make_state
 
@@ -141,7 +142,7 @@ def test_shared_results_match_plain_strawberry(seed: int) -> None:
 
 
 async def _compare(rng: random.Random) -> None:
-    hub = UpdateHub(InProcessBroadcaster(), live_window_s=25)
+    hub = UpdateHub(InProcessBroadcaster(), live_window_s=25, present=shared_flight)
     hub.dispatch(CycleUpdate("cycle-0", T0, _states(rng, 1000, 0)))
     hub.ready.set()
     served = build_schema()
@@ -176,7 +177,7 @@ def test_subscribers_of_one_cycle_share_completed_flights() -> None:
 
 
 async def _share() -> None:
-    hub = UpdateHub(InProcessBroadcaster(), live_window_s=25)
+    hub = UpdateHub(InProcessBroadcaster(), live_window_s=25, present=shared_flight)
     hub.ready.set()
     served = build_schema()
     query = "subscription { flightUpdates { flights { icao24 latitude } } }"

@@ -18,6 +18,7 @@ from live.channel import InProcessBroadcaster
 from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
 from resolvers.root import build_schema
+from resolvers.subscriptions import shared_flight
 from runtime.stores import open_stores
 from schema.context import Context, make_loaders
 from storage.stores import Stores
@@ -66,7 +67,9 @@ def test_positions_in_dropped_batches_come_from_the_stored_track(stores: Stores)
 
     async def run() -> list[str]:
         stores.flights.put_states(track[:1])
-        hub = UpdateHub(InProcessBroadcaster(), live_window_s=1e9, queue_size=1)
+        hub = UpdateHub(
+            InProcessBroadcaster(), live_window_s=1e9, queue_size=1, present=shared_flight
+        )
         hub.ready.set()
         stream = await _subscribe(stores, hub)
         first = await _times(stream, 1)
@@ -88,7 +91,7 @@ def test_positions_published_while_updates_were_lost_come_after_a_resync(
 
     async def run() -> list[str]:
         stores.flights.put_states(track[:1])
-        hub = UpdateHub(InProcessBroadcaster(), live_window_s=1e9)
+        hub = UpdateHub(InProcessBroadcaster(), live_window_s=1e9, present=shared_flight)
         hub.ready.set()
         stream = await _subscribe(stores, hub)
         first = await _times(stream, 1)
