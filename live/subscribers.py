@@ -96,7 +96,9 @@ class UpdateHub:
     ``live_window_s`` is the flights query's: an aircraft not heard from for that long
     relative to the newest contact is stale, and reported in ``removed``. ``load_current``
     reads the live states from the store: once the channel is subscribed, and again after
-    it reconnected (cycles published meanwhile never reached this process).
+    it reconnected (cycles published meanwhile never reached this process). ``present``
+    makes what a batch shows of each state (``Batch.shown``), once per state and cycle
+    however many subscribers get it: the API's ``shared_flight``.
     """
 
     def __init__(
