@@ -42,6 +42,7 @@ from live.subscribers import UpdateHub
 from observability import bootstrap, health, metrics
 from observability.middleware import RequestIdMiddleware
 from resolvers.root import build_schema
+from resolvers.subscriptions import shared_flight
 from runtime.ingest import build_event_bus, build_ingest_loop
 from runtime.live import build_broadcaster, build_hub, publisher
 from runtime.process import limit_malloc_arenas, tune_gc
@@ -207,7 +208,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     runtime = Runtime(
         settings=settings,
         stores=stores,
-        hub=build_hub(settings, stores, broadcaster),
+        hub=build_hub(settings, stores, broadcaster, shared_flight),
         security=build_security(settings, stores),
     )
     security = runtime.security

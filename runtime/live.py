@@ -17,8 +17,8 @@ from live.channel import (
     live_states_of,
 )
 from live.cycle_update import CycleUpdate
+from live.filtering import Present
 from live.subscribers import UpdateHub
-from resolvers.subscriptions import shared_flight
 from storage.redis.pubsub import RedisBroadcaster
 from storage.stores import Stores
 
@@ -38,13 +38,17 @@ def build_broadcaster(settings: Settings, stores: Stores, *, ingests: bool) -> B
     return StorePolling(stores, settings.live_window_s)
 
 
-def build_hub(settings: Settings, stores: Stores, broadcaster: Broadcaster) -> UpdateHub:
-    """This process's subscribers, fed by ``broadcaster``, resynced from the store."""
+def build_hub(
+    settings: Settings, stores: Stores, broadcaster: Broadcaster, present: Present
+) -> UpdateHub:
+    """This process's subscribers, fed by ``broadcaster``, resynced from the store; their
+    batches show each state as ``present`` makes it (the API's ``shared_flight``, passed
+    in so that an ingest process, which imports this module, never loads the API)."""
     return UpdateHub(
         broadcaster,
         live_window_s=settings.live_window_s,
         load_current=live_states_of(stores, settings.live_window_s),
-        present=shared_flight,
+        present=present,
     )
 
 
