@@ -102,11 +102,25 @@ def subscription_stream(
     return _events(schema, built)
 
 
-async def _events(schema: strawberry.Schema, executor: Executor[Any]) -> StreamResult:
+async def event_source(executor: Executor[Any]) -> AsyncIterable[Any] | CoreExecutionResult:
+    """The resolver's stream of events, or the errors it failed with before it had one."""
     made = create_source_event_stream(executor)
-    source = cast(
+    return cast(
         "AsyncIterable[Any] | CoreExecutionResult", await made if is_awaitable(made) else made
     )
+
+
+async def execute_event(executor: Executor[Any], root: Any) -> CoreExecutionResult:
+    """The document executed for one event, with ``root`` as its root value."""
+    result = execute_subscription_event(executor.build_per_event_executor(root))
+    if is_awaitable(result):
+        result = await result
+    assert isinstance(result, CoreExecutionResult)
+    return result
+
+
+async def _events(schema: strawberry.Schema, executor: Executor[Any]) -> StreamResult:
+    source = await event_source(executor)
     if isinstance(source, CoreExecutionResult):  # the resolver failed before its stream
         errors = source.errors or []
         schema.process_errors(errors)
@@ -115,10 +129,7 @@ async def _events(schema: strawberry.Schema, executor: Executor[Any]) -> StreamR
     async with aclosing(cast("AsyncGenerator[Any, None]", source)):
         try:
             async for root in source:
-                result = execute_subscription_event(executor.build_per_event_executor(root))
-                if is_awaitable(result):
-                    result = await result
-                assert isinstance(result, CoreExecutionResult)
+                result = await execute_event(executor, root)
                 if result.errors:
                     schema.process_errors(result.errors)
                 yield ExecutionResult(data=result.data, errors=result.errors)

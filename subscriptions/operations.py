@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import strawberry
@@ -34,8 +34,6 @@ from graphql import (
     OperationType,
     SelectionNode,
 )
-from graphql.execution import create_source_event_stream, execute_subscription_event
-from graphql.pyutils import is_awaitable
 
 from domain import FlightState
 from live.channel import InProcessBroadcaster
@@ -45,7 +43,7 @@ from resolvers.subscriptions import shared_flight
 from schema import mask_errors
 from schema.context import Context
 from schema.live import FlightUpdateBatch
-from schema.streaming import build_executor
+from schema.streaming import build_executor, event_source, execute_event
 from storage.base import FlightFilter
 from storage.dynamodb.connections import ViewTooLarge
 from storage.stores import Stores
@@ -158,10 +156,7 @@ def _root_field(selections: Sequence[SelectionNode], executor: Executor[Any]) ->
 
 async def first_root(operation: Operation) -> Any:
     """The resolver's first result (before any cycle), or ``None`` when it has none yet."""
-    made = create_source_event_stream(operation.executor)
-    source = cast(
-        "AsyncIterable[Any] | ExecutionResult", await made if is_awaitable(made) else made
-    )
+    source = await event_source(operation.executor)
     if isinstance(source, ExecutionResult):
         raise Rejected(_for_client(operation.schema, source.errors or []))
     stream = aiter(source)
@@ -179,10 +174,7 @@ async def first_root(operation: Operation) -> Any:
 
 async def execute(operation: Operation, root: Any) -> dict[str, Any]:
     """The response to one event: the document executed with ``root`` as root value."""
-    result = execute_subscription_event(operation.executor.build_per_event_executor(root))
-    if is_awaitable(result):
-        result = await result
-    assert isinstance(result, ExecutionResult)
+    result = await execute_event(operation.executor, root)
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [e.formatted for e in _for_client(operation.schema, result.errors)]
