@@ -72,7 +72,6 @@ class StateIndex:
         self.codes = [s.icao24 for s in states]
         self.contacts = [s.last_contact.timestamp() for s in states]
         self.by_icao24 = dict(zip(self.codes, states, strict=True))
-        self.contact = dict(zip(self.codes, self.contacts, strict=True))
         members: defaultdict[int, list[int]] = defaultdict(list)
         for i, s in enumerate(states):
             lat, lon = s.latitude, s.longitude
@@ -111,7 +110,8 @@ class StateIndex:
             found = (self.by_icao24.get(code) for code in sorted(flt.icao24))
             states = [s for s in found if s is not None and flt.matches(s)]
             codes = [s.icao24 for s in states]
-            return Selection(states, codes, [self.contact[c] for c in codes], self.shown(states))
+            contacts = [s.last_contact.timestamp() for s in states]
+            return Selection(states, codes, contacts, self.shown(states))
         if flt.bbox is not None:
             return self._in_box(flt.bbox)
         states = list(self.states)
