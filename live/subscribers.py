@@ -214,8 +214,9 @@ class UpdateHub:
         await asyncio.sleep(0)
         offer = self._offer(update, StateIndex(update.states, self.present))
         subscribers = list(self.subscribers)
+        await asyncio.sleep(0)
         clock = time.perf_counter
-        start, count = clock(), SLICE_SUBSCRIBERS
+        start, count = clock(), 0
         for sub in subscribers:
             if count >= SLICE_SUBSCRIBERS or clock() - start >= SLICE_S:
                 await asyncio.sleep(0)
