@@ -13,6 +13,12 @@ AppSync delivers only what the mutation selected). Nested objects (a flight's
 ``nearestAirport``, ``route``, ``track``) are not published: a subscriber asks the query
 API for them. ``removed`` is empty and ``snapshot`` false: a subscriber starts from a
 ``flights`` query and drops aircraft whose ``lastContact`` grows old.
+
+Each aircraft of the cycle that a ``trackUpdates`` subscription watches
+(``storage.base.WatchRepository``, registered by the resolver at subscribe time) gets one
+``publishTrackUpdate(icao24:, point:)`` with its new position, the ``TrackPoint`` the ASGI
+server sends; at most ``MAX_TRACKS`` a cycle, the rest logged. Publishing every aircraft
+instead would be about 5,400 mutations a cycle.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -32,6 +39,7 @@ from domain import FlightState
 from live.processed_cycle import Cycle
 from schema.flight import Flight
 from schema.live import FlightUpdateBatch
+from schema.track import TrackPoint
 from storage.stores import Stores
 
 log = logging.getLogger(__name__)
@@ -43,12 +51,20 @@ _CONCURRENT_POSTS = 16
 # Aircraft per publication: about 490 bytes each with every leaf field, so 300 keep a
 # batch near 150 KB, under AppSync's 240 KB limit on a subscription message.
 MAX_BATCH = 300
+# Track points a cycle: one mutation each.
+MAX_TRACKS = 2_000
 
 
 @strawberry.type
 class _Publication:
     @strawberry.field
-    def batch(self, root: strawberry.Parent[FlightUpdateBatch]) -> FlightUpdateBatch:
+    def batch(self, root: strawberry.Parent[FlightUpdateBatch | TrackPoint]) -> FlightUpdateBatch:
+        assert isinstance(root, FlightUpdateBatch)
+        return root
+
+    @strawberry.field
+    def point(self, root: strawberry.Parent[FlightUpdateBatch | TrackPoint]) -> TrackPoint:
+        assert isinstance(root, TrackPoint)
         return root
 
 
@@ -67,27 +83,40 @@ def _selection(kind: GraphQLObjectType) -> str:
     return "{ " + " ".join(fields) + " }"
 
 
-def _batch_type() -> GraphQLObjectType:
-    kind = _SERIALISER._schema.get_type("FlightUpdateBatch")
+def _type(name: str) -> GraphQLObjectType:
+    kind = _SERIALISER._schema.get_type(name)
     assert isinstance(kind, GraphQLObjectType)
     return kind
 
 
-BATCH_SELECTION = _selection(_batch_type())
-_SERIALISE = f"{{ batch {BATCH_SELECTION} }}"
+BATCH_SELECTION = _selection(_type("FlightUpdateBatch"))
+POINT_SELECTION = _selection(_type("TrackPoint"))
 PUBLISH_FLIGHTS = (
     "mutation PublishFlightUpdates($tile: String!, $batch: AWSJSON!) { "
     f"publishFlightUpdates(tile: $tile, batch: $batch) {BATCH_SELECTION[:-1]}tile }} }}"
 )
+PUBLISH_TRACK = (
+    "mutation PublishTrackUpdate($icao24: String!, $point: AWSJSON!) { "
+    f"publishTrackUpdate(icao24: $icao24, point: $point) {POINT_SELECTION[:-1]}icao24 }} }}"
+)
+
+
+def _serialise(field: str, selection: str, value: FlightUpdateBatch | TrackPoint) -> dict[str, Any]:
+    result = _SERIALISER.execute_sync(f"{{ {field} {selection} }}", root_value=value)
+    if result.errors:
+        raise result.errors[0]
+    assert result.data is not None
+    return dict(result.data[field])
 
 
 def serialise(batch: FlightUpdateBatch) -> dict[str, Any]:
     """``batch`` as the ASGI server's subscriptions send it (every leaf field)."""
-    result = _SERIALISER.execute_sync(_SERIALISE, root_value=batch)
-    if result.errors:
-        raise result.errors[0]
-    assert result.data is not None
-    return dict(result.data["batch"])
+    return _serialise("batch", BATCH_SELECTION, batch)
+
+
+def serialise_point(point: TrackPoint) -> dict[str, Any]:
+    """``point`` as the ASGI server's ``trackUpdates`` sends it (every field)."""
+    return _serialise("point", POINT_SELECTION, point)
 
 
 def by_tile(states: Sequence[FlightState]) -> dict[str, list[FlightState]]:
@@ -108,10 +137,20 @@ class Publisher:
 
     async def publish(self, cycle: Cycle) -> dict[str, Any]:
         states = self.stores.flights.latest_many(list(cycle.changed))
-        tiles = by_tile([states[c] for c in cycle.changed if c in states])
+        changed = [states[c] for c in cycle.changed if c in states]
+        tiles = by_tile(changed)
         limit = asyncio.Semaphore(_CONCURRENT_POSTS)
 
-        async def one(tile: str, group: Sequence[FlightState]) -> bool:
+        async def post(what: str, operation: str, variables: Mapping[str, Any]) -> bool:
+            async with limit:
+                try:
+                    await self.post(operation, variables)
+                except Exception:  # one publication must not cost the others theirs
+                    log.exception("publishing %s of cycle %s failed", what, cycle.cycle_id)
+                    return False
+            return True
+
+        def flights(tile: str, group: Sequence[FlightState]) -> Awaitable[bool]:
             batch = FlightUpdateBatch(
                 cycle_id=cycle.cycle_id,
                 at=cycle.at,
@@ -122,22 +161,34 @@ class Publisher:
                 snapshot=False,
             )
             variables = {"tile": tile, "batch": orjson.dumps(serialise(batch)).decode()}
-            async with limit:
-                try:
-                    await self.post(PUBLISH_FLIGHTS, variables)
-                except Exception:  # one tile must not cost the others their batch
-                    log.exception("publishing tile %s of cycle %s failed", tile, cycle.cycle_id)
-                    return False
-            return True
+            return post(f"tile {tile}", PUBLISH_FLIGHTS, variables)
+
+        def track(state: FlightState) -> Awaitable[bool]:
+            point = orjson.dumps(serialise_point(TrackPoint.from_state(state))).decode()
+            variables = {"icao24": state.icao24, "point": point}
+            return post(f"the track of {state.icao24}", PUBLISH_TRACK, variables)
 
         batches = [
             (t, g[i : i + MAX_BATCH]) for t, g in tiles.items() for i in range(0, len(g), MAX_BATCH)
         ]
-        done = await asyncio.gather(*(one(t, g) for t, g in batches))
+        watched = self.stores.watches.watched(datetime.now(UTC))
+        tracks = [s for s in changed if s.icao24 in watched and s.has_position]
+        if len(tracks) > MAX_TRACKS:
+            log.warning(
+                "cycle %s: %d watched aircraft moved, %d published",
+                cycle.cycle_id,
+                len(tracks),
+                MAX_TRACKS,
+            )
+            tracks = tracks[:MAX_TRACKS]
+        done = await asyncio.gather(
+            *(flights(t, g) for t, g in batches), *(track(s) for s in tracks)
+        )
         return {
             "cycle_id": cycle.cycle_id,
             "tiles": len(tiles),
             "batches": len(batches),
+            "tracks": len(tracks),
             "failed": done.count(False),
             "aircraft": sum(map(len, tiles.values())),
         }

@@ -10,13 +10,18 @@ payload)::
               "selectionSetList": [...], "selectionSetGraphQL": "{ ... }"},
      "prev": null, "stash": {}}
 
-At subscribe time AppSync invokes it for ``Subscription.flightUpdates`` too: the answer
-is the subscription's enhanced filter (``appsync.tiles``), which the resolver's response
-template sets. ``appsync.document`` rebuilds a ``Query`` field's query from the payload;
-the value of the field is the answer, and AppSync resolves the nested fields from it by
-name. An operation Strawberry answers with errors raises ``ResolverError``: AppSync
-reports its message (masked as the HTTP API masks it), with ``errorType``
-``ResolverError``. A field with errors has no partial data.
+At subscribe time AppSync invokes it for the ``Subscription`` fields too. For
+``flightUpdates`` the answer is the subscription's enhanced filter (``appsync.tiles``),
+which the resolver's response template sets. For ``trackUpdates(icao24:)`` the aircraft
+is checked and watched for ``WATCH_FOR`` (``storage.base.WatchRepository``): the publisher
+sends track points of watched aircraft only, and AppSync matches the argument to the
+published point's ``icao24``.
+
+``appsync.document`` rebuilds a ``Query`` field's query from the payload; the value of
+the field is the answer, and AppSync resolves the nested fields from it by name. An
+operation Strawberry answers with errors raises ``ResolverError``: AppSync reports its
+message (masked as the HTTP API masks it), with ``errorType`` ``ResolverError``. A field
+with errors has no partial data.
 
 Who the request acts for comes from the authorizer (``identity.resolverContext``); it is
 rate-limited by the same gate as the HTTP API.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,11 +40,16 @@ from appsync.document import field_document
 from appsync.tiles import subscription_filter
 from config import Settings
 from domain import InvalidArgument
-from schema import FlightSchema, mask_errors
+from schema import FlightSchema, arguments, mask_errors
 from schema.context import Context, make_loaders
 from security.gate import Gate
 from security.principal import SCOPE_PRINCIPAL, Principal
+from storage.offload import offload
 from storage.stores import Stores
+
+# How long a trackUpdates subscription's aircraft stays watched: AppSync closes every
+# real-time connection within 24 hours, and does not tell when a subscription ends.
+WATCH_FOR = timedelta(hours=24)
 
 
 class ResolverError(Exception):
@@ -65,7 +76,7 @@ class AppSyncResolver:
         field = str(info.get("fieldName", ""))
         parent = info.get("parentTypeName")
         if parent == "Subscription":
-            return _subscription_filter(field, event.get("arguments") or {})
+            return await self._subscribe(field, event.get("arguments") or {})
         if parent != "Query":
             raise ResolverError(f"only Query and Subscription fields resolve here, not {parent}")
         principal = _principal(event)
@@ -94,6 +105,27 @@ class AppSyncResolver:
             raise ResolverError("; ".join(e.message for e in errors), str(code))
         return (result.data or {}).get(field)
 
+    async def _subscribe(self, field: str, given: Mapping[str, Any]) -> dict[str, Any] | None:
+        """At subscribe time: the enhanced filter of the subscription (``appsync.tiles``),
+        or ``None`` for no filter beyond AppSync's own on equal arguments."""
+        try:
+            if field == "flightUpdates":
+                return subscription_filter(given)
+            if field == "trackUpdates":
+                code = arguments.icao24(str(given.get("icao24", "")))
+                if code != given.get("icao24"):
+                    # AppSync compares the argument with the published icao24 as written.
+                    raise ResolverError(
+                        f'icao24 must be written as AppSync publishes it, "{code}", '
+                        f"got {given.get('icao24')!r}",
+                        "BAD_USER_INPUT",
+                    )
+                until = datetime.now(UTC) + WATCH_FOR
+                await offload(self.stores.watches.watch, code, until)
+        except InvalidArgument as exc:
+            raise ResolverError(str(exc), "BAD_USER_INPUT") from exc
+        return None
+
     def _context(self, principal: Principal | None) -> Context:
         # Strawberry's resolvers find the principal where the HTTP middleware puts it.
         request = SimpleNamespace(scope={SCOPE_PRINCIPAL: principal} if principal else {})
@@ -109,14 +141,3 @@ def _principal(event: Mapping[str, Any]) -> Principal | None:
     identity = event.get("identity") or {}
     resolver_context = identity.get("resolverContext") if isinstance(identity, dict) else None
     return principal_from(resolver_context) if resolver_context else None
-
-
-def _subscription_filter(field: str, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
-    """At subscribe time: the enhanced filter of the subscription (``appsync.tiles``), or
-    ``None`` for no filter beyond AppSync's own on equal arguments."""
-    if field != "flightUpdates":
-        return None
-    try:
-        return subscription_filter(arguments)
-    except InvalidArgument as exc:
-        raise ResolverError(str(exc), "BAD_USER_INPUT") from exc

@@ -1,5 +1,5 @@
 """The AppSync API's Lambda handlers (``serverless.yml``): ``resolver``, the direct Lambda
-resolver of every ``Query`` field (and of ``Subscription.flightUpdates``, its filter),
+resolver of every ``Query`` field (and of the ``Subscription`` fields at subscribe time),
 ``authorizer``, its Lambda authorizer (``appsync.resolver``, ``appsync.authorizer``), and
 ``publisher``, which publishes each FlightDataProcessed event to the API's real-time
 engine with IAM (``appsync.publisher``).
@@ -85,7 +85,8 @@ def authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def publisher(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """EventBridge's FlightDataProcessed: the cycle's changes, one mutation per tile."""
+    """EventBridge's FlightDataProcessed: the cycle's changes, one mutation per tile and
+    one per watched aircraft."""
     from live.processed_cycle import Cycle
 
     rt = _get_runtime()

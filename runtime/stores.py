@@ -18,6 +18,7 @@ from storage.sqlite import (
     SqliteFlightRepository,
     SqliteLegRepository,
     SqliteProcessedStaging,
+    SqliteWatchRepository,
 )
 from storage.stores import Stores
 
@@ -44,6 +45,7 @@ def _open_sqlite(settings: Settings) -> Stores:
         cycles=SqliteCycleRepository(db),
         legs=SqliteLegRepository(db),
         api_keys=SqliteApiKeyRepository(db),
+        watches=SqliteWatchRepository(db),
         archive=_archive(settings),
         backend=db,
         unit_of_work=db.transaction,

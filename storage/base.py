@@ -147,6 +147,20 @@ class ApiKeyRepository(Protocol):
         ...
 
 
+class WatchRepository(Protocol):
+    """Aircraft that ``trackUpdates`` subscriptions on AppSync watch: the publisher sends
+    track points for these only. A watch is kept until the time it names (a subscription
+    cannot outlive AppSync's connection limit, and AppSync does not say when one ends)."""
+
+    def watch(self, icao24: str, until: datetime) -> None:
+        """Watch ``icao24`` until ``until`` (a later watch of it extends it)."""
+        ...
+
+    def watched(self, now: datetime) -> set[str]:
+        """The aircraft whose watch runs past ``now``."""
+        ...
+
+
 # Opens a unit of work: the repositories' writes made inside it commit together where the
 # backend can (one SQLite transaction), else each as it is made (DynamoDB).
 UnitOfWork = Callable[[], AbstractContextManager[object]]

@@ -17,6 +17,7 @@ from storage.base import (
     FlightRepository,
     LegRepository,
     UnitOfWork,
+    WatchRepository,
 )
 from storage.redis import RedisConnection
 from storage.redis.cache import ResponseCache
@@ -43,6 +44,7 @@ class Stores:
     cycles: CycleRepository
     legs: LegRepository
     api_keys: ApiKeyRepository
+    watches: WatchRepository
     archive: RawArchive
     backend: Backend
     cache: ResponseCache | None = None

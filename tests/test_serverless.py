@@ -1288,8 +1288,12 @@ def test_every_appsync_query_field_resolves_on_the_lambda(resources: dict[str, A
     flight_updates = resolvers[("Subscription", "flightUpdates")]
     assert flight_updates["DataSourceName"] == lambda_source
     assert "setSubscriptionFilter($ctx.result)" in flight_updates["ResponseMappingTemplate"]
-    publish = resolvers[("Mutation", "publishFlightUpdates")]
-    assert publish["DataSourceName"] == {"Fn::GetAtt": ["AppSyncPublications", "Name"]}
+    track_updates = resolvers[("Subscription", "trackUpdates")]  # watches its aircraft
+    assert track_updates["DataSourceName"] == lambda_source
+    for mutation, key in (("publishFlightUpdates", "tile"), ("publishTrackUpdate", "icao24")):
+        publish = resolvers[("Mutation", mutation)]
+        assert publish["DataSourceName"] == {"Fn::GetAtt": ["AppSyncPublications", "Name"]}
+        assert f'$body.put("{key}", $ctx.args.{key})' in publish["RequestMappingTemplate"]
     assert _props(resources, "AppSyncPublications")["Type"] == "NONE"
 
 
@@ -1321,7 +1325,8 @@ def test_the_publisher_may_only_publish(sls: dict[str, Any], resources: dict[str
     ]
     assert _actions(appsync) == ["appsync:GraphQL"]
     assert _resources_of(appsync) == [
-        {"Fn::Sub": "${AppSyncApi.Arn}/types/Mutation/fields/publishFlightUpdates"}
+        {"Fn::Sub": "${AppSyncApi.Arn}/types/Mutation/fields/publishFlightUpdates"},
+        {"Fn::Sub": "${AppSyncApi.Arn}/types/Mutation/fields/publishTrackUpdate"},
     ]
     env = _function(sls, "appsync-publisher")["environment"]
     assert env["APPSYNC_GRAPHQL_URL"] == {"Fn::GetAtt": ["AppSyncApi", "GraphQLUrl"]}

@@ -1,9 +1,9 @@
 """The AWS backend's stores: the repository protocols on DynamoDB.
 
 Three tables (``tables``): ``flights`` (state history), ``airports`` (reference data) and
-``ops`` (single-table: latest states, dead letters, cycles, route legs, runways). The
-client comes from the caller (``boto3.client("dynamodb", ...)``), typed by the narrow
-``DynamoClientProtocol``; nothing here creates one.
+``ops`` (single-table: latest states, dead letters, cycles, route legs, runways, API
+keys, watched aircraft). The client comes from the caller (``boto3.client("dynamodb",
+...)``), typed by the narrow ``DynamoClientProtocol``; nothing here creates one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from storage.dynamodb.ops import (
     DynamoLegRepository,
 )
 from storage.dynamodb.tables import TABLES, DynamoNames, create_tables
+from storage.dynamodb.watches import DynamoWatchRepository
 
 if TYPE_CHECKING:
     from storage.archive import RawArchive
@@ -40,6 +41,7 @@ __all__ = [
     "DynamoNames",
     "DynamoStores",
     "DynamoUnavailable",
+    "DynamoWatchRepository",
     "create_tables",
     "open_dynamo_stores",
 ]
@@ -47,7 +49,7 @@ __all__ = [
 
 @dataclass
 class DynamoStores:
-    """The six repositories on one client; ``close`` stops their worker threads."""
+    """The seven repositories on one client; ``close`` stops their worker threads."""
 
     flights: DynamoFlightRepository
     airports: DynamoAirportRepository
@@ -55,6 +57,7 @@ class DynamoStores:
     cycles: DynamoCycleRepository
     legs: DynamoLegRepository
     api_keys: DynamoApiKeyRepository
+    watches: DynamoWatchRepository
     client: DynamoClientProtocol = field(repr=False)
     names: DynamoNames
 
@@ -74,6 +77,7 @@ class DynamoStores:
             self.cycles,
             self.legs,
             self.api_keys,
+            self.watches,
         ):
             repo.close()
 
@@ -88,6 +92,7 @@ class DynamoStores:
             cycles=self.cycles,
             legs=self.legs,
             api_keys=self.api_keys,
+            watches=self.watches,
             archive=archive,
             backend=self,
         )
@@ -126,6 +131,7 @@ def open_dynamo_stores(
         cycles=DynamoCycleRepository(client, names, backoff=backoff),
         legs=DynamoLegRepository(client, names, backoff=backoff, workers=workers),
         api_keys=DynamoApiKeyRepository(client, names.ops),
+        watches=DynamoWatchRepository(client, names.ops),
         client=client,
         names=names,
     )

@@ -13,6 +13,7 @@ from storage.sqlite.dead_letters import SqliteDeadLetterRepository
 from storage.sqlite.flights import SqliteFlightRepository
 from storage.sqlite.legs import SqliteLegRepository
 from storage.sqlite.processed import SqliteProcessedStaging
+from storage.sqlite.watches import SqliteWatchRepository
 
 __all__ = [
     "SqliteAirportRepository",
@@ -23,4 +24,5 @@ __all__ = [
     "SqliteFlightRepository",
     "SqliteLegRepository",
     "SqliteProcessedStaging",
+    "SqliteWatchRepository",
 ]

@@ -18,6 +18,7 @@ import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
+from gql.transport.exceptions import TransportQueryError
 
 from appsync.tiles import tile_of
 from config import Settings
@@ -48,6 +49,10 @@ QUERY = (
 SUBSCRIPTION = (
     "subscription($bbox: BoundingBoxInput) { flightUpdates(bbox: $bbox) "
     "{ cycleId flights { icao24 latitude longitude lastContact } removed snapshot } }"
+)
+TRACK = (
+    "subscription($icao24: String!) { trackUpdates(icao24: $icao24) "
+    "{ time latitude longitude baroAltitudeM onGround } }"
 )
 
 
@@ -168,27 +173,31 @@ def test_a_key_the_store_does_not_hold_is_refused(
 
 
 async def _receive(
-    urls: dict[str, str], key: str, boxes: dict[str, dict[str, float] | None], publish: Any
+    urls: dict[str, str],
+    key: str,
+    subscriptions: dict[str, GraphQLRequest],
+    ready: str,
+    publish: Any,
 ) -> dict[str, list[dict[str, Any]]]:
-    """The batches each subscription (one per box) receives, over one connection. The
-    publication is repeated until the subscription of every tile has its first batch: the
-    protocol does not tell when the simulator has registered a subscription."""
+    """What each subscription receives, over one connection. The publication is repeated
+    until subscription ``ready`` has its first result: the protocol does not tell when the
+    simulator has registered a subscription."""
     host = urlparse(urls["appsyncUrl"]).netloc
     transport = AppSyncWebsocketsTransport(
         url=urls["appsyncRealtimeUrl"], auth=AppSyncApiKeyAuthentication(host=host, api_key=key)
     )
-    batches: dict[str, list[dict[str, Any]]] = {name: [] for name in boxes}
+    got: dict[str, list[dict[str, Any]]] = {name: [] for name in subscriptions}
     first = asyncio.Event()
     async with Client(transport=transport) as session:
 
-        async def listen(name: str, bbox: dict[str, float] | None) -> None:
-            request = GraphQLRequest(SUBSCRIPTION, variable_values={"bbox": bbox})
+        async def listen(name: str, request: GraphQLRequest) -> None:
             async for result in session.subscribe(request):
-                batches[name].append(result["flightUpdates"])
-                if bbox is None:
+                [value] = result.values()
+                got[name].append(value)
+                if name == ready:
                     first.set()
 
-        listening = [asyncio.create_task(listen(n, b)) for n, b in boxes.items()]
+        listening = [asyncio.create_task(listen(n, r)) for n, r in subscriptions.items()]
         for _ in range(20):
             await asyncio.to_thread(publish)
             try:
@@ -199,7 +208,7 @@ async def _receive(
         await asyncio.sleep(0.5)  # the rest of the publication
         for task in listening:
             task.cancel()
-    return batches
+    return got
 
 
 def test_a_subscriber_receives_the_tiles_of_its_box(
@@ -217,12 +226,17 @@ def test_a_subscriber_receives_the_tiles_of_its_box(
     def publish() -> None:
         summaries.append(appsync_lambdas.publisher(processed, _Context()))
 
-    got = asyncio.run(_receive(appsync, aws_env["key"], boxes, publish))
+    subscriptions = {
+        name: GraphQLRequest(SUBSCRIPTION, variable_values={"bbox": bbox})
+        for name, bbox in boxes.items()
+    }
+    got = asyncio.run(_receive(appsync, aws_env["key"], subscriptions, "everything", publish))
 
     assert summaries[-1] == {
         "cycle_id": processed["detail"]["cycle_id"],
         "tiles": 1,
         "batches": 1,
+        "tracks": 0,
         "failed": 0,
         "aircraft": 78,
     }
@@ -233,3 +247,55 @@ def test_a_subscriber_receives_the_tiles_of_its_box(
     assert {tile_of(f["latitude"], f["longitude"]) for f in batch["flights"]} == {"9.12"}
     assert got["geneva"][0] == batch  # the box's tile
     assert got["sydney"] == []  # no tile of its box had changes
+
+
+def test_a_track_subscriber_receives_the_new_positions_of_its_aircraft(
+    appsync: dict[str, str], aws_env: dict[str, str], aws: MotoServer
+) -> None:
+    processed = _run_chain(aws, aws_env)
+    watched, other, *_ = sorted(processed["detail"]["changed"])
+    subscriptions = {
+        code: GraphQLRequest(TRACK, variable_values={"icao24": code}) for code in (watched, other)
+    }
+    summaries: list[dict[str, Any]] = []
+
+    def publish() -> None:
+        summaries.append(appsync_lambdas.publisher(processed, _Context()))
+
+    got = asyncio.run(_receive(appsync, aws_env["key"], subscriptions, watched, publish))
+
+    assert summaries[-1]["tracks"] == 2  # the two watched aircraft, not the 78 that moved
+    assert summaries[-1]["failed"] == 0
+    stores = open_stores(Settings.from_env())
+    try:
+        states = stores.flights.latest_many([watched, other])
+    finally:
+        stores.close()
+    for code in (watched, other):
+        assert got[code], f"no track point of {code} reached its subscriber"
+        state = states[code]
+        assert got[code][0] == {
+            "time": state.time.isoformat().replace("+00:00", "Z"),
+            "latitude": state.latitude,
+            "longitude": state.longitude,
+            "baroAltitudeM": state.baro_altitude_m,
+            "onGround": state.on_ground,
+        }
+        assert all(point == got[code][0] for point in got[code])  # its own aircraft only
+
+
+def test_a_track_subscription_with_a_bad_aircraft_gets_the_error(
+    appsync: dict[str, str], aws_env: dict[str, str]
+) -> None:
+    async def subscribe() -> None:
+        host = urlparse(appsync["appsyncUrl"]).netloc
+        auth = AppSyncApiKeyAuthentication(host=host, api_key=aws_env["key"])
+        transport = AppSyncWebsocketsTransport(url=appsync["appsyncRealtimeUrl"], auth=auth)
+        async with Client(transport=transport) as session:
+            request = GraphQLRequest(TRACK, variable_values={"icao24": "nothex"})
+            async for _ in session.subscribe(request):
+                break
+
+    with pytest.raises(TransportQueryError) as raised:
+        asyncio.run(asyncio.wait_for(subscribe(), 10))
+    assert "icao24 must be 6 hexadecimal digits" in str(raised.value)

@@ -4,11 +4,12 @@ go over HTTP and, as AppSync's documented resolver payload, through ``AppSyncRes
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from appsync.resolver import AppSyncResolver, ResolverError
+from appsync.resolver import WATCH_FOR, AppSyncResolver, ResolverError
 from resolvers.root import build_schema
 from security.limits import QueryLimits
 from testkit import ReplayWorld
@@ -129,3 +130,39 @@ def test_only_query_fields_resolve_here(resolver: AppSyncResolver) -> None:
     event["info"]["parentTypeName"] = "Mutation"
     with pytest.raises(ResolverError):
         asyncio.run(resolver.resolve(event))
+
+
+def _subscribe(field: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    event = _event(field, arguments, "", {})
+    event["info"]["parentTypeName"] = "Subscription"
+    return event
+
+
+def test_a_track_subscription_watches_its_aircraft(resolver: AppSyncResolver) -> None:
+    watches = resolver.stores.watches
+    now = datetime.now(UTC)
+    assert "3c6444" not in watches.watched(now)
+
+    answer = asyncio.run(resolver.resolve(_subscribe("trackUpdates", {"icao24": "3c6444"})))
+
+    assert answer is None  # no enhanced filter: AppSync matches icao24 itself
+    assert "3c6444" in watches.watched(now + WATCH_FOR - timedelta(minutes=1))
+    assert "3c6444" not in watches.watched(now + WATCH_FOR + timedelta(minutes=1))
+
+
+@pytest.mark.parametrize(
+    ("icao24", "message"),
+    [
+        ("4b18zz", "icao24 must be 6 hexadecimal digits"),
+        # AppSync matches the argument with the published icao24 as written.
+        ("4B1814", 'icao24 must be written as AppSync publishes it, "4b1814"'),
+    ],
+)
+def test_a_track_subscription_with_a_bad_aircraft_is_refused(
+    resolver: AppSyncResolver, icao24: str, message: str
+) -> None:
+    with pytest.raises(ResolverError) as raised:
+        asyncio.run(resolver.resolve(_subscribe("trackUpdates", {"icao24": icao24})))
+    assert message in str(raised.value)
+    assert raised.value.code == "BAD_USER_INPUT"
+    assert icao24.lower() not in resolver.stores.watches.watched(datetime.now(UTC))

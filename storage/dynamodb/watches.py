@@ -1,0 +1,69 @@
+"""Watched aircraft (``WatchRepository``) in the DynamoDB ops table's single-table layout
+(``storage/dynamodb/tables.py``):
+
+| item  | pk    | sk     | attributes                                                  |
+|-------|-------|--------|-------------------------------------------------------------|
+| watch | WATCH | icao24 | until (N, epoch seconds), expires_at (the table's TTL)      |
+
+One partition holds every watch: ``watched`` is one query. A later watch extends an
+earlier one (the update keeps the greater ``until``); DynamoDB's TTL deletes a watch a day
+after it ran out, and the query skips those not yet deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from storage.dynamodb._client import ConditionFailed, Dynamo, DynamoClientProtocol
+from storage.dynamodb.tables import TTL_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+
+_PK = "WATCH"
+_TTL_MARGIN_S = 86_400
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(float(value))}
+
+
+class DynamoWatchRepository:
+    """``WatchRepository`` on the ops table. Thread-safe (botocore clients are)."""
+
+    def __init__(self, client: DynamoClientProtocol, table: str) -> None:
+        self._dynamo = Dynamo(client, workers=1)
+        self._client = client
+        self._table = table
+
+    def watch(self, icao24: str, until: datetime) -> None:
+        end = until.timestamp()
+        with contextlib.suppress(ConditionFailed):  # watched as long or longer already
+            self._dynamo.call(
+                self._client.update_item,
+                TableName=self._table,
+                Key={"pk": {"S": _PK}, "sk": {"S": icao24}},
+                UpdateExpression="SET #until = :until, #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#until) OR #until < :until",
+                ExpressionAttributeNames={"#until": "until", "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":until": _n(end),
+                    ":ttl": {"N": str(int(end) + _TTL_MARGIN_S)},
+                },
+            )
+
+    def watched(self, now: datetime) -> set[str]:
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "FilterExpression": "#until > :now",
+            "ExpressionAttributeNames": {"#until": "until"},
+            "ExpressionAttributeValues": {":pk": {"S": _PK}, ":now": _n(now.timestamp())},
+            "ProjectionExpression": "sk",
+        }
+        return {item["sk"]["S"] for item in self._dynamo.query(request)}
+
+    def close(self) -> None:
+        self._dynamo.close()
