@@ -14,11 +14,12 @@ AppSync delivers only what the mutation selected). Nested objects (a flight's
 API for them. ``removed`` is empty and ``snapshot`` false: a subscriber starts from a
 ``flights`` query and drops aircraft whose ``lastContact`` grows old.
 
-Each aircraft of the cycle that a ``trackUpdates`` subscription watches
-(``storage.base.WatchRepository``, registered by the resolver at subscribe time) gets one
-``publishTrackUpdate(icao24:, point:)`` with its new position, the ``TrackPoint`` the ASGI
-server sends; at most ``MAX_TRACKS`` a cycle, the rest logged. Publishing every aircraft
-instead would be about 5,400 mutations a cycle.
+Aircraft that subscriptions watch by name (``storage.base.WatchRepository``, registered
+by the resolver at subscribe time) are published alone as well, when they moved: for
+``flightUpdates(icao24:)`` one batch of the aircraft (tile ``AIRCRAFT_TILE``, ``aircraft``
+its icao24), for ``trackUpdates`` one ``publishTrackUpdate(icao24:, point:)`` with the
+``TrackPoint`` the ASGI server sends. At most ``MAX_WATCHED`` of each a cycle, the rest
+logged. Publishing every aircraft alone instead would be about 5,400 mutations a cycle.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import orjson
 import strawberry
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
-from appsync.tiles import tile_of
+from appsync.tiles import AIRCRAFT_TILE, tile_of
 from domain import FlightState
 from live.processed_cycle import Cycle
 from schema.flight import Flight
@@ -51,8 +52,8 @@ _CONCURRENT_POSTS = 16
 # Aircraft per publication: about 490 bytes each with every leaf field, so 300 keep a
 # batch near 150 KB, under AppSync's 240 KB limit on a subscription message.
 MAX_BATCH = 300
-# Track points a cycle: one mutation each.
-MAX_TRACKS = 2_000
+# Watched aircraft published alone a cycle, per subscription field: one mutation each.
+MAX_WATCHED = 2_000
 
 
 @strawberry.type
@@ -93,7 +94,7 @@ BATCH_SELECTION = _selection(_type("FlightUpdateBatch"))
 POINT_SELECTION = _selection(_type("TrackPoint"))
 PUBLISH_FLIGHTS = (
     "mutation PublishFlightUpdates($tile: String!, $batch: AWSJSON!) { "
-    f"publishFlightUpdates(tile: $tile, batch: $batch) {BATCH_SELECTION[:-1]}tile }} }}"
+    f"publishFlightUpdates(tile: $tile, batch: $batch) {BATCH_SELECTION[:-1]}tile aircraft }} }}"
 )
 PUBLISH_TRACK = (
     "mutation PublishTrackUpdate($icao24: String!, $point: AWSJSON!) { "
@@ -160,8 +161,12 @@ class Publisher:
                 dropped_batches=0,
                 snapshot=False,
             )
-            variables = {"tile": tile, "batch": orjson.dumps(serialise(batch)).decode()}
-            return post(f"tile {tile}", PUBLISH_FLIGHTS, variables)
+            body, what = serialise(batch), f"tile {tile}"
+            if tile == AIRCRAFT_TILE:
+                [alone] = group
+                body["aircraft"], what = alone.icao24, f"the batch of {alone.icao24}"
+            variables = {"tile": tile, "batch": orjson.dumps(body).decode()}
+            return post(what, PUBLISH_FLIGHTS, variables)
 
         def track(state: FlightState) -> Awaitable[bool]:
             point = orjson.dumps(serialise_point(TrackPoint.from_state(state))).decode()
@@ -171,24 +176,35 @@ class Publisher:
         batches = [
             (t, g[i : i + MAX_BATCH]) for t, g in tiles.items() for i in range(0, len(g), MAX_BATCH)
         ]
-        watched = self.stores.watches.watched(datetime.now(UTC))
-        tracks = [s for s in changed if s.icao24 in watched and s.has_position]
-        if len(tracks) > MAX_TRACKS:
-            log.warning(
-                "cycle %s: %d watched aircraft moved, %d published",
-                cycle.cycle_id,
-                len(tracks),
-                MAX_TRACKS,
-            )
-            tracks = tracks[:MAX_TRACKS]
+        alone = self._watched("flightUpdates", cycle, changed)
+        tracks = self._watched("trackUpdates", cycle, changed)
         done = await asyncio.gather(
-            *(flights(t, g) for t, g in batches), *(track(s) for s in tracks)
+            *(flights(t, g) for t, g in batches),
+            *(flights(AIRCRAFT_TILE, [s]) for s in alone),
+            *(track(s) for s in tracks),
         )
         return {
             "cycle_id": cycle.cycle_id,
             "tiles": len(tiles),
             "batches": len(batches),
+            "aircraft_batches": len(alone),
             "tracks": len(tracks),
             "failed": done.count(False),
             "aircraft": sum(map(len, tiles.values())),
         }
+
+    def _watched(
+        self, field: str, cycle: Cycle, changed: Sequence[FlightState]
+    ) -> list[FlightState]:
+        """The states of ``changed`` whose aircraft ``field``'s subscriptions watch."""
+        watched = self.stores.watches.watched(field, datetime.now(UTC))
+        found = [s for s in changed if s.icao24 in watched and s.has_position]
+        if len(found) > MAX_WATCHED:
+            log.warning(
+                "cycle %s: %d aircraft watched by %s moved, %d published",
+                cycle.cycle_id,
+                len(found),
+                field,
+                MAX_WATCHED,
+            )
+        return found[:MAX_WATCHED]

@@ -12,8 +12,9 @@ payload)::
 
 At subscribe time AppSync invokes it for the ``Subscription`` fields too. For
 ``flightUpdates`` the answer is the subscription's enhanced filter (``appsync.tiles``),
-which the resolver's response template sets. For ``trackUpdates(icao24:)`` the aircraft
-is checked and watched for ``WATCH_FOR`` (``storage.base.WatchRepository``): the publisher
+which the resolver's response template sets; the aircraft it names, if any, are watched
+for ``WATCH_FOR`` (``storage.base.WatchRepository``), so that the publisher sends their
+batches. For ``trackUpdates(icao24:)`` the aircraft is checked and watched: the publisher
 sends track points of watched aircraft only, and AppSync matches the argument to the
 published point's ``icao24``.
 
@@ -37,7 +38,7 @@ from typing import Any
 
 from appsync.authorizer import principal_from
 from appsync.document import field_document
-from appsync.tiles import subscription_filter
+from appsync.tiles import subscription_filter, watched_alone
 from config import Settings
 from domain import InvalidArgument
 from schema import FlightSchema, arguments, mask_errors
@@ -108,9 +109,13 @@ class AppSyncResolver:
     async def _subscribe(self, field: str, given: Mapping[str, Any]) -> dict[str, Any] | None:
         """At subscribe time: the enhanced filter of the subscription (``appsync.tiles``),
         or ``None`` for no filter beyond AppSync's own on equal arguments."""
+        until = datetime.now(UTC) + WATCH_FOR
         try:
             if field == "flightUpdates":
-                return subscription_filter(given)
+                found = subscription_filter(given)
+                if codes := watched_alone(given):
+                    await offload(self.stores.watches.watch, field, codes, until)
+                return found
             if field == "trackUpdates":
                 code = arguments.icao24(str(given.get("icao24", "")))
                 if code != given.get("icao24"):
@@ -120,8 +125,7 @@ class AppSyncResolver:
                         f"got {given.get('icao24')!r}",
                         "BAD_USER_INPUT",
                     )
-                until = datetime.now(UTC) + WATCH_FOR
-                await offload(self.stores.watches.watch, code, until)
+                await offload(self.stores.watches.watch, field, [code], until)
         except InvalidArgument as exc:
             raise ResolverError(str(exc), "BAD_USER_INPUT") from exc
         return None

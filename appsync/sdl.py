@@ -13,8 +13,9 @@ Strawberry SDL, and why:
   ``@aws_lambda`` and ``@aws_iam``; the publishing mutations carry ``@aws_iam`` alone.
 - ``Mutation`` has the two publications, each a subscription's source
   (``@aws_subscribe``): ``publishFlightUpdates(tile:, batch:)`` and
-  ``publishTrackUpdate(icao24:, point:)``. ``FlightUpdateBatch.tile`` and
-  ``TrackPoint.icao24`` exist only here: the payload fields that subscriptions filter on.
+  ``publishTrackUpdate(icao24:, point:)``. ``FlightUpdateBatch.tile`` and ``.aircraft``
+  and ``TrackPoint.icao24`` exist only here: the payload fields that subscriptions filter
+  on.
   Subscription fields are nullable here (``FlightUpdateBatch``, not ``!``): the same
   documents are valid, and the value at subscribe time is null.
 """
@@ -88,8 +89,14 @@ directive @aws_subscribe(mutations: [String]) on FIELD_DEFINITION
 """
 
 _FILTER_FIELDS = {
-    "FlightUpdateBatch": ("tile", "The tile this batch covers (AppSync publications)"),
-    "TrackPoint": ("icao24", "The aircraft (AppSync publications)"),
+    "FlightUpdateBatch": (
+        ("tile", "The tile this batch covers (AppSync publications)"),
+        (
+            "aircraft",
+            "The one aircraft this batch carries, if watched alone (AppSync publications)",
+        ),
+    ),
+    "TrackPoint": (("icao24", "The aircraft (AppSync publications)"),),
 }
 
 
@@ -174,9 +181,7 @@ def _with_directives(document: DocumentNode, published: set[str]) -> DocumentNod
             directives = list(definition.directives or ())
             if name in published:
                 directives += [_directive("aws_lambda"), _directive("aws_iam")]
-            if name in _FILTER_FIELDS:
-                field, description = _FILTER_FIELDS[name]
-                fields.append(_field(field, description))
+            fields += [_field(f, description) for f, description in _FILTER_FIELDS.get(name, ())]
             if name == "Subscription":
                 fields = [_subscribed(f, subscribed) for f in fields]
             definition = ObjectTypeDefinitionNode(

@@ -1,14 +1,24 @@
-"""Tiles: how AppSync's real-time engine selects each subscriber's part of a cycle.
+"""Tiles and watched aircraft: how AppSync's real-time engine selects each subscriber's part
+of a cycle.
 
-The publisher sends each cycle as one ``publishFlightUpdates`` per tile of
-``TILE_DEG`` degrees that has changes; a ``flightUpdates(bbox:)`` subscription gets the
-batches of the tiles its box touches, through an enhanced subscription filter on the
-payload's ``tile`` (``subscription_filter``). AppSync allows 10 groups of 5 values each
-(``in``), so a box that touches more than ``MAX_TILES`` tiles, or no box, gets every tile.
+The publisher sends each cycle as one ``publishFlightUpdates`` per tile of ``TILE_DEG``
+degrees that has changes, and one per watched aircraft that moved (tile
+``AIRCRAFT_TILE``, the aircraft in the payload's ``aircraft``). Each subscription gets an
+enhanced subscription filter (``subscription_filter``):
 
-Granularity: a batch holds every changed aircraft of its tile, so a subscriber receives
-aircraft of its tiles that lie outside its box (the ASGI server sends the exact box), and
-``icao24:`` does not narrow what AppSync delivers: clients keep what they asked for.
+- ``flightUpdates(icao24:)`` listing at most ``MAX_VALUES`` aircraft: the batches of those
+  aircraft (``aircraft`` in the list); the resolver watches them, so they are published;
+- else ``flightUpdates(bbox:)``: the batches of the tiles its box touches (``tile`` in the
+  list), when they are at most ``MAX_VALUES``;
+- else every tile (``tile`` is not ``AIRCRAFT_TILE``).
+
+AppSync allows 10 groups of 5 values each (``in``), hence ``MAX_VALUES``.
+
+Granularity: a tile's batch holds every changed aircraft of its tile, so a box subscriber
+receives aircraft of its tiles that lie outside its box (the ASGI server sends the exact
+box); a subscription with both ``icao24`` and ``bbox`` gets its aircraft wherever they
+are; and one with more than ``MAX_VALUES`` aircraft gets the tiles of its box, or every
+tile. Clients keep what they asked for.
 """
 
 from __future__ import annotations
@@ -18,13 +28,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain import BoundingBox
+from schema import arguments as checked
 
 TILE_DEG = 15
 ROWS = 180 // TILE_DEG
 COLUMNS = 360 // TILE_DEG
 _IN_VALUES = 5  # AppSync: values of one ``in`` filter
 _GROUPS = 10  # AppSync: filters of one filterGroup
-MAX_TILES = _IN_VALUES * _GROUPS
+MAX_VALUES = _IN_VALUES * _GROUPS
+# The tile of a batch that carries one watched aircraft.
+AIRCRAFT_TILE = "aircraft"
+EVERY_TILE = {
+    "filterGroup": [{"filters": [{"fieldName": "tile", "operator": "ne", "value": AIRCRAFT_TILE}]}]
+}
 
 
 def _row(latitude: float) -> int:
@@ -57,19 +73,33 @@ def tiles_of(box: BoundingBox) -> list[str]:
     return [f"{r}.{c}" for r in rows for c in columns]
 
 
-def subscription_filter(arguments: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The enhanced filter of a ``flightUpdates`` subscription with ``arguments``, or
-    ``None`` for every tile."""
+def watched_alone(arguments: Mapping[str, Any]) -> list[str]:
+    """The aircraft a ``flightUpdates`` subscription with ``arguments`` selects by name,
+    when a filter can list them all; else none."""
+    given = arguments.get("icao24")
+    if given is None:
+        return []
+    codes = sorted(checked.aircraft(list(given)))
+    return codes if len(codes) <= MAX_VALUES else []
+
+
+def subscription_filter(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The enhanced filter of a ``flightUpdates`` subscription with ``arguments``."""
+    codes = watched_alone(arguments)
     bbox = arguments.get("bbox")
-    if not bbox:
-        return None
-    tiles = tiles_of(BoundingBox(bbox["south"], bbox["west"], bbox["north"], bbox["east"]))
-    if len(tiles) > MAX_TILES:
-        return None
-    chunks = [tiles[i : i + _IN_VALUES] for i in range(0, len(tiles), _IN_VALUES)]
+    box = BoundingBox(bbox["south"], bbox["west"], bbox["north"], bbox["east"]) if bbox else None
+    if codes:
+        return _in("aircraft", codes)
+    if box is not None and len(tiles := tiles_of(box)) <= MAX_VALUES:
+        return _in("tile", tiles)
+    return EVERY_TILE
+
+
+def _in(field: str, values: list[str]) -> dict[str, Any]:
+    chunks = [values[i : i + _IN_VALUES] for i in range(0, len(values), _IN_VALUES)]
     return {
         "filterGroup": [
-            {"filters": [{"fieldName": "tile", "operator": "in", "value": chunk}]}
+            {"filters": [{"fieldName": field, "operator": "in", "value": chunk}]}
             for chunk in chunks
         ]
     }

@@ -26,7 +26,6 @@ from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
 from storage.offload import offload
 
-MAX_AIRCRAFT = 1000
 _READY_WAIT_S = 5.0
 
 
@@ -39,13 +38,7 @@ def _hub(ctx: Context) -> UpdateHub:
 
 
 def _filter(bbox: BoundingBoxInput | None, icao24: list[str] | None) -> UpdateFilter:
-    codes = None
-    if icao24 is not None:
-        if not 1 <= len(icao24) <= MAX_AIRCRAFT:
-            raise InvalidArgument(
-                f"icao24 must list between 1 and {MAX_AIRCRAFT} aircraft, got {len(icao24)}"
-            )
-        codes = frozenset(arguments.icao24(code) for code in icao24)
+    codes = None if icao24 is None else arguments.aircraft(icao24)
     return UpdateFilter(bbox=bbox.to_domain() if bbox else None, icao24=codes)
 
 

@@ -32,6 +32,18 @@ def icao24(value: str) -> str:
         ) from exc
 
 
+MAX_AIRCRAFT = 1000
+
+
+def aircraft(values: list[str]) -> frozenset[str]:
+    """A subscription's aircraft: 1 to ``MAX_AIRCRAFT`` icao24, normalised."""
+    if not 1 <= len(values) <= MAX_AIRCRAFT:
+        raise InvalidArgument(
+            f"icao24 must list between 1 and {MAX_AIRCRAFT} aircraft, got {len(values)}"
+        )
+    return frozenset(icao24(code) for code in values)
+
+
 def aware(name: str, value: datetime | None) -> datetime | None:
     """``value``, which must name its time zone (a time without one is ambiguous)."""
     if value is not None and value.tzinfo is None:

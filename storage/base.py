@@ -148,16 +148,17 @@ class ApiKeyRepository(Protocol):
 
 
 class WatchRepository(Protocol):
-    """Aircraft that ``trackUpdates`` subscriptions on AppSync watch: the publisher sends
-    track points for these only. A watch is kept until the time it names (a subscription
-    cannot outlive AppSync's connection limit, and AppSync does not say when one ends)."""
+    """Aircraft that subscriptions on AppSync watch, per subscription field
+    (``trackUpdates``, ``flightUpdates(icao24:)``): the publisher sends those aircraft
+    alone. A watch is kept until the time it names (a subscription cannot outlive AppSync's
+    connection limit, and AppSync does not say when one ends)."""
 
-    def watch(self, icao24: str, until: datetime) -> None:
-        """Watch ``icao24`` until ``until`` (a later watch of it extends it)."""
+    def watch(self, field: str, icao24s: Sequence[str], until: datetime) -> None:
+        """Watch ``icao24s`` for ``field`` until ``until`` (a later watch extends one)."""
         ...
 
-    def watched(self, now: datetime) -> set[str]:
-        """The aircraft whose watch runs past ``now``."""
+    def watched(self, field: str, now: datetime) -> set[str]:
+        """The aircraft watched for ``field`` whose watch runs past ``now``."""
         ...
 
 

@@ -35,7 +35,7 @@ sort as times. TTL (``expires_at``) is set only where marked.
 | arrived leg           | ROUTEARR#YYYYMMDD | T(arrived_at)#icao24  | body                    |
 |                       |                   | #T(departed_at)       |                         |
 | runways of an airport | RWY#icao          | -                     | body (JSON list)        |
-| watched aircraft      | WATCH             | icao24                | until; TTL              |
+| watched aircraft      | WATCH#field       | icao24                | until; TTL              |
 
 ``connections`` (``CONNECTIONS``, not in ``TABLES``: only the WebSocket API of a Lambda
 deployment has one, named by ``DYNAMODB_CONNECTIONS_TABLE``) holds API Gateway WebSocket

@@ -50,6 +50,10 @@ SUBSCRIPTION = (
     "subscription($bbox: BoundingBoxInput) { flightUpdates(bbox: $bbox) "
     "{ cycleId flights { icao24 latitude longitude lastContact } removed snapshot } }"
 )
+NAMED = (
+    "subscription($icao24: [String!]) { flightUpdates(icao24: $icao24) "
+    "{ cycleId flights { icao24 latitude longitude lastContact } removed snapshot } }"
+)
 TRACK = (
     "subscription($icao24: String!) { trackUpdates(icao24: $icao24) "
     "{ time latitude longitude baroAltitudeM onGround } }"
@@ -211,6 +215,24 @@ async def _receive(
     return got
 
 
+def _published(
+    urls: dict[str, str],
+    key: str,
+    processed: dict[str, Any],
+    subscriptions: dict[str, GraphQLRequest],
+    ready: str,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """What each subscription receives of the publications of ``processed``, and the
+    publisher's summary of the last."""
+    summaries: list[dict[str, Any]] = []
+
+    def publish() -> None:
+        summaries.append(appsync_lambdas.publisher(processed, _Context()))
+
+    got = asyncio.run(_receive(urls, key, subscriptions, ready, publish))
+    return got, summaries[-1]
+
+
 def test_a_subscriber_receives_the_tiles_of_its_box(
     appsync: dict[str, str], aws_env: dict[str, str], aws: MotoServer
 ) -> None:
@@ -221,21 +243,17 @@ def test_a_subscriber_receives_the_tiles_of_its_box(
         "sydney": {"south": -34.5, "west": 150.5, "north": -33.5, "east": 151.5},
         "everything": None,
     }
-    summaries: list[dict[str, Any]] = []
-
-    def publish() -> None:
-        summaries.append(appsync_lambdas.publisher(processed, _Context()))
-
     subscriptions = {
         name: GraphQLRequest(SUBSCRIPTION, variable_values={"bbox": bbox})
         for name, bbox in boxes.items()
     }
-    got = asyncio.run(_receive(appsync, aws_env["key"], subscriptions, "everything", publish))
+    got, summary = _published(appsync, aws_env["key"], processed, subscriptions, "everything")
 
-    assert summaries[-1] == {
+    assert summary == {
         "cycle_id": processed["detail"]["cycle_id"],
         "tiles": 1,
         "batches": 1,
+        "aircraft_batches": 0,
         "tracks": 0,
         "failed": 0,
         "aircraft": 78,
@@ -249,6 +267,28 @@ def test_a_subscriber_receives_the_tiles_of_its_box(
     assert got["sydney"] == []  # no tile of its box had changes
 
 
+def test_a_subscriber_naming_aircraft_receives_their_batches_alone(
+    appsync: dict[str, str], aws_env: dict[str, str], aws: MotoServer
+) -> None:
+    processed = _run_chain(aws, aws_env)
+    first, second, *_ = sorted(processed["detail"]["changed"])
+    subscriptions = {
+        "named": GraphQLRequest(NAMED, variable_values={"icao24": [first, second.upper()]}),
+        "everything": GraphQLRequest(SUBSCRIPTION, variable_values={"bbox": None}),
+    }
+    got, summary = _published(appsync, aws_env["key"], processed, subscriptions, "named")
+
+    assert summary["aircraft_batches"] == 2
+    assert summary["tracks"] == 0  # no trackUpdates subscription watches them
+    assert summary["failed"] == 0
+    named = {f["icao24"] for batch in got["named"] for f in batch["flights"]}
+    assert named == {first, second}
+    assert all(len(batch["flights"]) == 1 for batch in got["named"])
+    # the tile's batches, not the aircraft published alone a second time
+    assert got["everything"]
+    assert all(len(batch["flights"]) == 78 for batch in got["everything"])
+
+
 def test_a_track_subscriber_receives_the_new_positions_of_its_aircraft(
     appsync: dict[str, str], aws_env: dict[str, str], aws: MotoServer
 ) -> None:
@@ -257,15 +297,10 @@ def test_a_track_subscriber_receives_the_new_positions_of_its_aircraft(
     subscriptions = {
         code: GraphQLRequest(TRACK, variable_values={"icao24": code}) for code in (watched, other)
     }
-    summaries: list[dict[str, Any]] = []
+    got, summary = _published(appsync, aws_env["key"], processed, subscriptions, watched)
 
-    def publish() -> None:
-        summaries.append(appsync_lambdas.publisher(processed, _Context()))
-
-    got = asyncio.run(_receive(appsync, aws_env["key"], subscriptions, watched, publish))
-
-    assert summaries[-1]["tracks"] == 2  # the two watched aircraft, not the 78 that moved
-    assert summaries[-1]["failed"] == 0
+    assert summary["tracks"] == 2  # the two watched aircraft, not the 78 that moved
+    assert summary["failed"] == 0
     stores = open_stores(Settings.from_env())
     try:
         states = stores.flights.latest_many([watched, other])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from appsync.resolver import WATCH_FOR, AppSyncResolver, ResolverError
+from appsync.tiles import subscription_filter
 from resolvers.root import build_schema
 from security.limits import QueryLimits
 from testkit import ReplayWorld
@@ -141,13 +142,13 @@ def _subscribe(field: str, arguments: dict[str, Any]) -> dict[str, Any]:
 def test_a_track_subscription_watches_its_aircraft(resolver: AppSyncResolver) -> None:
     watches = resolver.stores.watches
     now = datetime.now(UTC)
-    assert "3c6444" not in watches.watched(now)
+    assert "3c6444" not in watches.watched("trackUpdates", now)
 
     answer = asyncio.run(resolver.resolve(_subscribe("trackUpdates", {"icao24": "3c6444"})))
 
     assert answer is None  # no enhanced filter: AppSync matches icao24 itself
-    assert "3c6444" in watches.watched(now + WATCH_FOR - timedelta(minutes=1))
-    assert "3c6444" not in watches.watched(now + WATCH_FOR + timedelta(minutes=1))
+    assert "3c6444" in watches.watched("trackUpdates", now + WATCH_FOR - timedelta(minutes=1))
+    assert "3c6444" not in watches.watched("trackUpdates", now + WATCH_FOR + timedelta(minutes=1))
 
 
 @pytest.mark.parametrize(
@@ -165,4 +166,19 @@ def test_a_track_subscription_with_a_bad_aircraft_is_refused(
         asyncio.run(resolver.resolve(_subscribe("trackUpdates", {"icao24": icao24})))
     assert message in str(raised.value)
     assert raised.value.code == "BAD_USER_INPUT"
-    assert icao24.lower() not in resolver.stores.watches.watched(datetime.now(UTC))
+    assert icao24.lower() not in resolver.stores.watches.watched("trackUpdates", datetime.now(UTC))
+
+
+def test_a_flight_subscription_naming_aircraft_watches_them(resolver: AppSyncResolver) -> None:
+    watches = resolver.stores.watches
+    named = {"icao24": ["A1B2C3", "d4e5f6"], "bbox": None}
+
+    found = asyncio.run(resolver.resolve(_subscribe("flightUpdates", named)))
+
+    assert found == subscription_filter(named)
+    assert watches.watched("flightUpdates", datetime.now(UTC)) >= {"a1b2c3", "d4e5f6"}
+    assert not watches.watched("trackUpdates", datetime.now(UTC)) & {"a1b2c3", "d4e5f6"}
+    boxed = {"bbox": {"south": 46.0, "west": 6.0, "north": 46.5, "east": 6.5}}
+    assert asyncio.run(resolver.resolve(_subscribe("flightUpdates", boxed))) == {
+        "filterGroup": [{"filters": [{"fieldName": "tile", "operator": "in", "value": ["9.12"]}]}]
+    }

@@ -1,10 +1,19 @@
-"""Tiles and the enhanced filter of a box: what AppSync selects for a subscriber."""
+"""Tiles, watched aircraft and the enhanced filter of a subscription: what AppSync selects
+for a subscriber."""
 
 from __future__ import annotations
 
 import pytest
 
-from appsync.tiles import MAX_TILES, TILE_DEG, subscription_filter, tile_of, tiles_of
+from appsync.tiles import (
+    EVERY_TILE,
+    MAX_VALUES,
+    TILE_DEG,
+    subscription_filter,
+    tile_of,
+    tiles_of,
+    watched_alone,
+)
 from domain import BoundingBox, InvalidArgument
 
 
@@ -49,11 +58,49 @@ def test_the_filter_groups_tiles_five_to_a_filter() -> None:
 
 def test_no_box_or_one_beyond_the_filter_limits_takes_every_tile() -> None:
     world = {"south": -90.0, "west": -180.0, "north": 90.0, "east": 180.0}
-    assert len(tiles_of(BoundingBox(-90, -180, 90, 180))) > MAX_TILES
-    assert subscription_filter({"bbox": world}) is None
-    assert subscription_filter({"bbox": None, "icao24": ["abc123"]}) is None
+    assert len(tiles_of(BoundingBox(-90, -180, 90, 180))) > MAX_VALUES
+    assert subscription_filter({"bbox": world}) == EVERY_TILE
+    assert subscription_filter({}) == EVERY_TILE
+    # every tile, but not the batches of aircraft published alone
+    assert EVERY_TILE == {
+        "filterGroup": [{"filters": [{"fieldName": "tile", "operator": "ne", "value": "aircraft"}]}]
+    }
 
 
-def test_a_bad_box_is_refused() -> None:
-    with pytest.raises(InvalidArgument):
-        subscription_filter({"bbox": {"south": 50.0, "west": 0.0, "north": 40.0, "east": 1.0}})
+def test_named_aircraft_take_their_own_batches_wherever_they_are() -> None:
+    given = {"bbox": {"south": 46.0, "west": 6.0, "north": 46.5, "east": 6.5}}
+    codes = [f"{n:06x}" for n in range(7)]
+    found = subscription_filter({**given, "icao24": [c.upper() for c in reversed(codes)]})
+
+    assert watched_alone({"icao24": [c.upper() for c in codes]}) == codes  # normalised
+    assert found == {
+        "filterGroup": [
+            {"filters": [{"fieldName": "aircraft", "operator": "in", "value": codes[:5]}]},
+            {"filters": [{"fieldName": "aircraft", "operator": "in", "value": codes[5:]}]},
+        ]
+    }
+
+
+def test_more_aircraft_than_a_filter_lists_take_the_tiles_of_the_box() -> None:
+    bbox = {"south": 46.0, "west": 6.0, "north": 46.5, "east": 6.5}
+    many = [f"{n:06x}" for n in range(MAX_VALUES + 1)]
+
+    assert watched_alone({"icao24": many}) == []
+    assert subscription_filter({"bbox": bbox, "icao24": many}) == subscription_filter(
+        {"bbox": bbox}
+    )
+    assert subscription_filter({"icao24": many}) == EVERY_TILE
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"bbox": {"south": 50.0, "west": 0.0, "north": 40.0, "east": 1.0}}, "south"),
+        ({"icao24": ["3c64zz"]}, "icao24 must be 6 hexadecimal digits"),
+        ({"icao24": []}, "icao24 must list between 1 and 1000 aircraft"),
+    ],
+)
+def test_bad_arguments_are_refused(arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        subscription_filter(arguments)
+    assert message in str(raised.value)
