@@ -57,7 +57,8 @@ run: $(VENV)/.installed
 	else echo "make run: no Node.js 20.19+ with npm here: the dashboard is skipped, the API is served (/ says how to build it)"; fi
 	$(BIN)/flightdata serve
 
-run-aws-local: $(VENV)/.installed-dev node_modules/.package-lock.json
+# It needs npm in any case (the AppSync simulator), so the dashboard is built as well.
+run-aws-local: $(VENV)/.installed-dev node_modules/.package-lock.json dashboard
 	$(BIN)/python -m scripts.aws_local  # from the checkout: devtools/ is not installed
 
 # The dashboard's tests are part of the suite: without npm or Chromium it fails, saying why.
