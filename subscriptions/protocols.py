@@ -13,10 +13,15 @@ as its protocol says, with what is wrong:
   message it cannot read with ``connection_error`` and one it cannot serve with ``error``
   for its id, and keeps the socket open; so does this one, also for text that is not JSON,
   which Strawberry skips without a word.
+
+A client that goes away while it is being sent a result is not an error either: the
+operation ends quietly (Strawberry logged each one with its traceback at ERROR, and a map
+closed by its user while a cycle is being fanned out is routine).
 """
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 from typing import Annotated, Any, Literal
 
@@ -32,6 +37,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from schema.context import Context
+
+log = logging.getLogger(__name__)
 
 INVALID_MESSAGE = 4400
 _MAX_REASON_BYTES = 123  # a close frame's reason (RFC 6455, 5.5)
@@ -135,6 +142,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_message(message)
 
+    async def handle_task_exception(self, error: Exception) -> None:
+        if isinstance(error, WebSocketDisconnected):
+            log.debug("a client went away while it was being sent a result")
+            return
+        await super().handle_task_exception(error)
+
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     """``graphql-ws``: a malformed message is answered with ``error`` for its operation id,
@@ -172,6 +185,18 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self._refuse(op_id if isinstance(op_id, str) else None, wrong)
             return
         await super().handle_message(message)
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        try:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+        except WebSocketDisconnected:  # the operation's task ends; nobody awaits it
+            log.debug("a client went away while it was being sent a result")
 
     async def handle_connection_init(self, message: Any) -> None:
         # A second one would start a second keep-alive task that nothing stops.

@@ -7,20 +7,25 @@ with ``connection_error`` (or ``error`` for an operation id) and goes on serving
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import strawberry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import WebSocketTestSession
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from config import Settings
 from runtime.http import create_app
+from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from testkit import TestClient
 
 TRANSPORT_WS = "graphql-transport-ws"
@@ -307,3 +312,52 @@ def test_fuzzed_legacy_ws_messages(client: TestClient, errors: _Errors, message:
         assert answers[0]["type"] in {"connection_error", "error"}
         assert refused_text(answers[0])
     assert errors.records == []
+
+
+# A client that goes away while it is being sent a result.
+@strawberry.type
+class _Query:
+    ok: bool = True
+
+
+@strawberry.type
+class _Subscription:
+    @strawberry.subscription
+    async def ticks(self) -> AsyncGenerator[int, None]:
+        yield 1
+
+
+class _Gone:
+    """The WebSocket of a client that went away: every send fails as Strawberry's
+    adapter reports it."""
+
+    async def send_json(self, message: object) -> None:
+        raise WebSocketDisconnected
+
+
+def test_a_client_gone_mid_send_ends_its_operation_quietly(errors: _Errors) -> None:
+    transport_ws = TransportWSHandler(
+        None,  # type: ignore[arg-type]
+        _Gone(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,
+        strawberry.Schema(query=_Query),
+        timedelta(seconds=1),
+    )
+    legacy_ws = LegacyWSHandler(
+        None,  # type: ignore[arg-type]
+        _Gone(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,
+        strawberry.Schema(query=_Query, subscription=_Subscription),
+        keep_alive=False,
+        keep_alive_interval=None,
+    )
+
+    asyncio.run(transport_ws.handle_task_exception(WebSocketDisconnected()))
+    asyncio.run(legacy_ws.handle_async_results("1", "subscription { ticks }", None, None))
+
+    assert errors.records == []
+    asyncio.run(transport_ws.handle_task_exception(RuntimeError("a bug")))  # still an error
+    assert [r.getMessage() for r in errors.records] == ["Exception in worker task"]
+    errors.records.clear()
