@@ -48,7 +48,7 @@ class SqliteProcessedStaging:
             )
             return flush_id if cur.rowcount else None
 
-    def claimed(self, flush_id: str, page: int = 10_000) -> Iterator[list[FlightState]]:
+    def claimed(self, flush_id: str, page: int = 2_000) -> Iterator[list[FlightState]]:
         """The states of ``flush_id`` in pages of ``page``, by aircraft and time."""
         after: tuple[str, float] = ("", -math.inf)
         while rows := self._db.read(
