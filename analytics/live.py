@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from analytics.engine import DuckTable
@@ -55,13 +56,25 @@ def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
     return LiveSnapshot(as_of=newest, since=since, states=states)
 
 
-class LiveSnapshots:
-    """The live snapshot of one repository, read again only when the store's newest contact
-    has moved (the next cycle stored states) or after ``max_age_s``: one read of every live
-    state per cycle and process instead of one per request, as the response cache keys its
-    live answers by the newest contact.
+# The live states a process holds already (its live-update hub): the newest contact and
+# every live aircraft's latest state, or ``None`` while it holds none.
+HeldStates = Callable[[], tuple[datetime, Sequence[FlightState]] | None]
+_BY_ICAO24 = attrgetter("icao24")
 
-    Thread-safe: one caller reads a new snapshot while the others wait for it.
+
+class LiveSnapshots:
+    """The live snapshot of one repository, made again only when the store's newest contact
+    has moved (the next cycle stored states) or after ``max_age_s``: once per cycle and
+    process instead of once per request, as the response cache keys its live answers by
+    the newest contact.
+
+    When ``follow`` gave it the states the process holds (the API's live-update hub) and
+    they are those of the store's newest contact, the snapshot is made of them; else every
+    live state is read from the store (34 ms for 5,400 aircraft on SQLite, paid by the
+    first request after each cycle). The two hold the same states: the hub takes every
+    state stored, keeps each aircraft's latest and drops those older than the live window.
+
+    Thread-safe: one caller makes a new snapshot while the others wait for it.
     """
 
     def __init__(
@@ -73,6 +86,11 @@ class LiveSnapshots:
         self._lock = threading.Lock()
         self._last: LiveSnapshot | None = None
         self._read_at = 0.0
+        self._held: HeldStates | None = None
+
+    def follow(self, held: HeldStates) -> None:
+        """Make snapshots of ``held`` whenever it is as new as the store."""
+        self._held = held
 
     def get(self) -> LiveSnapshot:
         newest = self.flights.newest_contact()
@@ -81,8 +99,18 @@ class LiveSnapshots:
             fresh = time.monotonic() - self._read_at < self.max_age_s
             if last is None or last.as_of != newest or not fresh:
                 self._read_at = time.monotonic()
-                last = self._last = snapshot(self.flights, self.live_window_s)
+                last = self._last = self._of_held(newest) or snapshot(
+                    self.flights, self.live_window_s
+                )
             return last
+
+    def _of_held(self, newest: datetime | None) -> LiveSnapshot | None:
+        held = None if self._held is None or newest is None else self._held()
+        if held is None or held[0] != newest:
+            return None
+        since = newest - timedelta(seconds=self.live_window_s)
+        # In the store's order (``all_latest``), so that every answer is the same.
+        return LiveSnapshot(newest, since, tuple(sorted(held[1], key=_BY_ICAO24)))
 
 
 def states_table(states: Sequence[FlightState]) -> DuckTable:

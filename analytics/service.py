@@ -349,6 +349,12 @@ def _snapshots(flights: Hashable, live_window_s: float) -> LiveSnapshots:
     return LiveSnapshots(cast(FlightRepository, flights), live_window_s)
 
 
+def live_snapshots(stores: Stores, settings: Settings) -> LiveSnapshots:
+    """This process's live snapshots of ``stores``: the API makes them follow its
+    live-update hub (``LiveSnapshots.follow``)."""
+    return _snapshots(cast(Hashable, stores.flights), settings.live_window_s)
+
+
 def build_service(stores: Stores, settings: Settings) -> AnalyticsService:
     """The service for one request over ``stores``."""
     processed, documents = _files(settings)
@@ -360,5 +366,5 @@ def build_service(stores: Stores, settings: Settings) -> AnalyticsService:
         documents=documents,
         live_window_s=settings.live_window_s,
         cache=stores.cache,
-        snapshots=_snapshots(cast(Hashable, stores.flights), settings.live_window_s),
+        snapshots=live_snapshots(stores, settings),
     )

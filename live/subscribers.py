@@ -122,6 +122,7 @@ class UpdateHub:
         self.present = present
         self._current: dict[str, FlightState] = {}
         self._current_index: StateIndex | None = None
+        self._held: tuple[datetime, tuple[FlightState, ...]] | None = None
         self._listening = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -194,6 +195,15 @@ class UpdateHub:
             for code in [c for c, s in current.items() if s.last_contact < stale_before]:
                 del current[code]
         self._current_index = None
+        self._held = None if self.newest is None else (self.newest, tuple(current.values()))
+
+    def held(self) -> tuple[datetime, Sequence[FlightState]] | None:
+        """The newest contact and every live aircraft's latest state, as the store holds
+        them once the current states are loaded from it (``ready``); else ``None``. Safe
+        to call from another thread: each merge replaces the pair whole."""
+        if self._load_current is None or not self.ready.is_set():
+            return None
+        return self._held
 
     def dispatch(self, update: CycleUpdate) -> None:
         """Offer ``update`` to every subscriber at once."""

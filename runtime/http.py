@@ -30,6 +30,7 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from analytics.service import live_snapshots
 from api import STATIC_DIR, dashboard, opensky, readsb, rest
 from api.compression import GzipWhenAccepted
 from api.graphql_post import GraphQLPost
@@ -211,6 +212,8 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
         hub=build_hub(settings, stores, broadcaster, shared_flight),
         security=build_security(settings, stores),
     )
+    # Live analytics count the states the hub holds, instead of reading them back each cycle.
+    live_snapshots(stores, settings).follow(runtime.hub.held)
     security = runtime.security
     assert security is not None
     if security.gate is not None:

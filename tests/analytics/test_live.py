@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 
 from analytics.live import COLUMNS, LiveSnapshots, states_table
 from config import Settings
+from live.channel import InProcessBroadcaster, live_states_of
+from live.cycle_update import CycleUpdate
+from live.subscribers import UpdateHub
 from runtime.stores import open_stores
 from storage.processed import SCHEMA
 from testkit import T0, make_state
@@ -57,3 +62,52 @@ def test_the_states_table_holds_the_states_as_the_sql_reads_them() -> None:
     assert (table.num_rows, sorted(table.column("icao24"))) == (2, ["aaa111", "bbb222"])
     assert sorted(table.column("region"), key=str) == [None, "oceans"]
     assert table.column("day") == ["01", "01"]
+
+
+def test_a_snapshot_follows_the_hub_while_it_is_as_new_as_the_store(tmp_path: Path) -> None:
+    """Made of the states the hub holds (the same objects, in the store's order) when the
+    hub has every state of the store's newest contact; read from the store when it lags."""
+
+    async def run() -> None:
+        with open_stores(Settings.from_env({}, data_dir=tmp_path)) as stores:
+            stores.flights.put_states([make_state("bbb222"), make_state("aaa111")])
+            broadcaster = InProcessBroadcaster()
+            hub = UpdateHub(
+                broadcaster, live_window_s=300, load_current=live_states_of(stores, 300)
+            )
+            following = LiveSnapshots(stores.flights, live_window_s=300)
+            following.follow(hub.held)
+            reading = LiveSnapshots(stores.flights, live_window_s=300, max_age_s=0)
+
+            async def cycle(at: datetime, code: str) -> None:
+                stores.flights.put_states([make_state(code, at)])
+                stored = stores.flights.latest(code)  # with the region the store derives
+                assert stored is not None
+                broadcaster.publish(CycleUpdate(f"cycle@{at:%H%M%S}", at, [stored]))
+                async with asyncio.timeout(5):
+                    while hub.newest != at:
+                        await asyncio.sleep(0.01)
+                made, held = following.get(), hub.held()
+                assert held is not None
+                assert made == reading.get()
+                assert {id(s) for s in made.states} == {id(s) for s in held[1]}  # the hub's
+
+            assert hub.held() is None  # nothing loaded yet
+            task = asyncio.create_task(hub.run())
+            try:
+                await asyncio.wait_for(hub.ready.wait(), 5)
+                await cycle(T0 + timedelta(seconds=5), "aaa111")
+                # bbb222, last heard at T0, is dropped once the newest contact is 300 s on
+                await cycle(T0 + timedelta(seconds=301), "ccc333")
+                assert [s.icao24 for s in following.get().states] == ["aaa111", "ccc333"]
+                lagging = T0 + timedelta(seconds=310)
+                stores.flights.put_states([make_state("ddd444", lagging)])  # not published
+                found = following.get()
+                assert found == reading.get()
+                assert found.as_of == lagging
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    asyncio.run(run())
