@@ -46,7 +46,7 @@ from resolvers.root import build_schema
 from resolvers.subscriptions import shared_flight
 from runtime.ingest import build_event_bus, build_ingest_loop
 from runtime.live import build_broadcaster, build_hub, publisher
-from runtime.process import limit_malloc_arenas, tune_gc
+from runtime.process import limit_malloc_arenas, release_free_memory_every, tune_gc
 from runtime.stores import open_stores
 from schema import mask_errors
 from schema._executor import encode_json
@@ -228,7 +228,12 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
             # Local subscribers keep their events; EventBridge gets them too.
             runtime.events.subscribe(remote_bus.publish)
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as client:
-            tasks = [asyncio.create_task(runtime.hub.run(), name="live-updates")]
+            tasks = [
+                asyncio.create_task(runtime.hub.run(), name="live-updates"),
+                asyncio.create_task(
+                    release_free_memory_every(settings.interval_s), name="malloc-trim"
+                ),
+            ]
             if run_ingest:
                 runtime.ingest = build_ingest_loop(
                     settings, runtime.stores, client, runtime.events, publisher(broadcaster)
