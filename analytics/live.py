@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -44,6 +44,9 @@ class LiveSnapshot:
     as_of: datetime | None
     since: datetime | None
     states: tuple[FlightState, ...]
+    # The live figures answered over these states, by figure and arguments: each is
+    # computed once per snapshot and process (without Redis there is no response cache).
+    answers: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def total(self) -> int:

@@ -18,6 +18,7 @@ from testredis import redis_url
 from analytics.daily import DailyDocuments
 from analytics.engine import Engine, FlightsEngine, Relation
 from analytics.files import LocalObjects, LocalProcessed
+from analytics.live import LiveSnapshots
 from analytics.live_figures import StatesEngine
 from analytics.params import window
 from analytics.service import AnalyticsService
@@ -147,3 +148,35 @@ def test_without_redis_answers_are_computed(live_stores: Stores, tmp_path: Path)
     assert found.aircraft == 4
     assert down.errors == 1
     assert not down.healthy
+
+
+def test_without_redis_a_live_figure_is_computed_once_a_cycle(
+    live_stores: Stores, tmp_path: Path
+) -> None:
+    """The answers are kept with the process's live snapshot, so they go with it."""
+    engine, snapshots = CountingEngine(), LiveSnapshots(live_stores.flights, 300.0)
+
+    def ask() -> AnalyticsService:
+        return AnalyticsService(
+            flights=live_stores.flights,
+            legs=live_stores.legs,
+            cycles=live_stores.cycles,
+            processed=LocalProcessed(tmp_path),
+            documents=DailyDocuments(LocalObjects(tmp_path)),
+            live_window_s=300.0,
+            engine=engine,
+            live_engine=engine,
+            snapshots=snapshots,
+            now=NOW,
+        )
+
+    first = ask().region_counts(None)
+    assert ask().region_counts(None) is first
+    ask().altitude_histogram(None, 500.0)
+    ask().altitude_histogram(None, 1000.0)
+    ask().altitude_histogram(None, 500.0)
+    assert engine.queries == ["region_counts", "altitude_histogram", "altitude_histogram"]
+
+    live_stores.flights.put_states([make_state("abc129", NOW, latitude=10.0, longitude=10.0)])
+    assert ask().region_counts(None).aircraft == first.aircraft + 1
+    assert engine.queries[-1] == "region_counts"
