@@ -18,16 +18,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from storage.dynamodb._client import ConditionFailed, Dynamo, DynamoClientProtocol
+from storage.dynamodb._states import number
 from storage.dynamodb.tables import TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 _TTL_MARGIN_S = 86_400
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": repr(float(value))}
 
 
 class DynamoWatchRepository:
@@ -53,7 +50,7 @@ class DynamoWatchRepository:
                 ConditionExpression="attribute_not_exists(#until) OR #until < :until",
                 ExpressionAttributeNames={"#until": "until", "#ttl": TTL_ATTRIBUTE},
                 ExpressionAttributeValues={
-                    ":until": _n(end),
+                    ":until": {"N": number(end)},
                     ":ttl": {"N": str(int(end) + _TTL_MARGIN_S)},
                 },
             )
@@ -66,7 +63,7 @@ class DynamoWatchRepository:
             "ExpressionAttributeNames": {"#until": "until"},
             "ExpressionAttributeValues": {
                 ":pk": {"S": f"WATCH#{field}"},
-                ":now": _n(now.timestamp()),
+                ":now": {"N": number(now.timestamp())},
             },
             "ProjectionExpression": "sk",
         }
