@@ -58,9 +58,13 @@ class CountingEngine:
 
 
 def service(
-    stores: Stores, data_dir: Path, cache: ResponseCache, engine: Engine
+    stores: Stores,
+    data_dir: Path,
+    cache: ResponseCache | None,
+    engine: Engine,
+    snapshots: LiveSnapshots | None = None,
 ) -> AnalyticsService:
-    """The service of one request."""
+    """The service of one request (with live snapshots of its own unless given)."""
     return AnalyticsService(
         flights=stores.flights,
         legs=stores.legs,
@@ -71,6 +75,7 @@ def service(
         engine=engine,
         live_engine=engine,
         cache=cache,
+        snapshots=snapshots,
         now=NOW,
     )
 
@@ -157,18 +162,7 @@ def test_without_redis_a_live_figure_is_computed_once_a_cycle(
     engine, snapshots = CountingEngine(), LiveSnapshots(live_stores.flights, 300.0)
 
     def ask() -> AnalyticsService:
-        return AnalyticsService(
-            flights=live_stores.flights,
-            legs=live_stores.legs,
-            cycles=live_stores.cycles,
-            processed=LocalProcessed(tmp_path),
-            documents=DailyDocuments(LocalObjects(tmp_path)),
-            live_window_s=300.0,
-            engine=engine,
-            live_engine=engine,
-            snapshots=snapshots,
-            now=NOW,
-        )
+        return service(live_stores, tmp_path, None, engine, snapshots)
 
     first = ask().region_counts(None)
     assert ask().region_counts(None) is first
