@@ -43,6 +43,14 @@ executions that select the same plain fields. Only dicts the fast path built are
 memoised; items that fall back are completed afresh each time. A memoised dict is a
 ``SharedResponse``: ``encode_json`` encodes it once however many responses hold it.
 
+Subscription events: ``render_event`` builds an event's data straight from the event
+object, without executing the operation, when the operation's root field is a Strawberry
+subscription field (its event resolver returns the event) of an object type whose selected
+fields are all plain leaves, lists of ``String``/``ID``, or lists of plain shared objects.
+The lists of shared objects are ``SharedList``s, handed to orjson as their items'
+fragments in one call. The same invariants hold: any value the fast path would not
+produce as is sends the whole event down the default path.
+
 Consequence of the per-item fallback: for an item that falls back, its attributes
 are read a second time by the default path. Plain attributes make that harmless;
 properties with side effects would see a second call on that (error) path only.
@@ -59,6 +67,7 @@ from weakref import WeakMethod
 
 import orjson
 from graphql import (
+    FieldNode,
     GraphQLBoolean,
     GraphQLFloat,
     GraphQLID,
@@ -68,12 +77,16 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfoHelpers,
     GraphQLString,
+    OperationType,
     Undefined,
     get_named_type,
+    get_nullable_type,
     is_leaf_type,
+    is_list_type,
     is_non_null_type,
     is_object_type,
 )
+from graphql.execution.collect_fields import collect_fields
 from graphql.execution.executor import collect_iterator_awaitables
 from graphql.pyutils import gather_with_cancel
 from graphql.type.introspection import TypeNameMetaFieldDef
@@ -98,7 +111,13 @@ if TYPE_CHECKING:
     from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
     from graphql.pyutils import AwaitableOrValue, Path
 
-__all__ = ["RESPONSE_MEMO", "FastExecutionContext", "SharedResponse", "encode_json"]
+__all__ = [
+    "RESPONSE_MEMO",
+    "FastExecutionContext",
+    "SharedList",
+    "SharedResponse",
+    "encode_json",
+]
 
 # What a value check needs beyond an exact type match before the value can be used
 # as-is: Int must fit in 32 bits, Float must be finite.
@@ -147,25 +166,67 @@ class ListPlan(NamedTuple):
     signature: str
 
 
+class ObjectsPlan(NamedTuple):
+    """A field of a subscription event's root object that lists plain objects."""
+
+    response_key: str
+    attribute_name: str
+    read: Callable[[Any, str], Any]
+    is_non_null: bool
+    items: ListPlan
+    # An item's completed dict from its memo: ``itemgetter(items.signature)``.
+    completed: Callable[[dict[str, Any]], SharedResponse]
+
+
+class LeavesPlan(NamedTuple):
+    """A field of a subscription event's root object that lists ``String`` or ``ID``
+    values (their coercion is the identity for a ``str``)."""
+
+    response_key: str
+    attribute_name: str
+    read: Callable[[Any, str], Any]
+    is_non_null: bool
+    # The types its items may have as they are: ``str``, and ``None``'s if nullable.
+    item_types: frozenset[type]
+
+
+class EventPlan(NamedTuple):
+    """How to build one subscription event's data straight from its root object: the
+    root field's response key, the object's plain fields, the lists among them, and the
+    response keys in the order the response has them."""
+
+    root_key: str
+    leaves: tuple[FieldPlan, ...]
+    lists: tuple[ObjectsPlan | LeavesPlan, ...]
+    order: tuple[str, ...]
+
+
 RESPONSE_MEMO: Final = "_response_memo"
 _memo_of: Final = attrgetter(RESPONSE_MEMO)
 
 
 class SharedResponse(dict[str, Any]):
     """The completed dict of a shared item, a plain dict to every reader, that keeps its
-    JSON once ``encode_json`` has made it: a cycle's flight is encoded once, not once per
-    subscriber that gets it."""
+    JSON as a fragment: a cycle's flight is encoded once, not once per subscriber that
+    gets it."""
 
     __slots__ = ("encoded",)
     encoded: orjson.Fragment
 
 
 def _shared(data: dict[str, Any]) -> SharedResponse:
-    """``data`` as a ``SharedResponse``, its JSON made once, now: every response that
-    holds it is encoded without a call back into Python for it."""
+    """``data`` as a ``SharedResponse``, its JSON made once, now."""
     shared = SharedResponse(data)
     shared.encoded = orjson.Fragment(orjson.dumps(data))
     return shared
+
+
+class SharedList(list[Any]):
+    """A completed list of ``SharedResponse`` items, a plain list to every reader, that
+    ``encode_json`` hands to orjson as their fragments in one call instead of calling
+    back into Python for each item (a subscriber's batch holds hundreds)."""
+
+    __slots__ = ()
 
 
 _fragment_of: Final = attrgetter("encoded")
@@ -173,14 +234,12 @@ _fragment_of: Final = attrgetter("encoded")
 
 def encode_json(value: object) -> bytes:
     """``value`` as orjson encodes it, each ``SharedResponse`` in it encoded only once."""
-    try:
-        # Each SharedResponse's own fragment, read in C.
-        return orjson.dumps(value, default=_fragment_of, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
-    except TypeError:  # another subclass of str, int, dict or list
-        return orjson.dumps(value, default=_encoded, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    return orjson.dumps(value, default=_encoded, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
-def _encoded(value: object) -> orjson.Fragment:
+def _encoded(value: object) -> orjson.Fragment | list[orjson.Fragment]:
+    if type(value) is SharedList:
+        return list(map(_fragment_of, value))
     if type(value) is SharedResponse:
         return value.encoded
     # Another subclass of str, int, dict or list: what orjson makes of it without the option.
@@ -291,7 +350,7 @@ def _field_plan(
 def _fast_item(
     fields: tuple[FieldPlan, ...],
     is_type_of: Callable[[Any, GraphQLResolveInfo[Any]], Any] | None,
-    info: GraphQLResolveInfo[Any],
+    info: GraphQLResolveInfo[Any] | None,
     item: Any,
     is_awaitable: Callable[[Any], bool],
 ) -> dict[str, Any] | None:
@@ -302,7 +361,7 @@ def _fast_item(
         # Anything but a plain True (False, awaitable, raising) is the default
         # path's business: it produces the "Expected value of type" error.
         try:
-            if is_type_of(item, info) is not True:
+            if info is None or is_type_of(item, info) is not True:
                 return None
         except Exception:
             return None
@@ -379,6 +438,136 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             tuple[tuple[tuple[int, int], ...], GraphQLObjectType],
             tuple[FieldDetailsList, ListPlan | None],
         ] = {}
+        # The subscription's event plan once built (``None``: events take the default
+        # path), shared with the per-event executors as ``_list_plans`` is.
+        self._event_plan: list[EventPlan | None] = []
+
+    def render_event(self, root: Any) -> dict[str, Any] | None:
+        """The data of the subscription event ``root``, built without executing the
+        operation, or ``None``: execute it as usual.
+
+        Built when the operation's one root field is a Strawberry subscription field
+        (whose event resolver returns the event itself) of an object type, and every
+        field selected on that object is plain (as in a list plan), a list of ``String``
+        or ``ID``, or a list of plain objects that are shared (``RESPONSE_MEMO``). Any
+        value the fast path would not produce (``None`` where the schema says non-null,
+        an item not shared, a value of another type) sends the whole event to the
+        default path, which produces the same data or the exact errors."""
+        if not self._event_plan:
+            try:
+                self._event_plan.append(self._build_event_plan())
+            except Exception:  # the default path raises or reports it where it should
+                self._event_plan.append(None)
+        plan = self._event_plan[0]
+        if plan is None or root is None:
+            return None
+        values = _build_item(plan.leaves, root, self.is_awaitable)
+        if values is None:
+            return None
+        for part in plan.lists:
+            try:
+                value = part.read(root, part.attribute_name)
+            except Exception:
+                return None
+            if value is None:
+                if part.is_non_null:
+                    return None
+                values[part.response_key] = None
+                continue
+            if type(value) is not list:
+                return None
+            if isinstance(part, LeavesPlan):
+                if value and not set(map(type, value)) <= part.item_types:
+                    return None
+                values[part.response_key] = list(value)
+                continue
+            completed = part.completed
+            try:
+                values[part.response_key] = SharedList(map(completed, map(_memo_of, value)))
+            except AttributeError:  # not shared: completed per execution, by default
+                return None
+            except KeyError:  # not completed for this selection yet
+                memos = list(map(_memo_of, value))
+                if not self._complete_shared(part.items, None, value, memos):
+                    return None
+                values[part.response_key] = SharedList(map(completed, memos))
+        return {plan.root_key: {key: values[key] for key in plan.order}}
+
+    def _build_event_plan(self) -> EventPlan | None:
+        manager = self.middleware_manager
+        if manager is not None and manager.middlewares:
+            return None
+        operation = self.operation
+        root_type = self.schema.get_root_type(operation.operation)
+        if operation.operation is not OperationType.SUBSCRIPTION or root_type is None:
+            return None
+        root_fields, defer_usages, _ = collect_fields(
+            self.schema,
+            self.fragments,
+            self.variable_values,
+            root_type,
+            operation,
+            self.hide_suggestions,
+        )
+        if defer_usages or len(root_fields) != 1:
+            return None
+        ((root_key, root_details),) = root_fields.items()
+        root_field = self.schema.get_field(root_type, root_details[0].node.name.value)
+        if root_field is None or not _returns_its_event(root_field):
+            return None
+        if any(_has_other_directives(d.node) for d in root_details):
+            return None
+        object_type = get_nullable_type(root_field.type)
+        if not is_object_type(object_type) or object_type.is_type_of is not None:
+            return None
+        fields, defer_usages, _ = self.collect_subfields(object_type, root_details)
+        if defer_usages:
+            return None
+        leaves: list[FieldPlan] = []
+        lists: list[ObjectsPlan | LeavesPlan] = []
+        for response_key, sub_details in fields.items():
+            schema_field = self.schema.get_field(object_type, sub_details[0].node.name.value)
+            leaf = _field_plan(schema_field, response_key, sub_details, object_type)
+            if leaf is not None:
+                leaves.append(leaf)
+                continue
+            listed = self._list_field_plan(schema_field, response_key, sub_details)
+            if listed is None:
+                return None
+            lists.append(listed)
+        return EventPlan(root_key, tuple(leaves), tuple(lists), tuple(fields))
+
+    def _list_field_plan(
+        self, schema_field: GraphQLField | None, response_key: str, details: FieldDetailsList
+    ) -> ObjectsPlan | LeavesPlan | None:
+        """The plan of a list field of an event's root object, if it is one that
+        ``render_event`` completes."""
+        if schema_field is None or schema_field.args:
+            return None
+        if any(d.node.arguments or _has_other_directives(d.node) for d in details):
+            return None
+        strawberry_field = _basic_strawberry_field(schema_field)
+        list_type = get_nullable_type(schema_field.type)
+        if strawberry_field is None or not is_list_type(list_type):
+            return None
+        item_type = list_type.of_type
+        item = get_nullable_type(item_type)
+        name, read = strawberry_field.python_name, strawberry_field.default_resolver
+        is_non_null = is_non_null_type(schema_field.type)
+        if is_leaf_type(item):
+            if details[0].node.selection_set or _fast_type_for(item) != (str, _CHECK_NONE):
+                return None
+            types: frozenset[type] = frozenset(
+                (str,) if is_non_null_type(item_type) else (str, type(None))
+            )
+            return LeavesPlan(response_key, name, read, is_non_null, types)
+        if not is_object_type(item) or item.is_type_of is not None:
+            return None
+        items = self._list_plan(item_type, details)
+        if items is None:
+            return None
+        completed = itemgetter(items.signature)
+        return ObjectsPlan(response_key, name, read, is_non_null, items, completed)
 
     def complete_iterable_value(
         self,
@@ -468,9 +657,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 memos = list(map(_memo_of, items))
                 signature = plan.signature
                 with suppress(KeyError):
-                    return list(map(itemgetter(signature), memos))
+                    return SharedList(map(itemgetter(signature), memos))
                 if self._complete_shared(plan, info, items, memos):
-                    return list(map(itemgetter(signature), memos))
+                    return SharedList(map(itemgetter(signature), memos))
         is_awaitable = self.is_awaitable
         fields = plan.fields
         signature = plan.signature
@@ -519,7 +708,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _complete_shared(
         self,
         plan: ListPlan,
-        info: GraphQLResolveInfo[Any],
+        info: GraphQLResolveInfo[Any] | None,
         items: list[Any],
         memos: list[dict[str, Any]],
     ) -> bool:
@@ -553,6 +742,26 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return self.complete_list_item_value(
             item, completed_results, item_type, field_details_list, info, item_path, None
         )
+
+
+def _has_other_directives(node: FieldNode) -> bool:
+    return any(d.name.value not in _ALLOWED_FIELD_DIRECTIVES for d in node.directives or ())
+
+
+# The event resolver Strawberry gives every subscription field: ``lambda event, *_, **__:
+# event`` (``GraphQLCoreConverter.from_field``). Its response is the event itself.
+_EVENT_RESOLVER_NAME: Final = "GraphQLCoreConverter.from_field.<locals>.<lambda>"
+
+
+def _returns_its_event(field_def: GraphQLField) -> bool:
+    field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    resolve = field_def.resolve
+    return (
+        isinstance(field, StrawberryField)
+        and field.is_subscription
+        and getattr(resolve, "__qualname__", None) == _EVENT_RESOLVER_NAME
+        and getattr(resolve, "__module__", None) == GraphQLCoreConverter.__module__
+    )
 
 
 def _weakly(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -39,6 +39,8 @@ from graphql.execution import create_source_event_stream, execute_subscription_e
 from graphql.pyutils import is_awaitable
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
+from schema._executor import FastExecutionContext
+
 if TYPE_CHECKING:
     import strawberry
     from graphql import Executor
@@ -111,7 +113,12 @@ async def event_source(executor: Executor[Any]) -> AsyncIterable[Any] | CoreExec
 
 
 async def execute_event(executor: Executor[Any], root: Any) -> CoreExecutionResult:
-    """The document executed for one event, with ``root`` as its root value."""
+    """The document executed for one event, with ``root`` as its root value: built
+    straight from ``root`` when the executor can (``FastExecutionContext.render_event``)."""
+    if isinstance(executor, FastExecutionContext):
+        data = executor.render_event(root)
+        if data is not None:
+            return CoreExecutionResult(data, None)
     result = execute_subscription_event(executor.build_per_event_executor(root))
     if is_awaitable(result):
         result = await result

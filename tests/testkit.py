@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from app import Runtime
 from domain import FlightState, Source
+from schema._executor import FastExecutionContext
 
 with warnings.catch_warnings():
     # Starlette 1.x wants httpx2 for its TestClient and warns once, at import, when it falls
@@ -40,6 +42,7 @@ __all__ = [
     "SteppedClock",
     "TestClient",
     "close_leftover_event_loop",
+    "count_built_events",
     "free_port",
     "make_state",
     "served",
@@ -95,6 +98,21 @@ class ReplayWorld:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+def count_built_events(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each subscription event from now on was built straight from its object
+    (``FastExecutionContext.render_event``) rather than executed, in order."""
+    built: list[bool] = []
+    render = FastExecutionContext.render_event
+
+    def counted(self: FastExecutionContext, root: Any) -> Any:
+        data = render(self, root)
+        built.append(data is not None)
+        return data
+
+    monkeypatch.setattr(FastExecutionContext, "render_event", counted)
+    return built
 
 
 def free_port() -> int:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncGenerator
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+import orjson
 import pytest
 import strawberry
 from graphql import GraphQLError
@@ -23,8 +24,9 @@ from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
 from resolvers.root import Query, Subscription, build_schema
 from resolvers.subscriptions import shared_flight
+from schema._executor import encode_json
 from schema.context import Context, make_loaders
-from testkit import T0, make_state
+from testkit import T0, count_built_events, make_state
 
 # Flight's fields without arguments or sub-selections, as a dashboard may select them.
 FIELDS = [
@@ -93,9 +95,13 @@ def _box(rng: random.Random) -> dict[str, float]:
     }
 
 
+# FlightUpdateBatch's fields besides ``flights``.
+HEADER = ["cycleId", "at", "publishedAt", "snapshot", "droppedBatches", "removed", "__typename"]
+
+
 def _document(rng: random.Random) -> tuple[str, dict[str, Any]]:
-    """A subscription selecting random fields of each flight: aliases, a fragment, and a
-    field that ``$on`` includes or skips."""
+    """A subscription selecting random fields of each batch and flight, in random order:
+    aliases, a fragment, and a field that ``$on`` includes or skips."""
     picked = rng.sample(FIELDS, rng.randint(1, 8))
     selection = " ".join(
         f"a{i}: {name}" if name != "__typename" and rng.random() < 0.2 else name
@@ -107,10 +113,16 @@ def _document(rng: random.Random) -> tuple[str, dict[str, Any]]:
     if rng.random() < 0.5:
         selection += " ...more"
         fragment = f" fragment more on Flight {{ {rng.choice(FIELDS)} icao24 }}"
+    header = [
+        f"h{i}: {name}" if name != "__typename" and rng.random() < 0.2 else name
+        for i, name in enumerate(rng.sample(HEADER, rng.randint(1, len(HEADER))))
+    ]
+    header.insert(rng.randint(0, len(header)), f"flights {{ {selection} }}")
+    if rng.random() < 0.3:
+        header.append(f"{rng.choice(HEADER)} @skip(if: $on)")
     query = (
         "subscription($bbox: BoundingBoxInput, $on: Boolean!) {"
-        " flightUpdates(bbox: $bbox) { cycleId snapshot droppedBatches removed"
-        f" flights {{ {selection} }} }} }}{fragment}"
+        f" flightUpdates(bbox: $bbox) {{ {' '.join(header)} }} }}{fragment}"
     )
     return query, {"bbox": _box(rng), "on": rng.random() < 0.5}
 
@@ -136,9 +148,22 @@ def _answer(result: Any) -> tuple[Any, list[Any]]:
     return result.data, [e.formatted for e in errors]
 
 
+class _Frozen(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _Frozen:
+        return cls.fromtimestamp(T0.timestamp(), tz)
+
+
 @pytest.mark.parametrize("seed", range(4))
-def test_shared_results_match_plain_strawberry(seed: int) -> None:
+def test_shared_results_match_plain_strawberry(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also as encoded, key order included: the served batches are built straight from
+    the cycle's objects (``render_event``), not executed."""
+    rendered = count_built_events(monkeypatch)
+    # A snapshot is stamped when it is made: both streams' at the same instant.
+    monkeypatch.setattr("resolvers.subscriptions.datetime", _Frozen)
     asyncio.run(_compare(random.Random(seed)))
+    assert rendered
+    assert all(rendered)
 
 
 async def _compare(rng: random.Random) -> None:
@@ -164,6 +189,7 @@ async def _compare(rng: random.Random) -> None:
         for fast, reference in streams:
             got, expected = _answer(await anext(fast)), _answer(await anext(reference))
             assert got == expected
+            assert encode_json(got[0]) == orjson.dumps(expected[0])
             assert not got[1]
             answers += len(got[0]["flightUpdates"]["flights"])
     assert answers > 1_000  # the boxes held aircraft: the comparison compared something

@@ -27,6 +27,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult, Info
 
 from schema._executor import RESPONSE_MEMO, FastExecutionContext, SharedResponse, encode_json
+from schema.streaming import subscription_stream
+from testkit import count_built_events
 
 N_FLIGHTS = 1_000
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -572,3 +574,104 @@ def test_a_finished_execution_leaves_no_reference_cycle() -> None:
         gc.enable()
     assert default_garbage > 0, "graphql-core's own context is no longer cyclic: drop this"
     assert fast_garbage == 0
+
+
+@strawberry.type
+class Batch:
+    cycle: str
+    at: datetime
+    removed: list[str]
+    flights: list[Flight]
+    note: str | None = None
+
+    @strawberry.field
+    def size(self) -> int:
+        return len(self.flights)
+
+
+@strawberry.type
+class BatchFeed:
+    @strawberry.subscription
+    async def batches(self, shared: bool = True, broken: bool = False) -> AsyncGenerator[Batch]:
+        for i in range(3):
+            flights = [make_flight(i * 10 + k) for k in range(4)]
+            if shared:
+                for flight in flights:
+                    setattr(flight, RESPONSE_MEMO, {})
+            cycle: Any = None if broken and i == 1 else f"cycle-{i}"
+            yield Batch(
+                cycle=cycle, at=EPOCH, removed=[f.icao24 for f in flights[:i]], flights=flights
+            )
+
+
+BATCHES_FAST = strawberry.Schema(
+    Query, subscription=BatchFeed, execution_context_class=FastExecutionContext
+)
+BATCHES_DEFAULT = strawberry.Schema(Query, subscription=BatchFeed)
+RENDERED = {
+    "plain": "subscription { batches { cycle at removed flights { icao24 status lastContact } } }",
+    "aliases_typename_order": (
+        "subscription { b: batches { flights { __typename c: callsign icao24 } "
+        "__typename gone: removed note t: at } }"
+    ),
+    "fragments_and_directives": (
+        "subscription($on: Boolean = false) { ...F } fragment F on BatchFeed "
+        "{ batches { cycle @skip(if: $on) note @include(if: $on) flights { ... on Flight "
+        "{ squawk altitude } } } }"
+    ),
+}
+# Documents whose events (all, or only the one with a null) are executed, not built.
+NEVER = [False, False, False]
+EXECUTED = {
+    "items_not_shared": (
+        "subscription { batches(shared: false) { cycle flights { icao24 } } }",
+        NEVER,
+    ),
+    "a_resolver": ("subscription { batches { cycle size flights { icao24 } } }", NEVER),
+    "an_item_resolver": ("subscription { batches { flights { icao24 label } } }", NEVER),
+    "an_item_sub_selection": (
+        "subscription { batches { flights { icao24 airport { code } } } }",
+        NEVER,
+    ),
+    "a_null_in_a_non_null_field": (
+        "subscription { batches(broken: true) { cycle removed } }",
+        [True, False, True],
+    ),
+}
+
+
+async def _batches(schema: strawberry.Schema, query: str) -> list[Any]:
+    """The events of ``query``: as the app's schema streams them (``subscription_stream``)
+    on the fast schema, as Strawberry does on the default one."""
+    stream: Any
+    if schema is BATCHES_FAST:
+        stream = subscription_stream(schema, query, None, None, None, None)
+    else:
+        stream = await schema.subscribe(query)
+    return [result async for result in stream]
+
+
+@pytest.mark.parametrize("query", RENDERED.values(), ids=RENDERED.keys())
+def test_plain_events_are_built_not_executed(query: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered = count_built_events(monkeypatch)
+    fast, default = _batches(BATCHES_FAST, query), _batches(BATCHES_DEFAULT, query)
+    fast_results, default_results = asyncio.run(fast), asyncio.run(default)
+    assert len(fast_results) == 3
+    for f, d in zip(fast_results, default_results, strict=True):
+        _assert_same(f, d)
+        assert encode_json(f.data) == orjson.dumps(d.data)
+    assert rendered == [True] * 3
+
+
+@pytest.mark.parametrize(("query", "built"), EXECUTED.values(), ids=EXECUTED.keys())
+def test_other_events_are_executed(
+    query: str, built: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered = count_built_events(monkeypatch)
+    fast, default = _batches(BATCHES_FAST, query), _batches(BATCHES_DEFAULT, query)
+    fast_results, default_results = asyncio.run(fast), asyncio.run(default)
+    assert len(fast_results) == 3
+    for f, d in zip(fast_results, default_results, strict=True):
+        _assert_same(f, d)
+    assert rendered == built
+    assert bool(_errors(fast_results[1])) == ("broken" in query)
