@@ -18,8 +18,10 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from itertools import compress
 from typing import Any, NamedTuple
 
@@ -29,27 +31,24 @@ Present = Callable[[FlightState], Any]
 
 
 class Selection(NamedTuple):
-    """The states a filter selects from an index, with their codes, last contacts (epoch
-    seconds) and what the index's ``present`` made of them (the states themselves without
-    one), in the same order."""
+    """The states a filter selects from an index, with their codes and what the index's
+    ``present`` made of them (the states themselves without one), in the same order."""
 
     states: list[FlightState]
     codes: list[str]
-    contacts: list[float]
     shown: list[Any]
 
 
 class _Row:
     """The positioned states of one whole-degree latitude row, by longitude."""
 
-    __slots__ = ("codes", "contacts", "latitudes", "longitudes", "shown", "states")
+    __slots__ = ("codes", "latitudes", "longitudes", "shown", "states")
 
-    def __init__(self, states: list[FlightState], codes: list[str], contacts: list[float]):
+    def __init__(self, states: list[FlightState], codes: list[str]):
         self.longitudes: list[float] = [s.longitude for s in states]  # type: ignore[misc]
         self.latitudes: list[float] = [s.latitude for s in states]  # type: ignore[misc]
         self.states = states
         self.codes = codes
-        self.contacts = contacts
         self.shown: list[Any] | None = None  # made on the first selection that takes it
 
 
@@ -70,7 +69,6 @@ class StateIndex:
         # many subscribers get it (the states live as long as the index).
         self.memo: dict[int, Any] = {}
         self.codes = [s.icao24 for s in states]
-        self.contacts = [s.last_contact.timestamp() for s in states]
         self.by_icao24 = dict(zip(self.codes, states, strict=True))
         members: defaultdict[int, list[int]] = defaultdict(list)
         for i, s in enumerate(states):
@@ -79,12 +77,15 @@ class StateIndex:
                 # Row 89 holds the pole: [89, 90], closed.
                 members[min(math.floor(lat), 89)].append(i)
         self._rows: dict[int, _Row] = {}
-        codes, contacts = self.codes, self.contacts
+        codes = self.codes
         for lat, row in members.items():
             row.sort(key=lambda i: states[i].longitude)  # type: ignore[arg-type,return-value]
-            self._rows[lat] = _Row(
-                [states[i] for i in row], [codes[i] for i in row], [contacts[i] for i in row]
-            )
+            self._rows[lat] = _Row([states[i] for i in row], [codes[i] for i in row])
+
+    @cached_property
+    def contact_of(self) -> dict[str, float]:
+        """Each aircraft's last contact (epoch seconds), by icao24: what a ``View`` keeps."""
+        return {s.icao24: s.last_contact.timestamp() for s in self.states}
 
     def shown(self, states: list[FlightState]) -> list[Any]:
         """What ``present`` makes of ``states`` (these states, without it), made once each."""
@@ -109,18 +110,15 @@ class StateIndex:
         if flt.icao24 is not None:
             found = (self.by_icao24.get(code) for code in sorted(flt.icao24))
             states = [s for s in found if s is not None and flt.matches(s)]
-            codes = [s.icao24 for s in states]
-            contacts = [s.last_contact.timestamp() for s in states]
-            return Selection(states, codes, contacts, self.shown(states))
+            return Selection(states, [s.icao24 for s in states], self.shown(states))
         if flt.bbox is not None:
             return self._in_box(flt.bbox)
         states = list(self.states)
-        return Selection(states, list(self.codes), list(self.contacts), self.shown(states))
+        return Selection(states, list(self.codes), self.shown(states))
 
     def _in_box(self, box: BoundingBox) -> Selection:
         states: list[FlightState] = []
         codes: list[str] = []
-        contacts: list[float] = []
         shown: list[Any] = []
         low, high = box.south, box.north
         spans = _longitude_spans(box)
@@ -139,15 +137,13 @@ class StateIndex:
                 if whole:
                     states += row.states[first:last]
                     codes += row.codes[first:last]
-                    contacts += row.contacts[first:last]
                     shown += row_shown[first:last]
                 else:
                     keep = [low <= la <= high for la in row.latitudes[first:last]]
                     states += compress(row.states[first:last], keep)
                     codes += compress(row.codes[first:last], keep)
-                    contacts += compress(row.contacts[first:last], keep)
                     shown += compress(row_shown[first:last], keep)
-        return Selection(states, codes, contacts, shown)
+        return Selection(states, codes, shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +168,9 @@ class UpdateFilter:
 
 @dataclass(slots=True)
 class View:
-    """What one subscriber currently sees: the aircraft inside its filter, with the last
-    contact of each, so that it can be told which ones left or went stale."""
+    """What one subscriber currently sees, as a view kept between invocations holds it
+    (the Lambda fan-out stores it with the subscription): the aircraft inside its filter,
+    with the last contact of each, so that it can be told which ones left or went stale."""
 
     filter: UpdateFilter
     inside: dict[str, float] = field(default_factory=dict)
@@ -181,7 +178,8 @@ class View:
     def reset(self, current: StateIndex) -> Selection:
         """The subscriber's first batch: the ``current`` states that match."""
         matched = current.select(self.filter)
-        self.inside = dict(zip(matched.codes, matched.contacts, strict=True))
+        contact = current.contact_of
+        self.inside = {code: contact[code] for code in matched.codes}
         return matched
 
     def apply(
@@ -198,7 +196,8 @@ class View:
             for code in moved:
                 del inside[code]
             removed.extend(moved)
-        inside.update(zip(matched.codes, matched.contacts, strict=True))
+        contact = index.contact_of
+        inside.update({code: contact[code] for code in matched.codes})
         if stale_before is not None and inside:
             cutoff = stale_before.timestamp()
             if min(inside.values()) < cutoff:  # most cycles: none, found in C
@@ -206,4 +205,42 @@ class View:
                 for code in stale:
                     del inside[code]
                 removed.extend(stale)
+        return matched, removed
+
+
+@dataclass(slots=True)
+class LiveView:
+    """What one subscriber of a long-running process sees: the aircraft inside its
+    filter. It keeps no last contacts: its hub, which holds every live aircraft's latest
+    state, tells it each cycle which aircraft went stale (``apply``'s ``dropped``).
+
+    About half the work of a ``View`` per subscriber and cycle, which a process with
+    thousands of subscribers does for each of them (``python -m bench.subscriptions``)."""
+
+    filter: UpdateFilter
+    inside: set[str] = field(default_factory=set)
+
+    def reset(self, current: StateIndex) -> Selection:
+        """The subscriber's first batch: the ``current`` states that match."""
+        matched = current.select(self.filter)
+        self.inside = set(matched.codes)
+        return matched
+
+    def apply(self, index: StateIndex, dropped: AbstractSet[str]) -> tuple[Selection, list[str]]:
+        """The states of a cycle this subscriber gets, and the aircraft that left its
+        filter: moved out (those in the cycle, not matched), then went stale (those in
+        ``dropped``, the aircraft the hub no longer holds as live), each sorted."""
+        matched = index.select(self.filter)
+        now = set(matched.codes)
+        removed: list[str] = []
+        gone = self.inside - now
+        if gone:
+            in_cycle = index.by_icao24
+            moved = {code for code in gone if code in in_cycle}
+            removed = sorted(moved)
+            now |= gone - moved  # not heard from this cycle: still inside
+        if dropped and (stale := now & dropped):
+            removed += sorted(stale)
+            now -= stale
+        self.inside = now
         return matched, removed

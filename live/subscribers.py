@@ -21,7 +21,7 @@ from typing import Any
 from domain import FlightState
 from live.channel import Broadcaster
 from live.cycle_update import CycleUpdate
-from live.filtering import Present, StateIndex, UpdateFilter, View
+from live.filtering import LiveView, Present, StateIndex, UpdateFilter
 from storage.offload import offload
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class Batch:
 
 class Subscriber:
     def __init__(self, flt: UpdateFilter, queue_size: int) -> None:
-        self.view = View(flt)
+        self.view = LiveView(flt)
         self._queue: deque[Batch] = deque()
         self._size = queue_size
         self._ready = asyncio.Event()
@@ -182,7 +182,8 @@ class UpdateHub:
                 log.exception("reading the current states for live updates failed")
         self.ready.set()
 
-    def _merge(self, states: Iterable[FlightState]) -> None:
+    def _merge(self, states: Iterable[FlightState]) -> frozenset[str]:
+        """Take ``states`` into the current state; the aircraft that went stale, dropped."""
         current = self._current
         for s in states:
             known = current.get(s.icao24)
@@ -191,11 +192,14 @@ class UpdateHub:
             if self.newest is None or s.last_contact > self.newest:
                 self.newest = s.last_contact
         stale_before = self.stale_before()
+        dropped: frozenset[str] = frozenset()
         if stale_before is not None:
-            for code in [c for c, s in current.items() if s.last_contact < stale_before]:
+            dropped = frozenset(c for c, s in current.items() if s.last_contact < stale_before)
+            for code in dropped:
                 del current[code]
         self._current_index = None
         self._held = None if self.newest is None else (self.newest, tuple(current.values()))
+        return dropped
 
     def held(self) -> tuple[datetime, Sequence[FlightState]] | None:
         """The newest contact and every live aircraft's latest state, as the store holds
@@ -207,8 +211,8 @@ class UpdateHub:
 
     def dispatch(self, update: CycleUpdate) -> None:
         """Offer ``update`` to every subscriber at once."""
-        self._take(update)
-        offer = self._offer(update, StateIndex(update.states, self.present))
+        dropped = self._take(update)
+        offer = self._offer(update, StateIndex(update.states, self.present), dropped)
         for sub in list(self.subscribers):
             offer(sub)
 
@@ -220,9 +224,9 @@ class UpdateHub:
         indexing it are two more slices. Updates are offered in order: the next one waits
         for this one. A subscriber that leaves meanwhile gets nothing more; one that joins
         meanwhile starts from the current state, which holds this update already."""
-        self._take(update)
+        dropped = self._take(update)
         await asyncio.sleep(0)
-        offer = self._offer(update, StateIndex(update.states, self.present))
+        offer = self._offer(update, StateIndex(update.states, self.present), dropped)
         subscribers = list(self.subscribers)
         await asyncio.sleep(0)
         clock = time.perf_counter
@@ -235,18 +239,20 @@ class UpdateHub:
                 offer(sub)
                 count += 1
 
-    def _take(self, update: CycleUpdate) -> None:
-        """Take ``update`` into the current state."""
+    def _take(self, update: CycleUpdate) -> frozenset[str]:
+        """Take ``update`` into the current state; the aircraft that went stale."""
         self.cycles += 1
         self.last_cycle_id = update.cycle_id
-        self._merge(update.states)
+        return self._merge(update.states)
 
-    def _offer(self, update: CycleUpdate, index: StateIndex) -> Callable[[Subscriber], None]:
-        """What offers ``update``, indexed as ``index``, to one subscriber."""
-        stale_before = self.stale_before()
+    def _offer(
+        self, update: CycleUpdate, index: StateIndex, dropped: frozenset[str]
+    ) -> Callable[[Subscriber], None]:
+        """What offers ``update``, indexed as ``index``, to one subscriber; ``dropped``:
+        the aircraft that went stale when it was taken."""
 
         def offer(sub: Subscriber) -> None:
-            matched, removed = sub.view.apply(index, stale_before)
+            matched, removed = sub.view.apply(index, dropped)
             sub.offer(
                 Batch(
                     update.cycle_id,

@@ -44,6 +44,7 @@ from config import Settings
 from domain.events import FlightDataProcessed
 from live.processed_cycle import Cycle
 from schema.context import Context, make_loaders
+from schema.live import FlightUpdateBatch
 from schema.track import TrackPoint
 from security.gate import Gate
 from security.keys import KeyRejected
@@ -288,7 +289,7 @@ class _Routes:
             endpoint=self.endpoint,
             bbox=None if (box := flt.bbox) is None else (box.south, box.west, box.north, box.east),
             icao24=flt.icao24,
-            view=view.inside if operation.field == "flightUpdates" else {},
+            view=_stored_view(root) if isinstance(root, FlightUpdateBatch) else {},
             last_time=root.time.timestamp() if isinstance(root, TrackPoint) else None,
         )
         # Stored before the first result is sent, so that no cycle is missed; one fanned
@@ -298,3 +299,9 @@ class _Routes:
         if root is not None:
             for data in await next_messages(operation, op_id, root):
                 self._send(data)
+
+
+def _stored_view(first: FlightUpdateBatch) -> dict[str, float]:
+    """The view the fan-out keeps for a ``flightUpdates`` subscription: the aircraft of its
+    first batch (everything inside its filter), with their last contacts."""
+    return {f.icao24: f.last_contact.timestamp() for f in first.flights}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 from datetime import timedelta
 
 import pytest
@@ -11,7 +14,10 @@ from hypothesis import strategies as st
 from domain import BoundingBox, FlightState
 from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.validate import validate
-from live.filtering import StateIndex, UpdateFilter, View
+from live.channel import InProcessBroadcaster
+from live.cycle_update import CycleUpdate
+from live.filtering import LiveView, StateIndex, UpdateFilter, View
+from live.subscribers import UpdateHub
 from testkit import T0, make_state
 
 
@@ -109,3 +115,74 @@ def test_an_aircraft_that_lost_its_position_leaves_a_box_view() -> None:
     lost = make_state("aaaaaa", time=T0 + timedelta(seconds=5), latitude=None, longitude=None)
     matched, removed = view.apply(StateIndex([lost]), stale_before=None)
     assert (matched.states, removed) == ([], ["aaaaaa"])
+
+
+def test_a_live_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
+    view = LiveView(UpdateFilter(bbox=BoundingBox(45, 0, 55, 15)))
+    view.reset(
+        StateIndex(
+            [
+                make_state("aaaaaa", latitude=50.0, longitude=5.0),
+                make_state("bbbbbb", latitude=51.0, longitude=6.0),
+                make_state("cccccc", latitude=52.0, longitude=7.0),
+            ]
+        )
+    )
+    t1 = T0 + timedelta(seconds=30)
+    cycle = StateIndex(
+        [
+            make_state("aaaaaa", time=t1, latitude=50.1, longitude=5.1),  # still inside
+            make_state("bbbbbb", time=t1, latitude=60.0, longitude=6.0),  # flew out
+            make_state("eeeeee", time=t1, latitude=46.0, longitude=1.0),  # came in
+        ]
+    )
+    matched, removed = view.apply(cycle, dropped=frozenset())
+    assert (sorted(matched.codes), removed) == (["aaaaaa", "eeeeee"], ["bbbbbb"])
+    assert view.inside == {"aaaaaa", "cccccc", "eeeeee"}  # cccccc: not heard, still inside
+    # The hub dropped cccccc (stale) and ffffff (never inside).
+    matched, removed = view.apply(StateIndex([]), dropped=frozenset({"cccccc", "ffffff"}))
+    assert (matched.states, removed) == ([], ["cccccc"])
+    assert view.inside == {"aaaaaa", "eeeeee"}
+    lost = make_state("aaaaaa", time=t1, latitude=None, longitude=None)
+    assert view.apply(StateIndex([lost]), dropped=frozenset())[1] == ["aaaaaa"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_hubs_live_views_tell_what_stored_views_tell(seed: int) -> None:
+    """Subscribers of a hub (``LiveView``, told what went stale) are sent the same flights
+    and told the same aircraft left as views that keep last contacts (``View``)."""
+    assert asyncio.run(_compare_views(random.Random(seed))) > 100  # aircraft did leave
+
+
+async def _compare_views(rng: random.Random) -> int:
+    hub = UpdateHub(InProcessBroadcaster(), live_window_s=45)
+    filters = [
+        UpdateFilter(bbox=BoundingBox(s, w, s + rng.uniform(5, 40), w + rng.uniform(5, 60)))
+        for s, w in ((rng.uniform(-60, 40), rng.uniform(-170, 100)) for _ in range(20))
+    ]
+    stored = [View(f) for f in filters]
+    told = 0
+    with contextlib.ExitStack() as stack:
+        subs = [stack.enter_context(hub.subscribe(f)) for f in filters]
+        for n in range(12):
+            at = T0 + timedelta(seconds=20 * n)
+            states = [
+                make_state(
+                    f"{i:06x}",
+                    time=at,
+                    latitude=rng.uniform(-60, 70) if rng.random() > 0.05 else None,
+                    longitude=rng.uniform(-170, 170),
+                )
+                for i in range(300)
+                if rng.random() > 0.3  # not heard from this cycle
+            ]
+            hub.dispatch(CycleUpdate(f"cycle-{n}", at, states))
+            index = StateIndex(states)
+            for sub, view in zip(subs, stored, strict=True):
+                batch = await sub.next()
+                matched, removed = view.apply(index, hub.stale_before())
+                assert [s.icao24 for s in batch.flights] == matched.codes
+                assert sorted(batch.removed) == sorted(removed)
+                assert sub.view.inside == view.inside.keys()
+                told += len(removed)
+    return told
