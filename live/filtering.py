@@ -9,7 +9,10 @@ milliseconds a cycle (``python -m bench.fanout``), not a thousand passes over ev
 
 An index made with a ``present`` function also keeps what it makes of each state (the
 API's ``Flight``), once per state and row however many subscribers select it, and hands
-it out in the same slices.
+it out in the same slices. A box selection's shown items say which runs of which rows
+they are (``Sliced``), so that what a reader derives from a whole row (the executor: the
+row's flights completed and encoded for a selection) is derived once a cycle and sliced
+for each subscriber.
 """
 
 from __future__ import annotations
@@ -28,6 +31,32 @@ from typing import Any, NamedTuple
 from domain import BoundingBox, FlightState
 
 Present = Callable[[FlightState], Any]
+
+
+class RowItems(list[Any]):
+    """What ``present`` made of one latitude row's states, in the row's order: a plain
+    list to every reader, with room (``derived``) for what a reader derives from the
+    whole row once a cycle, keyed as it likes (the executor: each item's response, per
+    selection)."""
+
+    __slots__ = ("derived",)
+
+    def __init__(self, items: list[Any]) -> None:
+        super().__init__(items)
+        self.derived: dict[str, Any] = {}
+
+
+class Sliced(list[Any]):
+    """A box selection's shown items, a plain list to every reader, that also says which
+    runs of which rows they are (``parts``: a row's items, first, last, and the mask of
+    those kept, ``None`` for all): what is derived from whole rows is sliced the same way
+    instead of being derived again for each subscriber."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[tuple[RowItems, int, int, list[bool] | None]] = []
 
 
 class Selection(NamedTuple):
@@ -49,7 +78,7 @@ class _Row:
         self.latitudes: list[float] = [s.latitude for s in states]  # type: ignore[misc]
         self.states = states
         self.codes = codes
-        self.shown: list[Any] | None = None  # made on the first selection that takes it
+        self.shown: RowItems | None = None  # made on the first selection that takes it
 
 
 def _longitude_spans(box: BoundingBox) -> list[tuple[float, float]]:
@@ -97,9 +126,9 @@ class StateIndex:
             memo[id(state)] = present(state)
         return list(map(memo.__getitem__, map(id, states)))
 
-    def _row_shown(self, row: _Row) -> list[Any]:
+    def _row_shown(self, row: _Row) -> RowItems:
         if row.shown is None:
-            row.shown = self.shown(row.states)
+            row.shown = RowItems(self.shown(row.states))
         return row.shown
 
     def in_box(self, box: BoundingBox) -> list[FlightState]:
@@ -119,7 +148,8 @@ class StateIndex:
     def _in_box(self, box: BoundingBox) -> Selection:
         states: list[FlightState] = []
         codes: list[str] = []
-        shown: list[Any] = []
+        shown = Sliced()
+        parts = shown.parts
         low, high = box.south, box.north
         spans = _longitude_spans(box)
         rows = self._rows
@@ -138,11 +168,13 @@ class StateIndex:
                     states += row.states[first:last]
                     codes += row.codes[first:last]
                     shown += row_shown[first:last]
+                    parts.append((row_shown, first, last, None))
                 else:
                     keep = [low <= la <= high for la in row.latitudes[first:last]]
                     states += compress(row.states[first:last], keep)
                     codes += compress(row.codes[first:last], keep)
                     shown += compress(row_shown[first:last], keep)
+                    parts.append((row_shown, first, last, keep))
         return Selection(states, codes, shown)
 
 

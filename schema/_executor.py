@@ -60,6 +60,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from enum import Enum
+from itertools import compress
 from math import isfinite
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -102,6 +103,8 @@ from graphql.type.scalars import (
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from live.filtering import Sliced
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -202,6 +205,7 @@ class EventPlan(NamedTuple):
 
 
 RESPONSE_MEMO: Final = "_response_memo"
+_NOT_YET: Final[Any] = object()
 _memo_of: Final = attrgetter(RESPONSE_MEMO)
 
 
@@ -224,9 +228,16 @@ def _shared(data: dict[str, Any]) -> SharedResponse:
 class SharedList(list[Any]):
     """A completed list of ``SharedResponse`` items, a plain list to every reader, that
     ``encode_json`` hands to orjson as their fragments in one call instead of calling
-    back into Python for each item (a subscriber's batch holds hundreds)."""
+    back into Python for each item (a subscriber's batch holds hundreds). ``fragments``,
+    when known, are the items' fragments in the same order."""
 
-    __slots__ = ()
+    __slots__ = ("fragments",)
+
+    def __init__(
+        self, items: Iterable[Any] = (), fragments: list[orjson.Fragment] | None = None
+    ) -> None:
+        super().__init__(items)
+        self.fragments = fragments
 
 
 _fragment_of: Final = attrgetter("encoded")
@@ -239,7 +250,8 @@ def encode_json(value: object) -> bytes:
 
 def _encoded(value: object) -> orjson.Fragment | list[orjson.Fragment]:
     if type(value) is SharedList:
-        return list(map(_fragment_of, value))
+        fragments = value.fragments
+        return list(map(_fragment_of, value)) if fragments is None else fragments
     if type(value) is SharedResponse:
         return value.encoded
     # Another subclass of str, int, dict or list: what orjson makes of it without the option.
@@ -474,6 +486,12 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return None
                 values[part.response_key] = None
                 continue
+            if type(value) is Sliced and isinstance(part, ObjectsPlan):
+                sliced = self._sliced(part, value)
+                if sliced is None:
+                    return None
+                values[part.response_key] = sliced
+                continue
             if type(value) is not list:
                 return None
             if isinstance(part, LeavesPlan):
@@ -492,6 +510,45 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return None
                 values[part.response_key] = SharedList(map(completed, memos))
         return {plan.root_key: {key: values[key] for key in plan.order}}
+
+    def _sliced(self, plan: ObjectsPlan, value: Sliced) -> SharedList | None:
+        """``value`` completed from its rows, each completed once for the selection and
+        sliced as ``value`` is; ``None`` if an item of a row needs the default path."""
+        signature = plan.items.signature
+        shared = SharedList(fragments=[])
+        fragments = shared.fragments
+        assert fragments is not None
+        for items, first, last, keep in value.parts:
+            row = items.derived.get(signature, _NOT_YET)
+            if row is _NOT_YET:
+                row = items.derived[signature] = self._completed_row(plan, items)
+            if row is None:
+                return None
+            completed, encoded = row
+            if keep is None:
+                shared += completed[first:last]
+                fragments += encoded[first:last]
+            else:
+                shared += compress(completed[first:last], keep)
+                fragments += compress(encoded[first:last], keep)
+        return shared
+
+    def _completed_row(
+        self, plan: ObjectsPlan, items: list[Any]
+    ) -> tuple[list[SharedResponse], list[orjson.Fragment]] | None:
+        """Each of ``items`` completed (and memoised) for ``plan``, with its fragment;
+        ``None`` if one of them is not shared or needs the default path."""
+        try:
+            memos = list(map(_memo_of, items))
+        except AttributeError:
+            return None
+        try:
+            completed = list(map(plan.completed, memos))
+        except KeyError:
+            if not self._complete_shared(plan.items, None, items, memos):
+                return None
+            completed = list(map(plan.completed, memos))
+        return completed, list(map(_fragment_of, completed))
 
     def _build_event_plan(self) -> EventPlan | None:
         manager = self.middleware_manager

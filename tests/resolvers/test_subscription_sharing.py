@@ -24,7 +24,7 @@ from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
 from resolvers.root import Query, Subscription, build_schema
 from resolvers.subscriptions import shared_flight
-from schema._executor import encode_json
+from schema._executor import FastExecutionContext, encode_json
 from schema.context import Context, make_loaders
 from testkit import T0, count_built_events, make_state
 
@@ -217,3 +217,53 @@ async def _share() -> None:
         {"icao24": "bbbbbb", "latitude": 48.85},
     ]
     assert all(a is b for a, b in zip(first, second, strict=True))
+
+
+def test_subscribers_with_boxes_share_rows_completed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A box subscriber's flights are runs of latitude rows: each row is completed (and
+    encoded) once a cycle for a selection, however many subscribers' boxes take it."""
+    rows: list[int] = []
+    complete = FastExecutionContext._completed_row
+
+    def counted(self: FastExecutionContext, plan: Any, items: list[Any]) -> Any:
+        rows.append(len(items))
+        return complete(self, plan, items)
+
+    monkeypatch.setattr(FastExecutionContext, "_completed_row", counted)
+    asyncio.run(_share_rows())
+    # Two rows (48° with two aircraft, 50° with one), each once for the three subscribers.
+    assert rows == [2, 1]
+
+
+async def _share_rows() -> None:
+    hub = UpdateHub(InProcessBroadcaster(), live_window_s=25, present=shared_flight)
+    hub.ready.set()
+    served = build_schema()
+    query = (
+        "subscription($bbox: BoundingBoxInput) { flightUpdates(bbox: $bbox) "
+        "{ flights { icao24 latitude } } }"
+    )
+    boxes = [
+        {"south": 40.0, "north": 55.0, "west": 0.0, "east": 10.0},
+        {"south": 48.0, "north": 51.0, "west": 2.0, "east": 5.0},
+        {"south": 48.9, "north": 50.5, "west": 2.0, "east": 5.0},  # cuts both rows
+    ]
+    streams = [await _stream(served, query, {"bbox": box}, hub) for box in boxes]
+    for stream in streams:
+        await anext(stream)
+    states = [
+        make_state("aaaaaa", latitude=48.5, longitude=2.5),
+        make_state("bbbbbb", latitude=48.95, longitude=3.0),
+        make_state("cccccc", latitude=50.2, longitude=4.0),
+    ]
+    hub.dispatch(CycleUpdate("cycle-1", T0, states))
+    got = [
+        [f["icao24"] for f in (await anext(s)).data["flightUpdates"]["flights"]] for s in streams
+    ]
+    assert got == [
+        ["aaaaaa", "bbbbbb", "cccccc"],
+        ["aaaaaa", "bbbbbb", "cccccc"],
+        ["bbbbbb", "cccccc"],
+    ]
