@@ -183,6 +183,10 @@ def _box(bbox: BoundingBox) -> tuple[float, float, float, float]:
     return bbox.south, bbox.west, bbox.north, bbox.east
 
 
+# The altitude bands' width when none is asked for: the dashboard's.
+DEFAULT_BUCKET_M = 1000.0
+
+
 def bucket_m(value: float) -> float:
     if not (math.isfinite(value) and MIN_BUCKET_M <= value <= MAX_BUCKET_M):
         raise InvalidArgument(

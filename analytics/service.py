@@ -39,7 +39,7 @@ from analytics.engine import Engine, FlightsEngine, Processed
 from analytics.files import object_store
 from analytics.live import LiveSnapshot, LiveSnapshots
 from analytics.live_figures import StatesEngine
-from analytics.params import Window
+from analytics.params import DEFAULT_BUCKET_M, Window
 from analytics.results import (
     SUMMARY_BUCKET_M,
     SUMMARY_CELL_DEG,
@@ -363,6 +363,16 @@ def live_snapshots(stores: Stores, settings: Settings) -> LiveSnapshots:
     """This process's live snapshots of ``stores``: the API makes them follow its
     live-update hub (``LiveSnapshots.follow``)."""
     return _snapshots(cast(Hashable, stores.flights), settings.live_window_s)
+
+
+def answer_live_figures(stores: Stores, settings: Settings) -> None:
+    """The live figures the dashboard shows, answered now for the newest live snapshot:
+    the API runs this after each cycle, so that the first request for each figure does
+    not wait while it is computed (``python -m bench.soak``)."""
+    service = build_service(stores, settings)
+    service.region_counts(None)
+    service.country_counts(None)
+    service.altitude_histogram(None, DEFAULT_BUCKET_M)
 
 
 def build_service(stores: Stores, settings: Settings) -> AnalyticsService:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,7 +98,9 @@ class UpdateHub:
     reads the live states from the store: once the channel is subscribed, and again after
     it reconnected (cycles published meanwhile never reached this process). ``present``
     makes what a batch shows of each state (``Batch.shown``), once per state and cycle
-    however many subscribers get it: the API's ``shared_flight``.
+    however many subscribers get it: the API's ``shared_flight``. ``after_cycle`` runs in
+    the background once a cycle has been offered to every subscriber (skipped while the
+    last one still runs): the API computes the live figures for the requests to come.
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class UpdateHub:
         queue_size: int = 16,
         load_current: Callable[[], Sequence[FlightState]] | None = None,
         present: Present | None = None,
+        after_cycle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.broadcaster = broadcaster
         self.live_window = timedelta(seconds=live_window_s)
@@ -120,6 +123,8 @@ class UpdateHub:
         self.ready = asyncio.Event()
         self._load_current = load_current
         self.present = present
+        self._after_cycle = after_cycle
+        self._after: asyncio.Task[None] | None = None
         self._current: dict[str, FlightState] = {}
         self._current_index: StateIndex | None = None
         self._held: tuple[datetime, tuple[FlightState, ...]] | None = None
@@ -153,9 +158,25 @@ class UpdateHub:
                     await self.fan_out(update)
                 except Exception:  # one bad update must not end live updates for good
                     log.exception("dispatching cycle %s failed", update.cycle_id)
+                self._start_after_cycle()
         finally:
             for task in self._tasks:
                 task.cancel()
+
+    def _start_after_cycle(self) -> None:
+        """``after_cycle`` in the background, unless the last one still runs."""
+        if self._after_cycle is None or (self._after is not None and not self._after.done()):
+            return
+        self._after = task = asyncio.get_running_loop().create_task(self._run_after_cycle())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_after_cycle(self) -> None:
+        assert self._after_cycle is not None
+        try:
+            await self._after_cycle()
+        except Exception:  # what follows a cycle must not end live updates
+            log.exception("the work after cycle %s failed", self.last_cycle_id)
 
     def _subscribed(self) -> None:
         """The channel subscribed; from the second call on, it resubscribed or missed

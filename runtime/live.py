@@ -3,7 +3,7 @@ ingest pipeline's hook that publishes on the channel."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from config import Settings
 from domain import FlightState
@@ -39,16 +39,22 @@ def build_broadcaster(settings: Settings, stores: Stores, *, ingests: bool) -> B
 
 
 def build_hub(
-    settings: Settings, stores: Stores, broadcaster: Broadcaster, present: Present
+    settings: Settings,
+    stores: Stores,
+    broadcaster: Broadcaster,
+    present: Present,
+    after_cycle: Callable[[], Awaitable[None]] | None = None,
 ) -> UpdateHub:
     """This process's subscribers, fed by ``broadcaster``, resynced from the store; their
     batches show each state as ``present`` makes it (the API's ``shared_flight``, passed
-    in so that an ingest process, which imports this module, never loads the API)."""
+    in so that an ingest process, which imports this module, never loads the API), and
+    ``after_cycle`` runs after each cycle."""
     return UpdateHub(
         broadcaster,
         live_window_s=settings.live_window_s,
         load_current=live_states_of(stores, settings.live_window_s),
         present=present,
+        after_cycle=after_cycle,
     )
 
 

@@ -385,7 +385,7 @@ class Analytics:
     @strawberry.field(description="Aircraft per altitude band of bucketM metres.")
     async def altitude_histogram(
         self,
-        bucket_m: float = 1000.0,
+        bucket_m: float = params.DEFAULT_BUCKET_M,
         window: LiveOrWindow = None,
     ) -> AltitudeHistogram:
         size, found = params.bucket_m(bucket_m), self._window(window)

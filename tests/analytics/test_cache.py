@@ -20,8 +20,13 @@ from analytics.engine import Engine, FlightsEngine, Relation
 from analytics.files import LocalObjects, LocalProcessed
 from analytics.live import LiveSnapshots
 from analytics.live_figures import StatesEngine
-from analytics.params import window
-from analytics.service import AnalyticsService
+from analytics.params import DEFAULT_BUCKET_M, window
+from analytics.service import (
+    AnalyticsService,
+    answer_live_figures,
+    build_service,
+    live_snapshots,
+)
 from config import Settings
 from runtime.stores import open_stores
 from storage.redis import connect
@@ -174,3 +179,27 @@ def test_without_redis_a_live_figure_is_computed_once_a_cycle(
     live_stores.flights.put_states([make_state("abc129", NOW, latitude=10.0, longitude=10.0)])
     assert ask().region_counts(None).aircraft == first.aircraft + 1
     assert engine.queries[-1] == "region_counts"
+
+
+def test_the_dashboards_live_figures_are_answered_before_anyone_asks(tmp_path: Path) -> None:
+    """What the API runs after each cycle: the next requests for the dashboard's figures
+    find them answered over the newest snapshot."""
+    settings = Settings.from_env({}, data_dir=tmp_path)
+    stores = open_stores(settings)
+    try:
+        at = datetime.now(UTC)
+        stores.flights.put_states(
+            [make_state(f"abc12{n}", at, latitude=40.0 + n, longitude=n) for n in range(4)]
+        )
+        answer_live_figures(stores, settings)
+        ahead = dict(live_snapshots(stores, settings).get().answers)
+        asked = build_service(stores, settings)
+        figures = [
+            asked.region_counts(None),
+            asked.country_counts(None),
+            asked.altitude_histogram(None, DEFAULT_BUCKET_M),
+        ]
+        assert len(ahead) == 3
+        assert all(any(f is answer for answer in ahead.values()) for f in figures)
+    finally:
+        stores.close()

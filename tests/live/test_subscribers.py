@@ -232,3 +232,28 @@ def test_a_cycle_is_offered_in_slices_between_which_other_work_runs() -> None:
                 assert [s.icao24 for s in batches[0].flights] == ["aaaaaa"]
 
     asyncio.run(run())
+
+
+def test_after_each_cycle_the_hub_runs_its_follow_up_work() -> None:
+    """``after_cycle`` runs once each cycle has reached every subscriber; when it fails,
+    live updates go on."""
+
+    async def run() -> None:
+        broadcaster = InProcessBroadcaster()
+        seen: list[int] = []
+
+        async def after() -> None:
+            seen.append(len(hub.subscribers))
+            if len(seen) == 1:
+                raise RuntimeError("the first follow-up fails")
+
+        hub = UpdateHub(broadcaster, live_window_s=60, after_cycle=after)
+        async with _running(hub):
+            with hub.subscribe(EUROPE) as sub:
+                for n in range(3):
+                    _publish_from_a_thread(broadcaster, _cycle(n))
+                    await asyncio.wait_for(sub.next(), 5)
+                    await _until(lambda n=n: len(seen) == n + 1)
+        assert seen == [1, 1, 1]
+
+    asyncio.run(run())
