@@ -8,7 +8,8 @@ store: ``runtime.live.build_broadcaster``).
 
 The child is started and stopped with the server, started again when it dies, and on Linux
 it gets SIGTERM when the server's process dies, however it dies (util-linux's
-``setpriv --pdeathsig``). Thread-safe: ``start`` and ``stop`` may be called from any thread;
+``setpriv --pdeathsig``). It runs at a lower priority (``nice``): when the cores are all
+busy, the API goes first. Thread-safe: ``start`` and ``stop`` may be called from any thread;
 one supervisor thread starts every child, so that the parent-death signal follows a thread
 that lives as long as the server.
 """
@@ -37,11 +38,21 @@ def _dies_with_parent(argv: Sequence[str]) -> list[str]:
     return [*argv] if setpriv is None else [setpriv, "--pdeathsig", "TERM", "--", *argv]
 
 
+# The child's niceness: when the machine's cores are all busy, the API's requests and
+# subscribers go first and the ingest cycle, which has seconds to spare, waits.
+INGEST_NICENESS = 10
+
+
+def _yields_to_the_api(argv: Sequence[str]) -> list[str]:
+    nice = shutil.which("nice") if sys.platform != "win32" else None
+    return [*argv] if nice is None else [nice, "-n", str(INGEST_NICENESS), *argv]
+
+
 class IngestProcess:
     """One child process running ``argv``, kept running until ``stop``."""
 
     def __init__(self, argv: Sequence[str], *, restart_after_s: float = 1.0) -> None:
-        self.argv = _dies_with_parent(argv)
+        self.argv = _dies_with_parent(_yields_to_the_api(argv))
         self.restart_after_s = restart_after_s
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None

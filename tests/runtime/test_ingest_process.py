@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from runtime.ingest_process import IngestProcess
+from runtime.ingest_process import INGEST_NICENESS, IngestProcess
 
 # Stands in for `flightdata ingest`: says it started, then runs until stopped.
 CHILD = "import os, sys, time; open(sys.argv[1], 'a').write(f'{os.getpid()}\\n'); time.sleep(600)"
@@ -74,3 +74,14 @@ def test_the_child_dies_with_the_server_process(tmp_path: Path) -> None:
         parent.kill()
         parent.wait()
     wait_for(lambda: not alive(child))
+
+
+def test_the_child_yields_the_cores_to_the_api(tmp_path: Path) -> None:
+    """It runs ``INGEST_NICENESS`` steps nicer than the server."""
+    log = tmp_path / "pids"
+    with IngestProcess([sys.executable, "-c", CHILD, str(log)]):
+        wait_for(lambda: len(started(log)) == 1)
+        child = started(log)[0]
+        assert os.getpriority(os.PRIO_PROCESS, child) == min(
+            19, os.getpriority(os.PRIO_PROCESS, 0) + INGEST_NICENESS
+        )
