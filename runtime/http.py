@@ -30,7 +30,7 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from analytics.service import live_snapshots
+from analytics.service import answer_live_figures, live_snapshots
 from api import STATIC_DIR, dashboard, opensky, readsb, rest
 from api.compression import GzipWhenAccepted
 from api.graphql_post import GraphQLPost
@@ -209,7 +209,14 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     runtime = Runtime(
         settings=settings,
         stores=stores,
-        hub=build_hub(settings, stores, broadcaster, shared_flight),
+        # The dashboard's live figures are answered after each cycle, not by a request.
+        hub=build_hub(
+            settings,
+            stores,
+            broadcaster,
+            shared_flight,
+            after_cycle=lambda: offload(answer_live_figures, stores, settings),
+        ),
         security=build_security(settings, stores),
     )
     # Live analytics count the states the hub holds, instead of reading them back each cycle.

@@ -4,16 +4,19 @@ listen: over Redis when there is Redis."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from testredis import redis_url
 
+from analytics.service import live_snapshots
+from app import create_app
 from config import Settings
 from domain.cycle import CycleReport
 from live.cycle_update import CycleUpdate
 from runtime.live import build_broadcaster, ingest_publisher
 from runtime.stores import open_stores
-from testkit import T0, make_state
+from testkit import T0, TestClient, make_state
 
 REDIS_URL = redis_url(12)
 
@@ -43,3 +46,18 @@ def test_without_redis_the_api_processes_read_the_store(tmp_path: Path) -> None:
     settings = Settings.from_env({}, data_dir=tmp_path)
     with open_stores(settings) as stores:
         assert ingest_publisher(settings, stores) is None
+
+
+def test_after_each_cycle_the_api_has_the_dashboards_live_figures_answered(
+    tmp_path: Path,
+) -> None:
+    """Before any request asks for them (``analytics.service.answer_live_figures``)."""
+    settings = Settings.from_env({"FLIGHTDATA_INTERVAL": "600"}, data_dir=tmp_path)
+    app = create_app(settings, ingest=True)
+    with TestClient(app):
+        snapshots = live_snapshots(app.state.runtime.stores, settings)
+        deadline = time.monotonic() + 60
+        while len(snapshots.get().answers) < 3:
+            assert time.monotonic() < deadline, "the first cycle's figures were not answered"
+            time.sleep(0.05)
+        assert snapshots.get().total > 5_000  # the replay's first cycle
