@@ -177,8 +177,6 @@ class ObjectsPlan(NamedTuple):
     read: Callable[[Any, str], Any]
     is_non_null: bool
     items: ListPlan
-    # An item's completed dict from its memo: ``itemgetter(items.signature)``.
-    completed: Callable[[dict[str, Any]], SharedResponse]
 
 
 class LeavesPlan(NamedTuple):
@@ -499,16 +497,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return None
                 values[part.response_key] = list(value)
                 continue
-            completed = part.completed
-            try:
-                values[part.response_key] = SharedList(map(completed, map(_memo_of, value)))
-            except AttributeError:  # not shared: completed per execution, by default
+            shared = self._completed_shared(part.items, None, value)
+            if shared is None:  # not shared: completed per execution, by default
                 return None
-            except KeyError:  # not completed for this selection yet
-                memos = list(map(_memo_of, value))
-                if not self._complete_shared(part.items, None, value, memos):
-                    return None
-                values[part.response_key] = SharedList(map(completed, memos))
+            values[part.response_key] = shared
         return {plan.root_key: {key: values[key] for key in plan.order}}
 
     def _sliced(self, plan: ObjectsPlan, value: Sliced) -> SharedList | None:
@@ -535,20 +527,11 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _completed_row(
         self, plan: ObjectsPlan, items: list[Any]
-    ) -> tuple[list[SharedResponse], list[orjson.Fragment]] | None:
+    ) -> tuple[SharedList, list[orjson.Fragment]] | None:
         """Each of ``items`` completed (and memoised) for ``plan``, with its fragment;
         ``None`` if one of them is not shared or needs the default path."""
-        try:
-            memos = list(map(_memo_of, items))
-        except AttributeError:
-            return None
-        try:
-            completed = list(map(plan.completed, memos))
-        except KeyError:
-            if not self._complete_shared(plan.items, None, items, memos):
-                return None
-            completed = list(map(plan.completed, memos))
-        return completed, list(map(_fragment_of, completed))
+        completed = self._completed_shared(plan.items, None, items)
+        return None if completed is None else (completed, list(map(_fragment_of, completed)))
 
     def _build_event_plan(self) -> EventPlan | None:
         manager = self.middleware_manager
@@ -623,8 +606,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         items = self._list_plan(item_type, details)
         if items is None:
             return None
-        completed = itemgetter(items.signature)
-        return ObjectsPlan(response_key, name, read, is_non_null, items, completed)
+        return ObjectsPlan(response_key, name, read, is_non_null, items)
 
     def complete_iterable_value(
         self,
@@ -705,18 +687,12 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         items: Iterable[Any],
     ) -> AwaitableOrValue[list[Any]]:
         """Mirror of ``Executor.complete_iterable_value`` (no stream) using the plan."""
+        # Every item shared: completed in passes in C. Any other miss (an item not shared,
+        # or one the fast path cannot complete) takes the loop below.
         if type(items) is list:
-            # Every item shared and already completed for this selection: one pass in C.
-            # Every item shared, some not completed yet: those completed first. Any other
-            # miss (an item not shared, or one the fast path cannot complete) takes the
-            # loop below.
-            with suppress(AttributeError, TypeError):
-                memos = list(map(_memo_of, items))
-                signature = plan.signature
-                with suppress(KeyError):
-                    return SharedList(map(itemgetter(signature), memos))
-                if self._complete_shared(plan, info, items, memos):
-                    return SharedList(map(itemgetter(signature), memos))
+            shared = self._completed_shared(plan, info, items)
+            if shared is not None:
+                return shared
         is_awaitable = self.is_awaitable
         fields = plan.fields
         signature = plan.signature
@@ -762,22 +738,30 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return completed_results
         return _await_items(completed_results, awaitable_indices)
 
-    def _complete_shared(
-        self,
-        plan: ListPlan,
-        info: GraphQLResolveInfo[Any] | None,
-        items: list[Any],
-        memos: list[dict[str, Any]],
-    ) -> bool:
-        """Complete and memoise the shared ``items`` not completed for ``plan`` yet; False
-        (with what was completed memoised) if one of them needs the default path."""
+    def _completed_shared(
+        self, plan: ListPlan, info: GraphQLResolveInfo[Any] | None, items: list[Any]
+    ) -> SharedList | None:
+        """The shared ``items`` completed for ``plan``: each one's memoised dict, made now
+        for those not completed yet. ``None`` if an item is not shared or needs the default
+        path (what was completed meanwhile stays memoised)."""
         signature = plan.signature
-        for item, memo in [(i, m) for i, m in zip(items, memos, strict=True) if signature not in m]:
-            data = _fast_item(plan.fields, plan.item_type.is_type_of, info, item, self.is_awaitable)
-            if data is None:
-                return False
-            memo[signature] = _shared(data)
-        return True
+        completed = itemgetter(signature)
+        try:
+            memos = list(map(_memo_of, items))
+            with suppress(KeyError):  # every item completed for this selection already
+                return SharedList(map(completed, memos))
+            for item, memo in [
+                (i, m) for i, m in zip(items, memos, strict=True) if signature not in m
+            ]:
+                data = _fast_item(
+                    plan.fields, plan.item_type.is_type_of, info, item, self.is_awaitable
+                )
+                if data is None:
+                    return None
+                memo[signature] = _shared(data)
+        except (AttributeError, TypeError):  # an item not shared
+            return None
+        return SharedList(map(completed, memos))
 
     def _complete_item_by_default(
         self,
