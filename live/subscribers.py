@@ -22,6 +22,7 @@ from domain import FlightState
 from live.channel import Broadcaster
 from live.cycle_update import CycleUpdate
 from live.filtering import LiveView, Present, StateIndex, UpdateFilter
+from storage.held import HeldStates
 from storage.offload import offload
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ class UpdateHub:
         self._current: dict[str, FlightState] = {}
         self._current_index: StateIndex | None = None
         self._held: tuple[datetime, tuple[FlightState, ...]] | None = None
+        # ``_held`` and the ``HeldStates`` made of it.
+        self._held_states: tuple[object, HeldStates] | None = None
         self._listening = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -229,6 +232,18 @@ class UpdateHub:
         if self._load_current is None or not self.ready.is_set():
             return None
         return self._held
+
+    def held_states(self) -> HeldStates | None:
+        """What ``held`` gives, ordered to be searched as the store is, with what ``present``
+        makes of each state; made once per cycle, by the first caller. Safe to call from
+        another thread."""
+        held = self.held()
+        if held is None:
+            return None
+        made = self._held_states
+        if made is None or made[0] is not held:
+            made = self._held_states = (held, HeldStates(held[0], held[1], self.present))
+        return made[1]
 
     def dispatch(self, update: CycleUpdate) -> None:
         """Offer ``update`` to every subscriber at once."""

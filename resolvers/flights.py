@@ -8,6 +8,8 @@ from datetime import datetime
 from strawberry.types import Info
 
 from domain import FlightState
+from live.subscribers import UpdateHub
+from resolvers.subscriptions import shared_flight
 from schema import arguments
 from schema.context import Context
 from schema.flight import Flight, FlightConnection
@@ -37,21 +39,35 @@ async def flights(
         on_ground=on_ground,
         since=arguments.aware("since", since),
     )
-    page = await offload(
-        _live_page, ctx.stores.flights, flt, ctx.settings.live_window_s, first, after
+    page, nodes = await offload(
+        _live_page, ctx.stores.flights, ctx.hub, flt, ctx.settings.live_window_s, first, after
     )
-    return FlightConnection.from_page(page)
+    return FlightConnection.from_page(page, nodes)
 
 
 def _live_page(
-    repo: FlightRepository, flt: FlightFilter, live_window_s: float, first: int, after: str | None
-) -> Page[FlightState]:
-    """One page of ``flt`` within the live window (``flt.since`` at the latest)."""
-    _, live_start = live_since(repo, live_window_s)
+    repo: FlightRepository,
+    hub: UpdateHub | None,
+    flt: FlightFilter,
+    live_window_s: float,
+    first: int,
+    after: str | None,
+) -> tuple[Page[FlightState], list[Flight] | None]:
+    """One page of ``flt`` within the live window (``flt.since`` at the latest), and its
+    flights as every request of this cycle shares them (``None``: not shared).
+
+    Read from the states the hub holds when they are as new as the store's (the page is
+    the same), else from the store: between a cycle's commit and its arrival at the hub,
+    and in a process without a hub."""
+    newest, live_start = live_since(repo, live_window_s)
     if live_start is not None:
         since = live_start if flt.since is None else max(flt.since, live_start)
         flt = replace(flt, since=since)
-    return repo.search_latest(flt, first=first, after=after)
+    held = None if hub is None or newest is None else hub.held_states()
+    if held is not None and held.newest == newest:
+        page = held.search(flt, first=first, after=after)
+        return page, (held.shown(page.items) if held.present is shared_flight else None)
+    return repo.search_latest(flt, first=first, after=after), None
 
 
 async def flight(info: Info[Context, None], icao24: str) -> Flight | None:

@@ -118,10 +118,13 @@ class FlightConnection:
         return [FlightEdge(cursor=c, node=n) for c, n in zip(self.cursors, self.nodes, strict=True)]
 
     @classmethod
-    def from_page(cls, page: Page[FlightState]) -> FlightConnection:
+    def from_page(
+        cls, page: Page[FlightState], nodes: list[Flight] | None = None
+    ) -> FlightConnection:
+        """The page as a connection; ``nodes``: its flights made already."""
         return cls(
             total_count=page.total_count,
-            nodes=[Flight.from_state(s) for s in page.items],
+            nodes=[Flight.from_state(s) for s in page.items] if nodes is None else nodes,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
             cursors=page.cursors,
         )

@@ -1,0 +1,126 @@
+"""The latest states a process holds in memory, searched as the store searches its own.
+
+The API's live-update hub holds every live aircraft's latest state, taken from each cycle
+as it is published. ``HeldStates`` orders them once per cycle and answers
+``FlightRepository.search_latest`` over them with the store's answer: the same items,
+cursors, ``totalCount`` and ``hasNextPage`` (a test compares it with SQLite on random
+filters). The flights query reads them instead of the store when they are as new as the
+store (``python -m bench.soak``: the store's read was half of a ``flights(first: 500)``).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+from domain import FlightState
+from storage import cursor
+from storage.base import FlightFilter, Page
+
+_BY_ICAO24 = attrgetter("icao24")
+# SQLite's LIKE and NOCASE fold ASCII letters only.
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _predicate(flt: FlightFilter) -> Callable[[FlightState], bool] | None:
+    """What ``flt`` asks of a state beyond its position and last contact, as SQLite's
+    WHERE clause asks it; ``None`` when nothing."""
+    prefix = flt.callsign_prefix.strip().translate(_ASCII_FOLD) if flt.callsign_prefix else None
+    country = flt.origin_country.translate(_ASCII_FOLD) if flt.origin_country else None
+    ground = flt.on_ground
+    if prefix is None and country is None and ground is None:
+        return None
+
+    def matches(s: FlightState) -> bool:
+        return (
+            (prefix is None or (s.callsign is not None
+                                and s.callsign.translate(_ASCII_FOLD).startswith(prefix)))
+            and (country is None or (s.origin_country is not None
+                                     and s.origin_country.translate(_ASCII_FOLD) == country))
+            and (ground is None or s.on_ground == ground)
+        )  # fmt: skip
+
+    return matches
+
+
+class HeldStates:
+    """Latest states (one per aircraft) whose newest contact is ``newest``, ordered by
+    icao24, and what ``present`` makes of each of them (``shown``), made once per state.
+
+    Immutable but for that memo; safe to search from several threads at once.
+    """
+
+    def __init__(
+        self,
+        newest: datetime,
+        states: Iterable[FlightState],
+        present: Callable[[FlightState], Any] | None = None,
+    ) -> None:
+        self.newest = newest
+        self.states = tuple(sorted(states, key=_BY_ICAO24))
+        self.present = present
+        # The positioned states (the store lists no other): (state, latitude, longitude,
+        # last contact in epoch seconds), compared as plain floats.
+        self._rows = [
+            (s, s.latitude, s.longitude, s.last_contact.timestamp())
+            for s in self.states
+            if s.latitude is not None and s.longitude is not None
+        ]
+        self._oldest = min((row[3] for row in self._rows), default=0.0)
+        self._memo: dict[int, Any] = {}
+        self._cursors: dict[str, str] = {}
+
+    def search(
+        self, flt: FlightFilter, *, first: int, after: str | None = None
+    ) -> Page[FlightState]:
+        """``FlightRepository.search_latest`` over these states."""
+        last = None if after is None else cursor.decode("flights", after)
+        if after is not None and type(last) is not str:
+            raise cursor.invalid(after)
+        rows = self._rows
+        box = flt.bbox
+        if box is not None:
+            south, north, west, east = box.south, box.north, box.west, box.east
+            if box.crosses_antimeridian:
+                rows = [
+                    r for r in rows if south <= r[1] <= north and (r[2] >= west or r[2] <= east)
+                ]
+            else:
+                rows = [r for r in rows if south <= r[1] <= north and west <= r[2] <= east]
+        since = None if flt.since is None else flt.since.timestamp()
+        if since is not None and since > self._oldest:
+            rows = [r for r in rows if r[3] >= since]
+        matches = _predicate(flt)
+        found = [r[0] for r in rows if matches is None or matches(r[0])]
+        start = 0 if last is None else bisect.bisect_right(found, last, key=_BY_ICAO24)
+        items = found[start : start + first]
+        return Page(
+            items=items,
+            cursors=[self._cursor(s.icao24) for s in items],
+            total_count=len(found),
+            has_next_page=len(found) > start + first,
+        )
+
+    def _cursor(self, icao24: str) -> str:
+        made = self._cursors.get(icao24)
+        if made is None:
+            made = self._cursors[icao24] = cursor.encode("flights", icao24)
+        return made
+
+    def shown(self, states: Iterable[FlightState]) -> list[Any]:
+        """What ``present`` makes of each of ``states`` (held here), the same object each
+        time; the states themselves without ``present``."""
+        present = self.present
+        if present is None:
+            return list(states)
+        memo = self._memo
+        shown = []
+        for state in states:
+            made = memo.get(id(state))
+            if made is None:
+                made = memo[id(state)] = present(state)
+            shown.append(made)
+        return shown
