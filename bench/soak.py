@@ -138,19 +138,22 @@ def _queries(url: str, rate: float, start: float, until: float, seed: int, resul
     boxes = _boxes(64, seed)
     names = list(OPERATIONS)
     weights = [OPERATIONS[n][0] for n in names]
-    done: list[tuple[str, float, float, bool]] = []
+    done: list[tuple[str, float, float, str | None]] = []
 
     async def one(client: httpx.AsyncClient, name: str, variables: dict[str, Any]) -> None:
         sent = time.time()
-        ok = False
+        error = None
         try:
             response = await client.post(
                 url, json={"query": OPERATIONS[name][2], "variables": variables}
             )
-            ok = response.status_code == 200 and "errors" not in response.json()
-        except httpx.HTTPError:
-            pass
-        done.append((name, sent, time.time() - sent, ok))
+            if response.status_code != 200:
+                error = f"HTTP {response.status_code}: {response.text[:200]}"
+            elif "errors" in (body := response.json()):
+                error = f"{body['errors'][0].get('message')!r}"
+        except httpx.HTTPError as exc:
+            error = repr(exc)
+        done.append((name, sent, time.time() - sent, error))
 
     async def run() -> None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
@@ -248,15 +251,17 @@ def _floor(value: float, floor: float, *, below: bool = True) -> str:
     return "ok" if met else "MISSED"
 
 
-def _report_queries(done: list[tuple[str, float, float, bool]]) -> None:
-    errors = sum(not ok for *_, ok in done)
-    rate = errors / len(done) if done else 1.0
+def _report_queries(done: list[tuple[str, float, float, str | None]]) -> None:
+    failed = [(name, error) for name, _, _, error in done if error is not None]
+    rate = len(failed) / len(done) if done else 1.0
     line(
         "queries, errors",
-        f"{len(done):,}, {errors} ({rate:.2%}; floor 0.1 %) {_floor(rate, 0.001)}",
+        f"{len(done):,}, {len(failed)} ({rate:.2%}; floor 0.1 %) {_floor(rate, 0.001)}",
     )
+    if failed:
+        line("first error", f"{failed[0][0]}: {failed[0][1]}")
     for name, (_, floor_ms, _) in OPERATIONS.items():
-        took = [t * 1000 for n, _, t, ok in done if n == name and ok]
+        took = [t * 1000 for n, _, t, error in done if n == name and error is None]
         if not took:
             line(name, "no answers")
             continue
