@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 # ``flights(first: 500)`` a p95 of 98 ms in ``python -m bench.soak``, slices of 4 34 ms.
 SLICE_SUBSCRIBERS = 4
 SLICE_S = 0.002
+# With ``yield_to`` (the API's ``Foreground.quiet``), each pause between slices also waits
+# for the requests in progress to end, at most this long, and at most this long in all
+# for a cycle: requests go first, and a busy API still delivers every cycle.
+YIELD_WAIT_S = 0.05
+YIELD_BUDGET_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,9 @@ class UpdateHub:
     however many subscribers get it: the API's ``shared_flight``. ``after_cycle`` runs in
     the background once a cycle has been offered to every subscriber (skipped while the
     last one still runs): the API computes the live figures for the requests to come.
+    ``yield_to(max_wait_s)`` is awaited between the slices of a cycle's work instead of a
+    bare turn of the loop: the API waits there for its requests in progress to end
+    (``api.foreground``), and returns the seconds waited.
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class UpdateHub:
         load_current: Callable[[], Sequence[FlightState]] | None = None,
         present: Present | None = None,
         after_cycle: Callable[[], Awaitable[None]] | None = None,
+        yield_to: Callable[[float], Awaitable[float]] | None = None,
     ) -> None:
         self.broadcaster = broadcaster
         self.live_window = timedelta(seconds=live_window_s)
@@ -125,6 +134,7 @@ class UpdateHub:
         self._load_current = load_current
         self.present = present
         self._after_cycle = after_cycle
+        self._yield_to = yield_to
         self._after: asyncio.Task[None] | None = None
         self._current: dict[str, FlightState] = {}
         self._current_index: StateIndex | None = None
@@ -176,6 +186,7 @@ class UpdateHub:
 
     async def _run_after_cycle(self) -> None:
         assert self._after_cycle is not None
+        await self._pause(0.0)
         try:
             await self._after_cycle()
         except Exception:  # what follows a cycle must not end live updates
@@ -260,20 +271,30 @@ class UpdateHub:
         indexing it are two more slices. Updates are offered in order: the next one waits
         for this one. A subscriber that leaves meanwhile gets nothing more; one that joins
         meanwhile starts from the current state, which holds this update already."""
+        waited = await self._pause(0.0)
         dropped = self._take(update)
-        await asyncio.sleep(0)
+        waited = await self._pause(waited)
         offer = self._offer(update, StateIndex(update.states, self.present), dropped)
         subscribers = list(self.subscribers)
-        await asyncio.sleep(0)
+        waited = await self._pause(waited)
         clock = time.perf_counter
         start, count = clock(), 0
         for sub in subscribers:
             if count >= SLICE_SUBSCRIBERS or clock() - start >= SLICE_S:
-                await asyncio.sleep(0)
+                waited = await self._pause(waited)
                 start, count = clock(), 0
             if sub in self.subscribers:
                 offer(sub)
                 count += 1
+
+    async def _pause(self, waited: float) -> float:
+        """A turn of the event loop between slices of a cycle's work; with ``yield_to``,
+        a wait for the requests in progress, within what is left of ``YIELD_BUDGET_S``
+        after ``waited``. The seconds waited in all."""
+        if self._yield_to is None:
+            await asyncio.sleep(0)
+            return waited
+        return waited + await self._yield_to(min(YIELD_WAIT_S, YIELD_BUDGET_S - waited))
 
     def _take(self, update: CycleUpdate) -> frozenset[str]:
         """Take ``update`` into the current state; the aircraft that went stale."""

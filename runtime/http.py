@@ -33,6 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from analytics.service import answer_live_figures, live_snapshots
 from api import STATIC_DIR, dashboard, opensky, readsb, rest
 from api.compression import GzipWhenAccepted
+from api.foreground import CountRequests, Foreground
 from api.graphql_post import GraphQLPost
 from config import Settings
 from domain.cycle import CycleReport
@@ -206,6 +207,8 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     run_ingest = settings.ingest if ingest is None else ingest
     stores = open_stores(settings)
     broadcaster = build_broadcaster(settings, stores, ingests=run_ingest)
+    # A cycle's fan-out waits for the requests in progress: requests first.
+    foreground = Foreground()
     runtime = Runtime(
         settings=settings,
         stores=stores,
@@ -216,6 +219,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
             broadcaster,
             shared_flight,
             after_cycle=lambda: offload(answer_live_figures, stores, settings),
+            yield_to=foreground.quiet,
         ),
         security=build_security(settings, stores),
     )
@@ -289,6 +293,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
     middleware.append(Middleware(SecurityMiddleware, security=security))
     # Outermost, so that every answer (a refusal of another middleware too) carries the id.
     middleware.insert(0, Middleware(RequestIdMiddleware))
+    middleware.insert(0, Middleware(CountRequests, foreground=foreground))
     app = Starlette(
         routes=[
             Route(

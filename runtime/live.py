@@ -44,17 +44,20 @@ def build_hub(
     broadcaster: Broadcaster,
     present: Present,
     after_cycle: Callable[[], Awaitable[None]] | None = None,
+    yield_to: Callable[[float], Awaitable[float]] | None = None,
 ) -> UpdateHub:
     """This process's subscribers, fed by ``broadcaster``, resynced from the store; their
     batches show each state as ``present`` makes it (the API's ``shared_flight``, passed
     in so that an ingest process, which imports this module, never loads the API), and
-    ``after_cycle`` runs after each cycle."""
+    ``after_cycle`` runs after each cycle; a cycle's work yields to requests through
+    ``yield_to`` (``UpdateHub``)."""
     return UpdateHub(
         broadcaster,
         live_window_s=settings.live_window_s,
         load_current=live_states_of(stores, settings.live_window_s),
         present=present,
         after_cycle=after_cycle,
+        yield_to=yield_to,
     )
 
 

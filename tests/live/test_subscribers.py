@@ -6,19 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis
 from testredis import redis_url
 
+from api.foreground import CountRequests, Foreground
 from domain import BoundingBox
 from live.channel import InProcessBroadcaster, RedisCycleChannel
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
-from live.subscribers import SLICE_SUBSCRIBERS, UpdateHub
+from live.subscribers import SLICE_SUBSCRIBERS, YIELD_BUDGET_S, UpdateHub
 from storage.redis import connect, connect_async
 from storage.redis.pubsub import RedisBroadcaster
 from testkit import T0, make_state
@@ -257,3 +260,55 @@ def test_after_each_cycle_the_hub_runs_its_follow_up_work() -> None:
         assert seen == [1, 1, 1]
 
     asyncio.run(run())
+
+
+def test_a_cycle_waits_for_requests_in_progress_within_its_budget() -> None:
+    """With ``yield_to`` (the API's ``Foreground.quiet``), no subscriber is offered the
+    cycle while a request is in progress, until it ends; a request that never ends delays
+    the cycle by at most ``YIELD_BUDGET_S``, and every subscriber still gets it."""
+
+    async def run() -> None:
+        foreground = Foreground()
+        hub = UpdateHub(InProcessBroadcaster(), live_window_s=300, yield_to=foreground.quiet)
+        with contextlib.ExitStack() as stack:
+            subs = [
+                stack.enter_context(hub.subscribe(EUROPE)) for _ in range(16 * SLICE_SUBSCRIBERS)
+            ]
+            foreground.started()
+            fan_out = asyncio.create_task(hub.fan_out(_cycle(1)))
+            await asyncio.sleep(0.02)
+            assert not any(s._queue for s in subs)  # waiting for the request
+            foreground.ended()
+            await asyncio.wait_for(fan_out, 1)
+            assert all(s._queue for s in subs)
+
+            foreground.started()  # a request that does not end
+            start = time.perf_counter()
+            await asyncio.wait_for(hub.fan_out(_cycle(2)), 5)
+            took = time.perf_counter() - start
+            assert YIELD_BUDGET_S - 0.01 < took < YIELD_BUDGET_S + 0.5  # the budget, spent
+            for sub in subs:
+                assert [(await sub.next()).cycle_id for _ in range(2)] == ["cycle-1", "cycle-2"]
+
+    asyncio.run(run())
+
+
+def test_the_foreground_counts_http_requests_but_not_websockets() -> None:
+    foreground = Foreground()
+    seen: list[tuple[str, int]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope["type"], foreground.active))
+        if scope["type"] == "http":
+            raise RuntimeError("a request that fails still ends")
+
+    async def run() -> None:
+        counted = CountRequests(app, foreground)
+        with pytest.raises(RuntimeError):
+            await counted({"type": "http"}, None, None)
+        await counted({"type": "websocket"}, None, None)
+        assert await foreground.quiet(1.0) == 0.0  # nothing in progress: no wait
+
+    asyncio.run(run())
+    assert seen == [("http", 1), ("websocket", 0)]
+    assert foreground.active == 0

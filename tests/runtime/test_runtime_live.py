@@ -7,9 +7,11 @@ import asyncio
 import time
 from pathlib import Path
 
+from starlette.responses import Response
 from testredis import redis_url
 
 from analytics.service import live_snapshots
+from api.foreground import Foreground
 from app import create_app
 from config import Settings
 from domain.cycle import CycleReport
@@ -61,3 +63,18 @@ def test_after_each_cycle_the_api_has_the_dashboards_live_figures_answered(
             assert time.monotonic() < deadline, "the first cycle's figures were not answered"
             time.sleep(0.05)
         assert snapshots.get().total > 5_000  # the replay's first cycle
+
+
+def test_the_apis_hub_yields_to_the_requests_in_progress(tmp_path: Path) -> None:
+    """The served app counts its HTTP requests, and its hub waits on that count."""
+    settings = Settings.from_env({"FLIGHTDATA_INTERVAL": "600"}, data_dir=tmp_path)
+    app = create_app(settings, ingest=False)
+    hub = app.state.runtime.hub
+    foreground = hub._yield_to.__self__
+    assert isinstance(foreground, Foreground)
+    seen: list[int] = []
+    app.add_route("/probe", lambda request: seen.append(foreground.active) or Response("ok"))
+    with TestClient(app) as client:
+        assert client.get("/probe").status_code == 200
+    assert seen == [1]
+    assert foreground.active == 0
