@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
 from analytics.engine import DuckTable
 from domain import FlightState
 from storage.base import FlightFilter, FlightRepository, live_since
+from storage.held import HeldStates
 
 # The Parquet columns the queries use, with their DuckDB types.
 COLUMNS = {
@@ -59,10 +59,9 @@ def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
     return LiveSnapshot(as_of=newest, since=since, states=states)
 
 
-# The live states a process holds already (its live-update hub): the newest contact and
-# every live aircraft's latest state, or ``None`` while it holds none.
-HeldStates = Callable[[], tuple[datetime, Sequence[FlightState]] | None]
-_BY_ICAO24 = attrgetter("icao24")
+# The live states a process holds already (its live-update hub's ``held_states``), or
+# ``None`` while it holds none.
+Held = Callable[[], HeldStates | None]
 
 
 class LiveSnapshots:
@@ -89,9 +88,9 @@ class LiveSnapshots:
         self._lock = threading.Lock()
         self._last: LiveSnapshot | None = None
         self._read_at = 0.0
-        self._held: HeldStates | None = None
+        self._held: Held | None = None
 
-    def follow(self, held: HeldStates) -> None:
+    def follow(self, held: Held) -> None:
         """Make snapshots of ``held`` whenever it is as new as the store."""
         self._held = held
 
@@ -109,11 +108,11 @@ class LiveSnapshots:
 
     def _of_held(self, newest: datetime | None) -> LiveSnapshot | None:
         held = None if self._held is None or newest is None else self._held()
-        if held is None or held[0] != newest:
+        if held is None or held.newest != newest:
             return None
         since = newest - timedelta(seconds=self.live_window_s)
         # In the store's order (``all_latest``), so that every answer is the same.
-        return LiveSnapshot(newest, since, tuple(sorted(held[1], key=_BY_ICAO24)))
+        return LiveSnapshot(newest, since, held.states)
 
 
 def states_table(states: Sequence[FlightState]) -> DuckTable:

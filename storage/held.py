@@ -21,6 +21,8 @@ from storage import cursor
 from storage.base import FlightFilter, Page
 
 _BY_ICAO24 = attrgetter("icao24")
+# Pages kept per cycle for the searches asked again (a map's clients ask the same ones).
+_KEPT_PAGES = 256
 # SQLite's LIKE and NOCASE fold ASCII letters only.
 _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -72,11 +74,22 @@ class HeldStates:
         self._oldest = min((row[3] for row in self._rows), default=0.0)
         self._memo: dict[int, Any] = {}
         self._cursors: dict[str, str] = {}
+        self._pages: dict[tuple[FlightFilter, int, str | None], Page[FlightState]] = {}
 
     def search(
         self, flt: FlightFilter, *, first: int, after: str | None = None
     ) -> Page[FlightState]:
-        """``FlightRepository.search_latest`` over these states."""
+        """``FlightRepository.search_latest`` over these states; the same search again
+        gets the same page (up to ``_KEPT_PAGES`` of them)."""
+        key = (flt, first, after)
+        page = self._pages.get(key)
+        if page is None:
+            page = self._search(flt, first, after)
+            if len(self._pages) < _KEPT_PAGES:
+                self._pages[key] = page
+        return page
+
+    def _search(self, flt: FlightFilter, first: int, after: str | None) -> Page[FlightState]:
         last = None if after is None else cursor.decode("flights", after)
         if after is not None and type(last) is not str:
             raise cursor.invalid(after)

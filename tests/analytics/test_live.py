@@ -76,7 +76,7 @@ def test_a_snapshot_follows_the_hub_while_it_is_as_new_as_the_store(tmp_path: Pa
                 broadcaster, live_window_s=300, load_current=live_states_of(stores, 300)
             )
             following = LiveSnapshots(stores.flights, live_window_s=300)
-            following.follow(hub.held)
+            following.follow(hub.held_states)
             reading = LiveSnapshots(stores.flights, live_window_s=300, max_age_s=0)
 
             async def cycle(at: datetime, code: str) -> None:

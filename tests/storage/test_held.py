@@ -136,3 +136,14 @@ def test_each_state_is_presented_once() -> None:
     assert held.shown(states) == ["shown aaaaaa", "shown bbbbbb"]
     assert made == ["bbbbbb", "aaaaaa"]
     assert HeldStates(states[0].last_contact, states).shown(states) == states
+
+
+def test_a_search_asked_again_gets_the_same_page(
+    replayed: tuple[SqliteFlightRepository, HeldStates],
+) -> None:
+    _, held = replayed
+    flt = FlightFilter(bbox=BOXES[0], on_ground=False)
+    page = held.search(flt, first=5)
+    assert held.search(FlightFilter(bbox=BOXES[0], on_ground=False), first=5) is page
+    assert held.search(flt, first=6) is not page
+    assert held.search(flt, first=5, after=page.end_cursor) is not page
