@@ -41,6 +41,16 @@ class Page(Generic[T]):
         return self.cursors[-1] if self.cursors else None
 
 
+# SQLite's LIKE and NOCASE fold ASCII letters only; every backend's text filters fold so.
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold_ascii(text: str) -> str:
+    """``text`` with its ASCII letters in lower case, as SQLite's ``LIKE`` and ``NOCASE``
+    compare it (other letters are left as they are)."""
+    return text.translate(_ASCII_FOLD)
+
+
 def offset_page(found: Sequence[T], *, kind: str, first: int, after: str | None) -> Page[T]:
     """One page of an already ordered, fully computed result, with offset cursors of
     ``kind`` (for results ranked in memory, such as airports by distance)."""

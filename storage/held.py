@@ -18,20 +18,18 @@ from typing import Any
 
 from domain import FlightState
 from storage import cursor
-from storage.base import FlightFilter, Page
+from storage.base import FlightFilter, Page, fold_ascii
 
 _BY_ICAO24 = attrgetter("icao24")
 # Pages kept per cycle for the searches asked again (a map's clients ask the same ones).
 _KEPT_PAGES = 256
-# SQLite's LIKE and NOCASE fold ASCII letters only.
-_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _predicate(flt: FlightFilter) -> Callable[[FlightState], bool] | None:
     """What ``flt`` asks of a state beyond its position and last contact, as SQLite's
     WHERE clause asks it; ``None`` when nothing."""
-    prefix = flt.callsign_prefix.strip().translate(_ASCII_FOLD) if flt.callsign_prefix else None
-    country = flt.origin_country.translate(_ASCII_FOLD) if flt.origin_country else None
+    prefix = fold_ascii(flt.callsign_prefix.strip()) if flt.callsign_prefix else None
+    country = fold_ascii(flt.origin_country) if flt.origin_country else None
     ground = flt.on_ground
     if prefix is None and country is None and ground is None:
         return None
@@ -39,9 +37,9 @@ def _predicate(flt: FlightFilter) -> Callable[[FlightState], bool] | None:
     def matches(s: FlightState) -> bool:
         return (
             (prefix is None or (s.callsign is not None
-                                and s.callsign.translate(_ASCII_FOLD).startswith(prefix)))
+                                and fold_ascii(s.callsign).startswith(prefix)))
             and (country is None or (s.origin_country is not None
-                                     and s.origin_country.translate(_ASCII_FOLD) == country))
+                                     and fold_ascii(s.origin_country) == country))
             and (ground is None or s.on_ground == ground)
         )  # fmt: skip
 

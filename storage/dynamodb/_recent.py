@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import string
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -41,7 +40,7 @@ from typing import TYPE_CHECKING
 from domain import BoundingBox, FlightState
 from domain.geo import regions_in
 from storage import cursor
-from storage.base import FlightFilter, Page
+from storage.base import FlightFilter, Page, fold_ascii
 from storage.dynamodb._states import number, state_from_item
 from storage.dynamodb.tables import REGION_TIME_INDEX
 
@@ -49,9 +48,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
     from storage.dynamodb._client import Item, Key
-
-# SQLite's LIKE and NOCASE fold ASCII letters only; so does this.
-_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def hour_key(region: str, epoch_s: float) -> str:
@@ -135,12 +131,12 @@ def matches_text(item: Item, flt: FlightFilter) -> bool:
     """Whether a stored state passes ``flt``'s callsign prefix and origin country."""
     if flt.callsign_prefix:
         callsign = item.get("callsign")
-        prefix = _fold(flt.callsign_prefix.strip())
-        if callsign is None or not _fold(callsign["S"]).startswith(prefix):
+        prefix = fold_ascii(flt.callsign_prefix.strip())
+        if callsign is None or not fold_ascii(callsign["S"]).startswith(prefix):
             return False
     if flt.origin_country:
         country = item.get("origin_country")
-        if country is None or _fold(country["S"]) != _fold(flt.origin_country):
+        if country is None or fold_ascii(country["S"]) != fold_ascii(flt.origin_country):
             return False
     return True
 
@@ -162,7 +158,3 @@ def page_of(items: list[Item], *, first: int, after: str | None) -> Page[FlightS
         total_count=len(items),
         has_next_page=len(items) > start + first,
     )
-
-
-def _fold(text: str) -> str:
-    return text.translate(_ASCII_FOLD)

@@ -21,7 +21,6 @@ sk ``-``, ``body`` the JSON list.
 from __future__ import annotations
 
 import bisect
-import string
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from pydantic import TypeAdapter
 from domain import Airport
 from domain.runway import Runway
 from storage import cursor
-from storage.base import AirportFilter, NearestAirport, Page, offset_page
+from storage.base import AirportFilter, NearestAirport, Page, fold_ascii, offset_page
 from storage.dynamodb._client import Backoff, Dynamo, DynamoClientProtocol
 from storage.dynamodb._states import number
 from storage.dynamodb.tables import COUNTRY_REGION_INDEX, IATA_CODE_INDEX, DynamoNames
@@ -41,18 +40,13 @@ from storage.spatial import AirportGrid, NearestAirports
 if TYPE_CHECKING:
     from storage.dynamodb._client import Item, Key
 
-_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _RUNWAYS = TypeAdapter(list[Runway])
 _TEXT = ("name", "city", "country", "region", "type", "time_zone")
 _TYPE_RANK = {"large_airport": 0, "medium_airport": 1, "small_airport": 2, None: 3}
 
 
-def _fold(text: str) -> str:
-    return text.translate(_ASCII_FOLD)
-
-
 def country_region(country: str, region: str | None) -> str:
-    return f"{_fold(country)}#{_fold(region or '')}"
+    return f"{fold_ascii(country)}#{fold_ascii(region or '')}"
 
 
 def airport_item(airport: Airport) -> Item:
@@ -94,14 +88,18 @@ def airport_from_item(item: Item) -> Airport:
 def _matches(airport: Airport, flt: AirportFilter) -> bool:
     """SQLite's filter: NOCASE equality on country and region, and a search text that is a
     code (NOCASE) or part of the name or city (LIKE: ASCII letters in either case)."""
-    if flt.country and (airport.country is None or _fold(airport.country) != _fold(flt.country)):
+    if flt.country and (
+        airport.country is None or fold_ascii(airport.country) != fold_ascii(flt.country)
+    ):
         return False
-    if flt.region and (airport.region is None or _fold(airport.region) != _fold(flt.region)):
+    if flt.region and (
+        airport.region is None or fold_ascii(airport.region) != fold_ascii(flt.region)
+    ):
         return False
     if flt.search:
-        text = _fold(flt.search.strip())
-        codes = (_fold(airport.icao), _fold(airport.iata or ""))
-        places = (_fold(airport.name), _fold(airport.city or "\0"))
+        text = fold_ascii(flt.search.strip())
+        codes = (fold_ascii(airport.icao), fold_ascii(airport.iata or ""))
+        places = (fold_ascii(airport.name), fold_ascii(airport.city or "\0"))
         if text not in codes and not any(text in place for place in places):
             return False
     return True

@@ -39,7 +39,7 @@ from redis.exceptions import RedisError
 
 from domain.events import Event, FlightDataProcessed
 from storage import cursor
-from storage.base import FlightFilter
+from storage.base import FlightFilter, fold_ascii
 from storage.offload import offload
 from storage.redis import AsyncRedisClient, Breaker, RedisClient
 
@@ -50,7 +50,6 @@ T = TypeVar("T")
 GENERATION_KEY = "flights:generation"
 HITS_KEY = "flightdata:cache:hits"
 MISSES_KEY = "flightdata:cache:misses"
-_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 # KEYS: hits counter, generation. ARGV: key, '1' if versioned, '1' to bump the generation
 # first (an invalidation owed since Redis failed). Returns {stored key, value or nothing}.
@@ -75,10 +74,6 @@ def _digest(value: object) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-def _fold(text: str) -> str:
-    return text.translate(_ASCII_FOLD)
-
-
 def flights_key(flt: FlightFilter, first: int, after: str | None = None) -> str:
     """``flights:bounds:{hash}:page:{n}`` of a flights page.
 
@@ -91,9 +86,9 @@ def flights_key(flt: FlightFilter, first: int, after: str | None = None) -> str:
         box = flt.bbox
         normal["bbox"] = [box.south, box.west, box.north, box.east]
     if flt.callsign_prefix:
-        normal["callsign"] = _fold(flt.callsign_prefix.strip())
+        normal["callsign"] = fold_ascii(flt.callsign_prefix.strip())
     if flt.origin_country:
-        normal["country"] = _fold(flt.origin_country)
+        normal["country"] = fold_ascii(flt.origin_country)
     if flt.on_ground is not None:
         normal["on_ground"] = flt.on_ground
     if flt.since is not None:

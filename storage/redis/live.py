@@ -38,7 +38,7 @@ from domain import BoundingBox, FlightPhase, FlightState
 from domain.flight import PositionSource, Source
 from domain.geo import region_of
 from storage import cursor
-from storage.base import FlightFilter, Page, StoreUnavailable
+from storage.base import FlightFilter, Page, StoreUnavailable, fold_ascii
 from storage.redis import RedisClient
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,6 @@ _ICAO, _CALLSIGN, _COUNTRY, _CONTACT, _LAT, _LON, _GROUND = 1, 3, 4, 6, 7, 8, 11
 _POSITION_SOURCES = {p.value: p for p in PositionSource}
 _SOURCES = {s.value: s for s in Source}
 _PHASES = {p.value: p for p in FlightPhase}
-_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def encode_state(s: FlightState) -> bytes:
@@ -140,19 +139,14 @@ def _box(south: float, west: float, north: float, east: float) -> tuple[float, f
 # --- filtering stored arrays exactly as SQLite's WHERE clause does ---
 
 
-def _fold(text: str) -> str:
-    # SQLite's LIKE and NOCASE fold ASCII letters only.
-    return text.translate(_ASCII_FOLD)
-
-
 def _starts(callsign: str | None, prefix: str) -> bool:
-    return callsign is not None and _fold(callsign).startswith(prefix)
+    return callsign is not None and fold_ascii(callsign).startswith(prefix)
 
 
 def _predicate(flt: FlightFilter) -> Callable[[list[Any]], bool]:
     box = flt.bbox
-    prefix = _fold(flt.callsign_prefix.strip()) if flt.callsign_prefix else None
-    country = _fold(flt.origin_country) if flt.origin_country else None
+    prefix = fold_ascii(flt.callsign_prefix.strip()) if flt.callsign_prefix else None
+    country = fold_ascii(flt.origin_country) if flt.origin_country else None
     since = flt.since.timestamp() if flt.since is not None else None
 
     def matches(r: list[Any]) -> bool:
@@ -162,7 +156,8 @@ def _predicate(flt: FlightFilter) -> Callable[[list[Any]], bool]:
             and lon is not None
             and (box is None or box.contains(lat, lon))
             and (prefix is None or _starts(r[_CALLSIGN], prefix))
-            and (country is None or (r[_COUNTRY] is not None and _fold(r[_COUNTRY]) == country))
+            and (country is None or (r[_COUNTRY] is not None
+                                     and fold_ascii(r[_COUNTRY]) == country))
             and (flt.on_ground is None or r[_GROUND] == flt.on_ground)
             and (since is None or r[_CONTACT] >= since)
         )  # fmt: skip
