@@ -27,7 +27,10 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from app import Runtime
 from domain import FlightState, Source
+from ingestion.replay import ReplaySource
+from ingestion.validate import validate
 from schema._executor import FastExecutionContext
+from storage.sqlite import SqliteDatabase, SqliteFlightRepository
 
 with warnings.catch_warnings():
     # Starlette 1.x wants httpx2 for its TestClient and warns once, at import, when it falls
@@ -45,6 +48,7 @@ __all__ = [
     "count_built_events",
     "free_port",
     "make_state",
+    "replay_in_sqlite",
     "served",
 ]
 
@@ -71,6 +75,20 @@ def make_state(icao24: str = "abc123", time: datetime = T0, **fields: Any) -> Fl
     }
     values.update(fields)
     return FlightState.model_validate(values)
+
+
+def replay_in_sqlite(
+    directory: Path,
+) -> tuple[list[FlightState], SqliteDatabase, SqliteFlightRepository]:
+    """The replay snapshot's states, validated (over 5,000), and a new SQLite store in
+    ``directory`` that holds them; the caller closes the database."""
+    normalised = ReplaySource.normalise(ReplaySource().advance())
+    states, _ = validate(normalised.candidates, observed_at=normalised.observed_at)
+    assert len(states) > 5000
+    db = SqliteDatabase(directory / "flights.sqlite3")
+    sqlite = SqliteFlightRepository(db)
+    sqlite.put_states(states)
+    return states, db, sqlite
 
 
 class SteppedClock:

@@ -10,13 +10,11 @@ from datetime import timedelta
 import pytest
 
 from domain import BoundingBox, FlightState, InvalidArgument
-from ingestion.replay import ReplaySource
-from ingestion.validate import validate
 from storage import cursor
 from storage.base import FlightFilter, Page
 from storage.held import HeldStates
-from storage.sqlite import SqliteDatabase, SqliteFlightRepository
-from testkit import make_state
+from storage.sqlite import SqliteFlightRepository
+from testkit import make_state, replay_in_sqlite
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +23,7 @@ def replayed(
 ) -> Iterator[tuple[SqliteFlightRepository, HeldStates]]:
     """The replay snapshot, validated, in SQLite, and held as read back from it (as the
     API's hub holds them)."""
-    payload = ReplaySource().advance()
-    normalised = ReplaySource.normalise(payload)
-    states, _ = validate(normalised.candidates, observed_at=normalised.observed_at)
-    assert len(states) > 5000
-    db = SqliteDatabase(tmp_path_factory.mktemp("held") / "flights.sqlite3")
-    sqlite = SqliteFlightRepository(db)
-    sqlite.put_states(states)
+    _, db, sqlite = replay_in_sqlite(tmp_path_factory.mktemp("held"))
     newest = sqlite.newest_contact()
     assert newest is not None
     stored = sqlite.all_latest(FlightFilter())

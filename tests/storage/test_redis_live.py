@@ -19,14 +19,12 @@ from testredis import redis_url
 
 from domain import BoundingBox, FlightPhase, FlightState, InvalidArgument
 from domain.flight import PositionSource
-from ingestion.replay import ReplaySource
-from ingestion.validate import validate
 from storage import cursor
 from storage.base import FlightFilter, Page, StoreUnavailable
 from storage.redis import connect
 from storage.redis.live import LAT_LIMIT, RedisLiveIndex, search_boxes
 from storage.sqlite import SqliteDatabase, SqliteFlightRepository
-from testkit import T0, make_state
+from testkit import T0, make_state, replay_in_sqlite
 
 # DB 13 of the tests' own server (testredis); the tests flush nothing else.
 REDIS_URL = os.environ.get("FLIGHTDATA_TEST_REDIS_URL") or redis_url(13)
@@ -61,13 +59,7 @@ def replayed(
     client: redis.Redis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[SqliteFlightRepository, RedisLiveIndex]]:
     """The replay snapshot, validated, in SQLite and in the live index."""
-    payload = ReplaySource().advance()
-    normalised = ReplaySource.normalise(payload)
-    states, _ = validate(normalised.candidates, observed_at=normalised.observed_at)
-    assert len(states) > 5000
-    db = SqliteDatabase(tmp_path_factory.mktemp("live") / "flights.sqlite3")
-    sqlite = SqliteFlightRepository(db)
-    sqlite.put_states(states)
+    states, db, sqlite = replay_in_sqlite(tmp_path_factory.mktemp("live"))
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     live = RedisLiveIndex(client, prefix=prefix)
     assert live.put(states) == len(states)
