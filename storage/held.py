@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
@@ -62,17 +63,24 @@ class HeldStates:
         self.newest = newest
         self.states = tuple(sorted(states, key=_BY_ICAO24))
         self.present = present
-        # The positioned states (the store lists no other): (state, latitude, longitude,
-        # last contact in epoch seconds), compared as plain floats.
-        self._rows = [
+        self._memo: dict[int, Any] = {}
+        self._cursors: dict[str, str] = {}
+        self._pages: dict[tuple[FlightFilter, int, str | None], Page[FlightState]] = {}
+
+    @cached_property
+    def _rows(self) -> list[tuple[FlightState, float, float, float]]:
+        """The positioned states (the store lists no other) as (state, latitude, longitude,
+        last contact in epoch seconds), compared as plain floats; made by the first search
+        (live analytics read ``states`` alone)."""
+        return [
             (s, s.latitude, s.longitude, s.last_contact.timestamp())
             for s in self.states
             if s.latitude is not None and s.longitude is not None
         ]
-        self._oldest = min((row[3] for row in self._rows), default=0.0)
-        self._memo: dict[int, Any] = {}
-        self._cursors: dict[str, str] = {}
-        self._pages: dict[tuple[FlightFilter, int, str | None], Page[FlightState]] = {}
+
+    @cached_property
+    def _oldest(self) -> float:
+        return min((row[3] for row in self._rows), default=0.0)
 
     def search(
         self, flt: FlightFilter, *, first: int, after: str | None = None
