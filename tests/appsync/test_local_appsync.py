@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -176,16 +176,26 @@ def test_a_key_the_store_does_not_hold_is_refused(
     assert answer.status_code == 401
 
 
+Received = dict[str, list[dict[str, Any]]]
+Ready = Callable[[Received], bool]
+
+
+def _got(*names: str) -> Ready:
+    """Ready once each of ``names`` has received a result."""
+    return lambda got: all(got[name] for name in names)
+
+
 async def _receive(
     urls: dict[str, str],
     key: str,
     subscriptions: dict[str, GraphQLRequest],
-    ready: str,
+    ready: Ready,
     publish: Any,
 ) -> dict[str, list[dict[str, Any]]]:
     """What each subscription receives, over one connection. The publication is repeated
-    until subscription ``ready`` has its first result: the protocol does not tell when the
-    simulator has registered a subscription."""
+    until ``ready`` holds of what was received: the protocol does not tell when the
+    simulator has registered a subscription, nor when the resolver has recorded all the
+    aircraft a subscription watches (one item each)."""
     host = urlparse(urls["appsyncUrl"]).netloc
     transport = AppSyncWebsocketsTransport(
         url=urls["appsyncRealtimeUrl"], auth=AppSyncApiKeyAuthentication(host=host, api_key=key)
@@ -198,7 +208,7 @@ async def _receive(
             async for result in session.subscribe(request):
                 [value] = result.values()
                 got[name].append(value)
-                if name == ready:
+                if ready(got):
                     first.set()
 
         listening = [asyncio.create_task(listen(n, r)) for n, r in subscriptions.items()]
@@ -220,7 +230,7 @@ def _published(
     key: str,
     processed: dict[str, Any],
     subscriptions: dict[str, GraphQLRequest],
-    ready: str,
+    ready: Ready,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     """What each subscription receives of the publications of ``processed``, and the
     publisher's summary of the last."""
@@ -247,7 +257,7 @@ def test_a_subscriber_receives_the_tiles_of_its_box(
         name: GraphQLRequest(SUBSCRIPTION, variable_values={"bbox": bbox})
         for name, bbox in boxes.items()
     }
-    got, summary = _published(appsync, aws_env["key"], processed, subscriptions, "everything")
+    got, summary = _published(appsync, aws_env["key"], processed, subscriptions, _got("everything"))
 
     assert summary == {
         "cycle_id": processed["detail"]["cycle_id"],
@@ -276,7 +286,12 @@ def test_a_subscriber_naming_aircraft_receives_their_batches_alone(
         "named": GraphQLRequest(NAMED, variable_values={"icao24": [first, second.upper()]}),
         "everything": GraphQLRequest(SUBSCRIPTION, variable_values={"bbox": None}),
     }
-    got, summary = _published(appsync, aws_env["key"], processed, subscriptions, "named")
+
+    def both_named(got: Received) -> bool:
+        named = {f["icao24"] for batch in got["named"] for f in batch["flights"]}
+        return named == {first, second} and bool(got["everything"])
+
+    got, summary = _published(appsync, aws_env["key"], processed, subscriptions, both_named)
 
     assert summary["aircraft_batches"] == 2
     assert summary["tracks"] == 0  # no trackUpdates subscription watches them
@@ -297,7 +312,9 @@ def test_a_track_subscriber_receives_the_new_positions_of_its_aircraft(
     subscriptions = {
         code: GraphQLRequest(TRACK, variable_values={"icao24": code}) for code in (watched, other)
     }
-    got, summary = _published(appsync, aws_env["key"], processed, subscriptions, watched)
+    got, summary = _published(
+        appsync, aws_env["key"], processed, subscriptions, _got(watched, other)
+    )
 
     assert summary["tracks"] == 2  # the two watched aircraft, not the 78 that moved
     assert summary["failed"] == 0
