@@ -59,9 +59,9 @@ def snapshot(flights: FlightRepository, live_window_s: float) -> LiveSnapshot:
     return LiveSnapshot(as_of=newest, since=since, states=states)
 
 
-# The live states a process holds already (its live-update hub's ``held_states``), or
-# ``None`` while it holds none.
-Held = Callable[[], HeldStates | None]
+# The live states a process holds to be read when the store's newest contact is the one
+# given (its live-update hub's ``held_for``), or ``None``: read the store.
+Held = Callable[[datetime], HeldStates | None]
 
 
 class LiveSnapshots:
@@ -70,11 +70,13 @@ class LiveSnapshots:
     process instead of once per request, as the response cache keys its live answers by
     the newest contact.
 
-    When ``follow`` gave it the states the process holds (the API's live-update hub) and
-    they are those of the store's newest contact, the snapshot is made of them; else every
-    live state is read from the store (34 ms for 5,400 aircraft on SQLite, paid by the
-    first request after each cycle). The two hold the same states: the hub takes every
-    state stored, keeps each aircraft's latest and drops those older than the live window.
+    When ``follow`` gave it the states the process holds (the API's live-update hub's
+    ``held_for``), the snapshot is made of them: the store's newest contact's once the hub
+    has taken it, the hub's previous cycle's while it takes it. Else every live state is
+    read from the store (34 ms for 5,400 aircraft on SQLite, paid by the first request
+    after each cycle). The two hold the same states for the same contact: the hub takes
+    every state stored, keeps each aircraft's latest and drops those older than the live
+    window.
 
     Thread-safe: one caller makes a new snapshot while the others wait for it.
     """
@@ -91,28 +93,25 @@ class LiveSnapshots:
         self._held: Held | None = None
 
     def follow(self, held: Held) -> None:
-        """Make snapshots of ``held`` whenever it is as new as the store."""
+        """Make snapshots of what ``held`` gives for the store's newest contact."""
         self._held = held
 
     def get(self) -> LiveSnapshot:
         newest = self.flights.newest_contact()
+        held = None if self._held is None or newest is None else self._held(newest)
         with self._lock:
             last = self._last
+            if held is not None:
+                if last is None or last.as_of != held.newest:
+                    since = held.newest - timedelta(seconds=self.live_window_s)
+                    # In the store's order (``all_latest``), so that every answer is the same.
+                    last = self._last = LiveSnapshot(held.newest, since, held.states)
+                return last
             fresh = time.monotonic() - self._read_at < self.max_age_s
             if last is None or last.as_of != newest or not fresh:
                 self._read_at = time.monotonic()
-                last = self._last = self._of_held(newest) or snapshot(
-                    self.flights, self.live_window_s
-                )
+                last = self._last = snapshot(self.flights, self.live_window_s)
             return last
-
-    def _of_held(self, newest: datetime | None) -> LiveSnapshot | None:
-        held = None if self._held is None or newest is None else self._held()
-        if held is None or held.newest != newest:
-            return None
-        since = newest - timedelta(seconds=self.live_window_s)
-        # In the store's order (``all_latest``), so that every answer is the same.
-        return LiveSnapshot(newest, since, held.states)
 
 
 def states_table(states: Sequence[FlightState]) -> DuckTable:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +31,35 @@ from typing import Any, NamedTuple
 from domain import BoundingBox, FlightState
 
 Present = Callable[[FlightState], Any]
+
+
+class PresentOnce:
+    """``present`` made once per state object, however many indexes ask: a cycle's
+    ``StateIndex``, the current states' and the held states' (``storage.held``) each asked
+    for the same 5,400 states, and a state that did not change since the last cycle is
+    the same object. It keeps what it made of each aircraft's latest state asked for,
+    until ``forget``. Safe to call from several threads (two may make the same state's
+    at once; either is kept)."""
+
+    def __init__(self, present: Present) -> None:
+        self.present = present
+        self._made: dict[str, tuple[FlightState, Any]] = {}
+
+    def __call__(self, state: FlightState) -> Any:
+        made = self._made.get(state.icao24)
+        if made is not None and made[0] is state:
+            return made[1]
+        shown = self.present(state)
+        self._made[state.icao24] = (state, shown)
+        return shown
+
+    def forget(self, codes: Iterable[str]) -> None:
+        """Drop what was made for these aircraft (they left the live picture)."""
+        for code in codes:
+            self._made.pop(code, None)
+
+    def __len__(self) -> int:
+        return len(self._made)
 
 
 class RowItems(list[Any]):

@@ -21,7 +21,7 @@ from typing import Any
 from domain import FlightState
 from live.channel import Broadcaster
 from live.cycle_update import CycleUpdate
-from live.filtering import LiveView, Present, StateIndex, UpdateFilter
+from live.filtering import LiveView, Present, PresentOnce, StateIndex, UpdateFilter
 from storage.held import HeldStates
 from storage.offload import offload
 
@@ -39,6 +39,11 @@ SLICE_S = 0.002
 # for a cycle: requests go first, and a busy API still delivers every cycle.
 YIELD_WAIT_S = 0.05
 YIELD_BUDGET_S = 0.5
+# A cycle the store holds is read from the hub's states once the hub has taken it (0.05 to
+# 0.2 s after it is stored). Until then, for at most this long after a reader first saw
+# the store ahead, readers get the hub's previous cycle (``held_for``): what this
+# process's subscribers were sent last, not a second read of every live state meanwhile.
+HELD_LAG_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,8 @@ class UpdateHub:
         self.ready = asyncio.Event()
         self._load_current = load_current
         self.present = present
+        # ``present`` once per state for every index of the hub's states.
+        self._present_once = None if present is None else PresentOnce(present)
         self._after_cycle = after_cycle
         self._yield_to = yield_to
         self._after: asyncio.Task[None] | None = None
@@ -141,6 +148,8 @@ class UpdateHub:
         self._held: tuple[datetime, tuple[FlightState, ...]] | None = None
         # ``_held`` and the ``HeldStates`` made of it.
         self._held_states: tuple[object, HeldStates] | None = None
+        # The store's newest contact that a reader first saw ahead of the hub, and when.
+        self._behind: tuple[datetime, float] | None = None
         self._listening = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -160,7 +169,7 @@ class UpdateHub:
     def current(self) -> StateIndex:
         """Every live aircraft's latest state, indexed; rebuilt at most once per cycle."""
         if self._current_index is None:
-            self._current_index = StateIndex(list(self._current.values()), self.present)
+            self._current_index = StateIndex(list(self._current.values()), self._present_once)
         return self._current_index
 
     async def run(self) -> None:
@@ -232,6 +241,8 @@ class UpdateHub:
             dropped = frozenset(c for c, s in current.items() if s.last_contact < stale_before)
             for code in dropped:
                 del current[code]
+            if self._present_once is not None:
+                self._present_once.forget(dropped)
         self._current_index = None
         self._held = None if self.newest is None else (self.newest, tuple(current.values()))
         return dropped
@@ -253,13 +264,30 @@ class UpdateHub:
             return None
         made = self._held_states
         if made is None or made[0] is not held:
-            made = self._held_states = (held, HeldStates(held[0], held[1], self.present))
+            made = (held, HeldStates(held[0], held[1], self._present_once))
+            self._held_states = made
         return made[1]
+
+    def held_for(self, newest: datetime) -> HeldStates | None:
+        """The held states to read when the store's newest contact is ``newest``: those
+        of ``newest`` once the hub has taken it; until then, for ``HELD_LAG_S`` after a
+        reader first asked for it, those of the hub's previous cycle; else ``None`` (read
+        the store). Safe to call from another thread."""
+        held = self.held_states()
+        if held is None or held.newest > newest:
+            return None
+        if held.newest == newest:
+            return held
+        now = time.monotonic()
+        behind = self._behind
+        if behind is None or behind[0] != newest:
+            self._behind = behind = (newest, now)
+        return held if now - behind[1] < HELD_LAG_S else None
 
     def dispatch(self, update: CycleUpdate) -> None:
         """Offer ``update`` to every subscriber at once."""
         dropped = self._take(update)
-        offer = self._offer(update, StateIndex(update.states, self.present), dropped)
+        offer = self._offer(update, StateIndex(update.states, self._present_once), dropped)
         for sub in list(self.subscribers):
             offer(sub)
 
@@ -274,7 +302,7 @@ class UpdateHub:
         waited = await self._pause(0.0)
         dropped = self._take(update)
         waited = await self._pause(waited)
-        offer = self._offer(update, StateIndex(update.states, self.present), dropped)
+        offer = self._offer(update, StateIndex(update.states, self._present_once), dropped)
         subscribers = list(self.subscribers)
         waited = await self._pause(waited)
         clock = time.perf_counter

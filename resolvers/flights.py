@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from strawberry.types import Info
 
@@ -15,7 +15,7 @@ from schema.context import Context
 from schema.flight import Flight, FlightConnection
 from schema.inputs import BoundingBoxInput
 from schema.track import Track
-from storage.base import FlightFilter, FlightRepository, Page, live_since
+from storage.base import FlightFilter, FlightRepository, Page
 from storage.offload import offload
 
 
@@ -56,17 +56,19 @@ def _live_page(
     """One page of ``flt`` within the live window (``flt.since`` at the latest), and its
     flights as every request of this cycle shares them (``None``: not shared).
 
-    Read from the states the hub holds when they are as new as the store's (the page is
-    the same), else from the store: between a cycle's commit and its arrival at the hub,
-    and in a process without a hub."""
-    newest, live_start = live_since(repo, live_window_s)
-    if live_start is not None:
-        since = live_start if flt.since is None else max(flt.since, live_start)
-        flt = replace(flt, since=since)
-    held = None if hub is None or newest is None else hub.held_states()
-    if held is not None and held.newest == newest:
+    Read from the states the hub holds (``UpdateHub.held_for``): the same page as the
+    store's once the hub has taken the store's newest cycle, and the hub's previous cycle
+    while it takes it; else, and in a process without a hub, from the store."""
+    newest = repo.newest_contact()
+    held = None if hub is None or newest is None else hub.held_for(newest)
+    as_of = newest if held is None else held.newest
+    if as_of is not None:
+        live_start = as_of - timedelta(seconds=live_window_s)
+        flt = replace(flt, since=live_start if flt.since is None else max(flt.since, live_start))
+    if held is not None:
         page = held.search(flt, first=first, after=after)
-        return page, (held.shown(page.items) if held.present is shared_flight else None)
+        assert hub is not None
+        return page, (held.shown(page.items) if hub.present is shared_flight else None)
     return repo.search_latest(flt, first=first, after=after), None
 
 

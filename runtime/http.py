@@ -224,7 +224,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
         security=build_security(settings, stores),
     )
     # Live analytics count the states the hub holds, instead of reading them back each cycle.
-    live_snapshots(stores, settings).follow(runtime.hub.held_states)
+    live_snapshots(stores, settings).follow(runtime.hub.held_for)
     security = runtime.security
     assert security is not None
     if security.gate is not None:

@@ -4,8 +4,9 @@ The API's live-update hub holds every live aircraft's latest state, taken from e
 as it is published. ``HeldStates`` orders them once per cycle and answers
 ``FlightRepository.search_latest`` over them with the store's answer: the same items,
 cursors, ``totalCount`` and ``hasNextPage`` (a test compares it with SQLite on random
-filters). The flights query reads them instead of the store when they are as new as the
-store (``python -m bench.soak``: the store's read was half of a ``flights(first: 500)``).
+filters). The flights query and the live figures read them instead of the store
+(``UpdateHub.held_for``; ``python -m bench.soak``: the store's read was half of a
+``flights(first: 500)``).
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from analytics.live import COLUMNS, LiveSnapshots, states_table
 from config import Settings
+from live import subscribers
 from live.channel import InProcessBroadcaster, live_states_of
 from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
@@ -64,9 +66,12 @@ def test_the_states_table_holds_the_states_as_the_sql_reads_them() -> None:
     assert table.column("day") == ["01", "01"]
 
 
-def test_a_snapshot_follows_the_hub_while_it_is_as_new_as_the_store(tmp_path: Path) -> None:
+def test_a_snapshot_follows_the_hub_while_it_takes_the_stores_cycles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Made of the states the hub holds (the same objects, in the store's order) when the
-    hub has every state of the store's newest contact; read from the store when it lags."""
+    hub has every state of the store's newest contact; of the hub's previous cycle while
+    it takes a newer one, for ``HELD_LAG_S``; read from the store when it lags longer."""
 
     async def run() -> None:
         with open_stores(Settings.from_env({}, data_dir=tmp_path)) as stores:
@@ -76,7 +81,7 @@ def test_a_snapshot_follows_the_hub_while_it_is_as_new_as_the_store(tmp_path: Pa
                 broadcaster, live_window_s=300, load_current=live_states_of(stores, 300)
             )
             following = LiveSnapshots(stores.flights, live_window_s=300)
-            following.follow(hub.held_states)
+            following.follow(hub.held_for)
             reading = LiveSnapshots(stores.flights, live_window_s=300, max_age_s=0)
 
             async def cycle(at: datetime, code: str) -> None:
@@ -100,11 +105,15 @@ def test_a_snapshot_follows_the_hub_while_it_is_as_new_as_the_store(tmp_path: Pa
                 # bbb222, last heard at T0, is dropped once the newest contact is 300 s on
                 await cycle(T0 + timedelta(seconds=301), "ccc333")
                 assert [s.icao24 for s in following.get().states] == ["aaa111", "ccc333"]
+                taken = following.get()
                 lagging = T0 + timedelta(seconds=310)
                 stores.flights.put_states([make_state("ddd444", lagging)])  # not published
+                assert following.get() is taken  # the hub's, while it takes the cycle
+                monkeypatch.setattr(subscribers, "HELD_LAG_S", 0.0)  # it took too long
                 found = following.get()
                 assert found == reading.get()
                 assert found.as_of == lagging
+                assert "ddd444" in {s.icao24 for s in found.states}
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -8,7 +8,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ import redis
 from testredis import redis_url
 
 from api.foreground import CountRequests, Foreground
-from domain import BoundingBox
+from domain import BoundingBox, FlightState
 from live.channel import InProcessBroadcaster, RedisCycleChannel
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
@@ -312,3 +312,52 @@ def test_the_foreground_counts_http_requests_but_not_websockets() -> None:
     asyncio.run(run())
     assert seen == [("http", 1), ("websocket", 0)]
     assert foreground.active == 0
+
+
+def _by_code(states: Sequence[FlightState], shown: Sequence[object]) -> dict[str, object]:
+    return dict(zip([s.icao24 for s in states], shown, strict=True))
+
+
+def test_each_state_is_presented_once_however_many_indexes_show_it() -> None:
+    """A cycle's index, the current states' and the held states' share what ``present``
+    made of each state; an aircraft whose state did not change keeps its object, and one
+    that went stale is forgotten."""
+    made: list[str] = []
+
+    def present(state: Any) -> object:
+        made.append(state.icao24)
+        return object()
+
+    async def run() -> None:
+        hub = UpdateHub(
+            InProcessBroadcaster(), live_window_s=60, load_current=list, present=present
+        )
+        hub._subscribed()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        with hub.subscribe(UpdateFilter()) as sub:
+            hub.dispatch(_cycle(1))
+            batch = await asyncio.wait_for(sub.next(), 5)
+            held = hub.held_states()
+            assert held is not None
+            by_code = _by_code(batch.flights, batch.shown)
+            assert sorted(made) == ["aaaaaa", "bbbbbb"]
+            assert _by_code(held.states, held.shown(held.states)) == by_code
+            current = hub.current().select(UpdateFilter())
+            assert _by_code(current.states, current.shown) == by_code
+
+            moved = _cycle(2).states[0]  # aaaaaa alone, ten seconds on
+            hub.dispatch(CycleUpdate("cycle-2", moved.last_contact, [moved]))
+            held = hub.held_states()
+            assert held is not None
+            shown = _by_code(held.states, held.shown(held.states))
+            assert sorted(made) == ["aaaaaa", "aaaaaa", "bbbbbb"]
+            assert shown["bbbbbb"] is by_code["bbbbbb"]
+            assert shown["aaaaaa"] is not by_code["aaaaaa"]
+
+            later = T0 + timedelta(seconds=200)  # aaaaaa goes stale
+            quiet = make_state("bbbbbb", time=later, latitude=35, longitude=139)
+            hub.dispatch(CycleUpdate("quiet", later, [quiet]))
+            assert hub._present_once is not None
+            assert len(hub._present_once) == 1
+
+    asyncio.run(run())

@@ -1,6 +1,7 @@
 """``flights`` from the states the API's live-update hub holds: read from them (not the
-store) when they are as new as the store, with the store's answer; from the store when it
-holds a newer cycle than the hub has taken so far."""
+store) when they are as new as the store, with the store's answer; while the store holds
+a newer cycle than the hub has taken, from the hub's previous cycle for ``HELD_LAG_S``,
+then from the store."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from config import Settings
 from domain import FlightState
+from live import subscribers
 from live.channel import InProcessBroadcaster
 from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
@@ -120,8 +122,8 @@ def test_pages_come_from_the_hub_when_it_is_as_new_as_the_store(
     assert len(store_searches) == len(held)
 
 
-def test_a_newer_cycle_in_the_store_is_read_from_the_store_until_the_hub_takes_it(
-    stores: Stores, store_searches: list[FlightFilter]
+def test_a_newer_cycle_in_the_store_is_read_from_the_hub_once_it_takes_it(
+    stores: Stores, store_searches: list[FlightFilter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stores.flights.put_states(_states(0))
     hub = _hub(stores)
@@ -130,6 +132,10 @@ def test_a_newer_cycle_in_the_store_is_read_from_the_store_until_the_hub_takes_i
 
     newer = _states(1)
     stores.flights.put_states(newer)  # stored; not yet published to the hub
+    assert _pages(stores, hub, None) == before  # the hub's cycle, while it takes the next
+    assert store_searches == []
+
+    monkeypatch.setattr(subscribers, "HELD_LAG_S", 0.0)  # the hub takes too long
     from_store = _pages(stores, hub, None)
     assert len(store_searches) == len(from_store)
     assert from_store != before
