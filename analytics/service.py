@@ -365,14 +365,16 @@ def live_snapshots(stores: Stores, settings: Settings) -> LiveSnapshots:
     return _snapshots(cast(Hashable, stores.flights), settings.live_window_s)
 
 
-def answer_live_figures(stores: Stores, settings: Settings) -> None:
-    """The live figures the dashboard shows, answered now for the newest live snapshot:
-    the API runs this after each cycle, so that the first request for each figure does
-    not wait while it is computed (``python -m bench.soak``)."""
+def live_figures(stores: Stores, settings: Settings) -> list[Callable[[], object]]:
+    """What answers each live figure the dashboard shows for the newest live snapshot:
+    the API runs them after each cycle, one at a time, so that the first request for each
+    figure does not wait while it is computed (``python -m bench.soak``)."""
     service = build_service(stores, settings)
-    service.region_counts(None)
-    service.country_counts(None)
-    service.altitude_histogram(None, DEFAULT_BUCKET_M)
+    return [
+        lambda: service.region_counts(None),
+        lambda: service.country_counts(None),
+        lambda: service.altitude_histogram(None, DEFAULT_BUCKET_M),
+    ]
 
 
 def build_service(stores: Stores, settings: Settings) -> AnalyticsService:

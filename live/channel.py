@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -127,13 +127,21 @@ class RedisCycleChannel:
             yield update
 
 
+# Stored rows read at a time when a cycle is read back (about 5 ms of the interpreter's
+# time for 1,000 on SQLite), and the longest wait for requests between two reads.
+READ_ROWS = 1_000
+READ_WAIT_S = 0.05
+
+
 @runtime_checkable
 class StoredSince(Protocol):
     """A flight store that tells which aircraft's latest state was stored since a mark."""
 
     def stored_mark(self) -> int: ...
 
-    def latest_stored_after(self, mark: int) -> tuple[list[FlightState], int]: ...
+    def latest_stored_after(
+        self, mark: int, upto: int | None = None
+    ) -> tuple[list[FlightState], int]: ...
 
 
 class StorePolling:
@@ -148,15 +156,26 @@ class StorePolling:
     ``on_subscribed`` runs first, so that subscribers resync (``trackUpdates`` reads the
     positions in between from the store). ``publish`` does nothing: the ingest process's
     pipeline already wrote the store.
+
+    A cycle's states are read ``READ_ROWS`` stored rows at a time; between two reads it
+    awaits ``yield_to(READ_WAIT_S)`` (the API's ``Foreground.quiet``: its requests in
+    progress go first).
     """
 
     # A poll is one indexed read of the newest two cycles (about 50 µs of CPU), so polling
     # often costs little; its interval is part of every subscriber's delivery latency.
-    def __init__(self, stores: Stores, live_window_s: float, every_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        stores: Stores,
+        live_window_s: float,
+        every_s: float = 0.05,
+        yield_to: Callable[[float], Awaitable[float]] | None = None,
+    ) -> None:
         self._stores = stores
         self._window = timedelta(seconds=live_window_s)
         self._load = live_states_of(stores, live_window_s)
         self._every_s = every_s
+        self._yield_to = yield_to
 
     def publish(self, update: CycleUpdate) -> None:
         return None
@@ -175,7 +194,7 @@ class StorePolling:
                 cycle = recent[0] if recent else None
                 if cycle is None or cycle.cycle_id == getattr(last_cycle, "cycle_id", None):
                     continue
-                changed = await offload(changes)
+                changed = await changes()
             except StoreUnavailable as exc:
                 log.warning("polling the store for live updates failed: %s", exc)
                 continue
@@ -192,17 +211,27 @@ class StorePolling:
                 published_at=cycle.finished_at or datetime.now(UTC),
             )
 
-    def _changes(self) -> Callable[[], list[FlightState]]:
+    def _changes(self) -> Callable[[], Awaitable[list[FlightState]]]:
         """Marks what is stored now; returns the reader of the live aircraft whose latest
-        state changed since the last read (thread-safe only one call at a time)."""
+        state changed since the last read (one call at a time)."""
         flights = self._stores.flights
         newest = flights.newest_contact()
         if isinstance(flights, StoredSince):
             mark = flights.stored_mark()
 
-            def stored_since() -> list[FlightState]:
+            async def stored_since() -> list[FlightState]:
                 nonlocal mark, newest
-                states, mark = flights.latest_stored_after(mark)
+                top = await offload(flights.stored_mark)
+                states: list[FlightState] = []
+                at = mark
+                while at < top:
+                    if at > mark and self._yield_to is not None:
+                        await self._yield_to(READ_WAIT_S)
+                    part, at = await offload(
+                        flights.latest_stored_after, at, min(top, at + READ_ROWS)
+                    )
+                    states += part
+                mark = top
                 contacts = [s.last_contact for s in states]
                 if newest is not None:
                     contacts.append(newest)
@@ -216,9 +245,9 @@ class StorePolling:
 
         seen = {s.icao24: s.last_contact for s in self._load()}
 
-        def every_live_state() -> list[FlightState]:
+        async def every_live_state() -> list[FlightState]:
             nonlocal seen
-            states = self._load()
+            states = await offload(self._load)
             changed = [s for s in states if seen.get(s.icao24) != s.last_contact]
             seen = {s.icao24: s.last_contact for s in states}
             return changed

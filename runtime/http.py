@@ -30,7 +30,7 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from analytics.service import answer_live_figures, live_snapshots
+from analytics.service import live_figures, live_snapshots
 from api import STATIC_DIR, dashboard, opensky, readsb, rest
 from api.compression import GzipWhenAccepted
 from api.foreground import CountRequests, Foreground
@@ -40,7 +40,7 @@ from domain.cycle import CycleReport
 from domain.events import InProcessBus
 from ingestion.loop import IngestLoop
 from ingestion.reference import seed_airports
-from live.subscribers import UpdateHub
+from live.subscribers import YIELD_WAIT_S, UpdateHub
 from observability import bootstrap, health, metrics
 from observability.middleware import RequestIdMiddleware
 from resolvers.root import build_schema
@@ -200,15 +200,23 @@ def _ping_and_newest(stores: Stores) -> datetime | None:
     return stores.flights.newest_contact()
 
 
+async def answer_live_figures(stores: Stores, settings: Settings, foreground: Foreground) -> None:
+    """The dashboard's live figures, answered one at a time once no request is in
+    progress (at most ``YIELD_WAIT_S`` each)."""
+    for answer in live_figures(stores, settings):
+        await foreground.quiet(YIELD_WAIT_S)
+        await offload(answer)
+
+
 def create_app(settings: Settings | None = None, *, ingest: bool | None = None) -> Starlette:
     """The app. ``ingest`` overrides ``settings.ingest`` (the API workers of a multi-worker
     ``serve`` run with ingest off; one separate process ingests)."""
     settings = settings or Settings.from_env()
     run_ingest = settings.ingest if ingest is None else ingest
     stores = open_stores(settings)
-    broadcaster = build_broadcaster(settings, stores, ingests=run_ingest)
-    # A cycle's fan-out waits for the requests in progress: requests first.
+    # A cycle's reading and fan-out wait for the requests in progress: requests first.
     foreground = Foreground()
+    broadcaster = build_broadcaster(settings, stores, ingests=run_ingest, yield_to=foreground.quiet)
     runtime = Runtime(
         settings=settings,
         stores=stores,
@@ -218,7 +226,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool | None = None) 
             stores,
             broadcaster,
             shared_flight,
-            after_cycle=lambda: offload(answer_live_figures, stores, settings),
+            after_cycle=lambda: answer_live_figures(stores, settings, foreground),
             yield_to=foreground.quiet,
         ),
         security=build_security(settings, stores),

@@ -23,10 +23,17 @@ from storage.redis.pubsub import RedisBroadcaster
 from storage.stores import Stores
 
 
-def build_broadcaster(settings: Settings, stores: Stores, *, ingests: bool) -> Broadcaster:
+def build_broadcaster(
+    settings: Settings,
+    stores: Stores,
+    *,
+    ingests: bool,
+    yield_to: Callable[[float], Awaitable[float]] | None = None,
+) -> Broadcaster:
     """Redis pub/sub when the stores have Redis (every process of a deployment shares
     it); else in-process when this process ingests, or polling the shared store when a
-    separate process does."""
+    separate process does (its reads of a cycle yield to requests through ``yield_to``,
+    ``StorePolling``)."""
     if stores.redis is not None:
         from storage.redis import connect_async, redis_url
 
@@ -35,7 +42,7 @@ def build_broadcaster(settings: Settings, stores: Stores, *, ingests: bool) -> B
         return RedisCycleChannel(RedisBroadcaster(stores.redis, aclient=connect_async(url)))
     if ingests:
         return InProcessBroadcaster()
-    return StorePolling(stores, settings.live_window_s)
+    return StorePolling(stores, settings.live_window_s, yield_to=yield_to)
 
 
 def build_hub(

@@ -165,12 +165,14 @@ class SqliteFlightRepository:
         """A mark of what is stored now, for ``latest_stored_after``."""
         return int(self._db.scalar("SELECT coalesce(max(rowid), 0) FROM states"))
 
-    def latest_stored_after(self, mark: int) -> tuple[list[FlightState], int]:
-        """The latest state of each aircraft whose latest state was stored after ``mark``,
-        and the mark of what is stored now: one indexed read of the newest rows, however
-        many aircraft are live. A state stored after the new mark is left for the next
-        call (the aircraft's latest is then that state)."""
-        top = self.stored_mark()
+    def latest_stored_after(
+        self, mark: int, upto: int | None = None
+    ) -> tuple[list[FlightState], int]:
+        """The latest state of each aircraft whose latest state was stored after ``mark``
+        (and at ``upto`` at the latest), and the mark read up to: one indexed read of the
+        newest rows, however many aircraft are live. A state stored after the mark
+        returned is left for the next call (the aircraft's latest is then that state)."""
+        top = self.stored_mark() if upto is None else upto
         rows = self._db.read(
             f"SELECT {_LATEST_COLUMNS} FROM states s JOIN latest l "
             "ON l.icao24 = s.icao24 AND l.time = s.time WHERE s.rowid > ? AND s.rowid <= ?",

@@ -23,8 +23,8 @@ from analytics.live_figures import StatesEngine
 from analytics.params import DEFAULT_BUCKET_M, window
 from analytics.service import (
     AnalyticsService,
-    answer_live_figures,
     build_service,
+    live_figures,
     live_snapshots,
 )
 from config import Settings
@@ -191,7 +191,8 @@ def test_the_dashboards_live_figures_are_answered_before_anyone_asks(tmp_path: P
         stores.flights.put_states(
             [make_state(f"abc12{n}", at, latitude=40.0 + n, longitude=n) for n in range(4)]
         )
-        answer_live_figures(stores, settings)
+        for answer in live_figures(stores, settings):
+            answer()
         ahead = dict(live_snapshots(stores, settings).get().answers)
         asked = build_service(stores, settings)
         figures = [

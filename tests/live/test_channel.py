@@ -16,6 +16,7 @@ import pytest
 from devtools.redis_server import RedisServer, start
 from domain import BoundingBox
 from domain.cycle import CycleReport
+from live import channel as channel_module
 from live.channel import InProcessBroadcaster, RedisCycleChannel, StoredSince, StorePolling
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
@@ -240,6 +241,38 @@ def test_a_poll_publishes_the_aircraft_whose_latest_state_the_new_cycle_stored(
     ]
 
 
+def test_a_cycle_is_read_a_few_rows_at_a_time_letting_requests_go_first(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every aircraft's latest state of the cycle, read ``READ_ROWS`` stored rows at a
+    time, with ``yield_to`` awaited between two reads."""
+    monkeypatch.setattr(channel_module, "READ_ROWS", 2)
+    waits: list[float] = []
+
+    async def yield_to(max_wait_s: float) -> float:
+        waits.append(max_wait_s)
+        return 0.0
+
+    codes = [f"{n:06x}" for n in range(0xA00001, 0xA00006)]
+    t0, t1 = _at(0), _at(1)
+    first = [make_state(code, time=t0, latitude=48.0, longitude=2.0) for code in codes]
+    second = [make_state(code, time=t1, latitude=48.1, longitude=2.1) for code in codes]
+
+    async def run() -> list[Batch]:
+        channel = StorePolling(stores, live_window_s=3600, every_s=0.05, yield_to=yield_to)
+        async with _running(UpdateHub(channel, live_window_s=3600)) as hub:
+            with hub.subscribe(EUROPE) as sub:
+                # two cycles between two polls: ten rows, the first five superseded
+                stores.flights.put_states(first)
+                stores.flights.put_states(second)
+                stores.cycles.put_cycle(CycleReport(source="test", started_at=t1, cycle_id="c1"))
+                return [await asyncio.wait_for(sub.next(), 10)]
+
+    (batch,) = asyncio.run(run())
+    assert sorted((s.icao24, s.time) for s in batch.flights) == [(c, t1) for c in codes]
+    assert waits == [channel_module.READ_WAIT_S] * 4  # five reads of two rows
+
+
 def test_the_store_tells_which_latest_states_were_stored_after_a_mark(stores: Stores) -> None:
     flights = stores.flights
     assert isinstance(flights, StoredSince)
@@ -255,3 +288,8 @@ def test_the_store_tells_which_latest_states_were_stored_after_a_mark(stores: St
     assert sorted((s.icao24, s.time) for s in states) == [("aaaaaa", a1.time), ("bbbbbb", b1.time)]
     assert after > mark
     assert flights.latest_stored_after(after) == ([], after)
+    # up to a mark: the rows stored after it are left for the next read
+    part, upto = flights.latest_stored_after(mark, mark + 1)
+    assert (upto, [(s.icao24, s.time) for s in part]) == (mark + 1, [("aaaaaa", a1.time)])
+    rest, _ = flights.latest_stored_after(upto)
+    assert [(s.icao24, s.time) for s in rest] == [("bbbbbb", b1.time)]  # a0 is no latest

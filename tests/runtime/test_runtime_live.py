@@ -53,7 +53,7 @@ def test_without_redis_the_api_processes_read_the_store(tmp_path: Path) -> None:
 def test_after_each_cycle_the_api_has_the_dashboards_live_figures_answered(
     tmp_path: Path,
 ) -> None:
-    """Before any request asks for them (``analytics.service.answer_live_figures``)."""
+    """Before any request asks for them (``analytics.service.live_figures``)."""
     settings = Settings.from_env({"FLIGHTDATA_INTERVAL": "600"}, data_dir=tmp_path)
     app = create_app(settings, ingest=True)
     with TestClient(app):
