@@ -14,12 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from analytics.engine import DuckTable
 from domain import FlightState
-from storage.base import FlightFilter, FlightRepository, live_since
+from storage.base import FlightFilter, FlightRepository, live_since, live_start
 from storage.held import HeldStates
 
 # The Parquet columns the queries use, with their DuckDB types.
@@ -103,7 +103,7 @@ class LiveSnapshots:
             last = self._last
             if held is not None:
                 if last is None or last.as_of != held.newest:
-                    since = held.newest - timedelta(seconds=self.live_window_s)
+                    since = live_start(held.newest, self.live_window_s)
                     # In the store's order (``all_latest``), so that every answer is the same.
                     last = self._last = LiveSnapshot(held.newest, since, held.states)
                 return last

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from strawberry.types import Info
 
@@ -15,7 +15,7 @@ from schema.context import Context
 from schema.flight import Flight, FlightConnection
 from schema.inputs import BoundingBoxInput
 from schema.track import Track
-from storage.base import FlightFilter, FlightRepository, Page
+from storage.base import FlightFilter, FlightRepository, Page, live_start
 from storage.offload import offload
 
 
@@ -63,8 +63,8 @@ def _live_page(
     held = None if hub is None or newest is None else hub.held_for(newest)
     as_of = newest if held is None else held.newest
     if as_of is not None:
-        live_start = as_of - timedelta(seconds=live_window_s)
-        flt = replace(flt, since=live_start if flt.since is None else max(flt.since, live_start))
+        start = live_start(as_of, live_window_s)
+        flt = replace(flt, since=start if flt.since is None else max(flt.since, start))
     if held is not None:
         page = held.search(flt, first=first, after=after)
         assert hub is not None

@@ -223,6 +223,12 @@ class FlightRepository(Protocol):
 
 
 # A page larger than any live traffic: every live aircraft in one page.
+def live_start(newest: datetime, live_window_s: float) -> datetime:
+    """The start of the live window when the newest contact is ``newest``: aircraft heard
+    from since then are live."""
+    return newest - timedelta(seconds=live_window_s)
+
+
 def live_since(
     flights: FlightRepository, live_window_s: float
 ) -> tuple[datetime | None, datetime | None]:
@@ -232,7 +238,7 @@ def live_since(
     newest = flights.newest_contact()
     if newest is None:
         return None, None
-    return newest, newest - timedelta(seconds=live_window_s)
+    return newest, live_start(newest, live_window_s)
 
 
 def live_states(flights: FlightRepository, live_window_s: float) -> list[FlightState]:
