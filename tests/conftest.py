@@ -33,6 +33,16 @@ from testkit import ReplayWorld, SteppedClock, TestClient, close_leftover_event_
 BACKENDS = ["sqlite", "dynamodb"]
 
 
+@pytest.fixture(autouse=True)
+def _own_boto3_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's default session keeps the credentials it first resolved, and DynamoDB Local
+    keeps tables per access key: a session made under one test's keys (a stub's, the moto
+    server's) goes with that test, not on to the tests after it."""
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
 def _open_backend(
     backend: str, settings: Settings, request: pytest.FixtureRequest, *, seeded: bool = False
 ) -> Stores:

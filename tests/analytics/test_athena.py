@@ -50,13 +50,6 @@ class Recording:
         return getattr(self.client, name)
 
 
-@pytest.fixture(autouse=True)
-def _own_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    """boto3's default session keeps the credentials it first resolved: one made here
-    (under the moto server's keys) goes with the test, not on to the tests after it."""
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-
-
 @pytest.fixture(scope="module")
 def athena_server(moto_server: MotoServer) -> Iterator[MotoServer]:
     """A moto server of the module's own whose Athena answers botocore's REST paths."""
