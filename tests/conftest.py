@@ -7,6 +7,7 @@ Redis) is one more name there and one more branch in ``_open_backend``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
 from collections.abc import Callable, Iterator
@@ -205,6 +206,24 @@ def replay_world(
         rejected.append({r.raw[0] for r in bad if r.raw[5] is not None and r.raw[6] is not None})
     with TestClient(app) as test_client:
         yield ReplayWorld(test_client, runtime, reports, len(set.intersection(*rejected)))
+
+
+@pytest.fixture
+def mangum_loops_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every event loop made during the test, closed after it: Mangum makes one for the
+    life of a Lambda container and never closes it."""
+    made: list[asyncio.AbstractEventLoop] = []
+    real = asyncio.new_event_loop
+
+    def tracked() -> asyncio.AbstractEventLoop:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
+    yield
+    asyncio.set_event_loop(None)
+    for loop in made:
+        loop.close()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ that serves no one without a key, and the airports it loaded are there."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -22,7 +21,10 @@ if TYPE_CHECKING:
     from moto_server import MotoServer
 
 pytest_plugins = ["moto_server"]
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.usefixtures("mangum_loops_closed"),
+]
 
 QUERY = '{ airport(code: "LHR") { icao name } flights(first: 1) { totalCount } }'
 
@@ -43,22 +45,6 @@ def _environment_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     os.environ.clear()
     os.environ.update(saved)
     lambdas.reset_runtime()  # built on the stack's settings by the API test
-
-
-@pytest.fixture(autouse=True)
-def _close_mangum_loops(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    made: list[asyncio.AbstractEventLoop] = []
-    real = asyncio.new_event_loop
-
-    def tracked() -> asyncio.AbstractEventLoop:
-        made.append(real())
-        return made[-1]
-
-    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
-    yield
-    asyncio.set_event_loop(None)
-    for loop in made:
-        loop.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ default for the same snapshot.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from devtools.dynamodb_local import DynamoDBLocal
 from ingestion.reference import seed_airports
 from runtime import lambdas
 from runtime.stores import open_stores
-from testkit import FIXTURES
+from testkit import FIXTURES, aws_backend_env
 
 if TYPE_CHECKING:
     from moto_server import MotoServer
@@ -31,7 +30,10 @@ if TYPE_CHECKING:
 pytest_plugins = ["moto_server"]
 # Mangum keeps one event loop for the life of a Lambda container and never closes it;
 # in a test process it is collected unclosed, which is not a fault of the code under test.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.usefixtures("mangum_loops_closed"),
+]
 
 SNAPSHOT = FIXTURES / "opensky_states_bbox_alps_79.json"
 EVENTS = FIXTURES / "events"
@@ -40,24 +42,6 @@ QUERY = (
     ' baroAltitudeM onGround source phase } } flight(icao24: "4b1806") { callsign }'
     ' airport(code: "GVA") { icao name } }'
 )
-
-
-@pytest.fixture(autouse=True)
-def _close_mangum_loops(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Mangum makes an event loop for the life of a Lambda container and never closes
-    it; a test closes them when it ends."""
-    made: list[asyncio.AbstractEventLoop] = []
-    real = asyncio.new_event_loop
-
-    def tracked() -> asyncio.AbstractEventLoop:
-        made.append(real())
-        return made[-1]
-
-    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
-    yield
-    asyncio.set_event_loop(None)
-    for loop in made:
-        loop.close()
 
 
 class _Context:
@@ -91,20 +75,8 @@ def aws_env(
         AwsClients(s3=aws.s3(), sqs=aws.sqs(), events=aws.events()), AwsNames.for_stage("e2e")
     )
     env = {
-        "FLIGHTDATA_BACKEND": "aws",
-        "FLIGHTDATA_DATA_DIR": str(tmp_path / "data"),
-        "FLIGHTDATA_SOURCE": f"file:{SNAPSHOT}",
-        "FLIGHTDATA_INGEST": "false",
+        **aws_backend_env(aws, dynamodb_local, tables, made.bucket, tmp_path / "data", SNAPSHOT),
         "FLIGHTDATA_LIVE_WINDOW": str(10**9),
-        "AWS_ENDPOINT_URL": aws.endpoint_url,
-        "DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_REGION": "eu-west-1",
-        "DYNAMODB_FLIGHTS_TABLE": tables.flights,
-        "DYNAMODB_AIRPORTS_TABLE": tables.airports,
-        "DYNAMODB_OPS_TABLE": tables.ops,
-        "S3_RAW_BUCKET": made.bucket,
         "PROCESSING_QUEUE_URL": made.queue_url,
     }
     for name, value in env.items():

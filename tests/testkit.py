@@ -1,5 +1,5 @@
 """Helpers the tests import: fixture paths, hand-made states, a stepped clock, the replayed
-world, and Starlette's ``TestClient``.
+world, the service's environment on the AWS backend, and Starlette's ``TestClient``.
 
 Imported as ``testkit`` (``tests/`` is on ``sys.path`` because its conftest is not in a
 package); fixtures themselves live in ``conftest.py``.
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -31,6 +31,12 @@ from ingestion.replay import ReplaySource
 from ingestion.validate import validate
 from schema._executor import FastExecutionContext
 from storage.sqlite import SqliteDatabase, SqliteFlightRepository
+
+if TYPE_CHECKING:
+    from moto_server import MotoServer
+
+    from devtools.dynamodb_local import DynamoDBLocal
+    from storage.dynamodb import DynamoNames
 
 with warnings.catch_warnings():
     # Starlette 1.x wants httpx2 for its TestClient and warns once, at import, when it falls
@@ -191,3 +197,32 @@ def close_leftover_event_loop() -> None:
     if not loop.is_running():
         loop.close()
     policy.set_event_loop(None)
+
+
+def aws_backend_env(
+    aws: MotoServer,
+    dynamodb: DynamoDBLocal,
+    tables: DynamoNames,
+    bucket: str,
+    data_dir: Path,
+    source: Path,
+    /,
+) -> dict[str, str]:
+    """The environment of the service on the AWS backend against the moto server and
+    DynamoDB Local, ingesting ``source`` only when asked to."""
+    return {
+        "FLIGHTDATA_BACKEND": "aws",
+        "FLIGHTDATA_DATA_DIR": str(data_dir),
+        "FLIGHTDATA_SOURCE": f"file:{source}",
+        "FLIGHTDATA_INGEST": "false",
+        "AWS_ENDPOINT_URL": aws.endpoint_url,
+        "DYNAMODB_ENDPOINT_URL": dynamodb.endpoint,
+        # DynamoDB Local keeps tables per access key: the one its client made them with.
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": "eu-west-1",
+        "DYNAMODB_FLIGHTS_TABLE": tables.flights,
+        "DYNAMODB_AIRPORTS_TABLE": tables.airports,
+        "DYNAMODB_OPS_TABLE": tables.ops,
+        "S3_RAW_BUCKET": bucket,
+    }

@@ -4,7 +4,6 @@ which the API function then answers from, as it answers from the day's Parquet i
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +17,17 @@ from devtools.dynamodb_local import DynamoDBLocal
 from ingestion.reference import seed_airports
 from runtime import lambdas
 from runtime.stores import open_stores
-from testkit import FIXTURES
+from testkit import FIXTURES, aws_backend_env
 
 if TYPE_CHECKING:
     from moto_server import MotoServer
 
 pytest_plugins = ["moto_server"]
 # Mangum keeps one event loop for the life of a Lambda container and never closes it.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.usefixtures("mangum_loops_closed"),
+]
 
 SNAPSHOT = FIXTURES / "opensky_states_bbox_alps_79.json"  # recorded 2026-07-29T14:14:07Z
 EVENTS = FIXTURES / "events"
@@ -35,22 +37,6 @@ DAY = "2026-07-29"
 class _Context:
     function_name = "flightdata-analytics-processor"
     aws_request_id = "5e0c1f9a-3b7d-4c55-9a44-0d6c7b1e2f33"
-
-
-@pytest.fixture(autouse=True)
-def _close_mangum_loops(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    made: list[asyncio.AbstractEventLoop] = []
-    real = asyncio.new_event_loop
-
-    def tracked() -> asyncio.AbstractEventLoop:
-        made.append(real())
-        return made[-1]
-
-    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
-    yield
-    asyncio.set_event_loop(None)
-    for loop in made:
-        loop.close()
 
 
 @pytest.fixture
@@ -67,20 +53,8 @@ def aws_env(
         AwsClients(s3=aws.s3(), sqs=aws.sqs(), events=aws.events()), AwsNames.for_stage("an")
     )
     env = {
-        "FLIGHTDATA_BACKEND": "aws",
-        "FLIGHTDATA_DATA_DIR": str(tmp_path / "data"),
-        "FLIGHTDATA_SOURCE": f"file:{SNAPSHOT}",
-        "FLIGHTDATA_INGEST": "false",
+        **aws_backend_env(aws, dynamodb_local, tables, made.bucket, tmp_path / "data", SNAPSHOT),
         "FLIGHTDATA_LIVE_WINDOW": str(10**9),
-        "AWS_ENDPOINT_URL": aws.endpoint_url,
-        "DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_REGION": "eu-west-1",
-        "DYNAMODB_FLIGHTS_TABLE": tables.flights,
-        "DYNAMODB_AIRPORTS_TABLE": tables.airports,
-        "DYNAMODB_OPS_TABLE": tables.ops,
-        "S3_RAW_BUCKET": made.bucket,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -31,7 +31,7 @@ from runtime import appsync_lambdas, lambdas
 from runtime.stores import open_stores
 from security.keys import KeyService
 from security.ratelimit import tiers_from
-from testkit import FIXTURES
+from testkit import FIXTURES, aws_backend_env
 
 if TYPE_CHECKING:
     from moto_server import MotoServer
@@ -75,21 +75,9 @@ def aws_env(
     )
     assert made.events_queue_url is not None
     env = {
-        "FLIGHTDATA_BACKEND": "aws",
-        "FLIGHTDATA_DATA_DIR": str(tmp_path / "data"),
-        "FLIGHTDATA_SOURCE": f"file:{SNAPSHOT}",
-        "FLIGHTDATA_INGEST": "false",
+        **aws_backend_env(aws, dynamodb_local, tables, made.bucket, tmp_path / "data", SNAPSHOT),
         "FLIGHTDATA_ANONYMOUS": "false",
         "FLIGHTDATA_LIVE_WINDOW": str(10**9),
-        "AWS_ENDPOINT_URL": aws.endpoint_url,
-        "DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_REGION": "eu-west-1",
-        "DYNAMODB_FLIGHTS_TABLE": tables.flights,
-        "DYNAMODB_AIRPORTS_TABLE": tables.airports,
-        "DYNAMODB_OPS_TABLE": tables.ops,
-        "S3_RAW_BUCKET": made.bucket,
         "PROCESSING_QUEUE_URL": made.queue_url,
         "EVENTBRIDGE_BUS_NAME": made.bus_name,
     }

@@ -10,7 +10,6 @@ server (S3, SQS, EventBridge, SSM) and DynamoDB Local, as on AWS:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from collections.abc import Iterator
@@ -30,13 +29,16 @@ from runtime import lambdas
 from runtime.ingest import with_ssm_credentials
 from runtime.stores import open_stores
 from storage.redis.cache import GENERATION_KEY
-from testkit import FIXTURES
+from testkit import FIXTURES, aws_backend_env
 
 if TYPE_CHECKING:
     from moto_server import MotoServer
 
 pytest_plugins = ["moto_server"]
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.usefixtures("mangum_loops_closed"),
+]
 
 OPENSKY = FIXTURES / "opensky_states_bbox_alps_79.json"
 ADSBX = FIXTURES / "adsblol_v2_point_716ac.json"
@@ -47,23 +49,6 @@ REDIS_DB = 11
 class _Context:
     function_name = "flightdata"
     aws_request_id = "5b0c2f9e-8f0a-4c3e-9d1e-2a7f4e6b9c10"
-
-
-@pytest.fixture(autouse=True)
-def _close_mangum_loops(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Mangum keeps an event loop for the life of a container; a test closes its own."""
-    made: list[asyncio.AbstractEventLoop] = []
-    real = asyncio.new_event_loop
-
-    def tracked() -> asyncio.AbstractEventLoop:
-        made.append(real())
-        return made[-1]
-
-    monkeypatch.setattr(asyncio, "new_event_loop", tracked)
-    yield
-    asyncio.set_event_loop(None)
-    for loop in made:
-        loop.close()
 
 
 @pytest.fixture
@@ -79,20 +64,8 @@ def stack(
     )
     assert made.events_queue_url is not None
     env = {
-        "FLIGHTDATA_BACKEND": "aws",
-        "FLIGHTDATA_DATA_DIR": str(tmp_path / "data"),
-        "FLIGHTDATA_SOURCE": f"file:{OPENSKY}",
-        "FLIGHTDATA_INGEST": "false",
+        **aws_backend_env(aws, dynamodb_local, tables, made.bucket, tmp_path / "data", OPENSKY),
         "FLIGHTDATA_RETRY_ATTEMPTS": "1",
-        "AWS_ENDPOINT_URL": aws.endpoint_url,
-        "DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint,
-        # DynamoDB Local keeps tables per access key: the one its client made them with.
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "DYNAMODB_FLIGHTS_TABLE": tables.flights,
-        "DYNAMODB_AIRPORTS_TABLE": tables.airports,
-        "DYNAMODB_OPS_TABLE": tables.ops,
-        "S3_RAW_BUCKET": made.bucket,
         "PROCESSING_QUEUE_URL": made.queue_url,
         "EVENTBRIDGE_BUS_NAME": made.bus_name,
     }
