@@ -54,6 +54,11 @@ def number(value: float | int) -> str:
     return str(Decimal(str(value)))
 
 
+def number_value(value: float | int) -> dict[str, str]:
+    """``value`` as a DynamoDB number attribute value."""
+    return {"N": number(value)}
+
+
 def key_time(state: FlightState) -> str:
     return number(state.time.timestamp())
 

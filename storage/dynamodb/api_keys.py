@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from domain.api_key import ApiKey
 from storage.dynamodb._client import Dynamo, DynamoClientProtocol
+from storage.dynamodb._states import number_value
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 _CHANGES: Item = {"pk": {"S": "APIKEYS"}, "sk": {"S": "changes"}}
 
 
-def _n(value: float) -> dict[str, str]:
-    return {"N": repr(float(value))}
-
-
 def _item(key: ApiKey) -> Item:
     item: Item = {
         "pk": {"S": "APIKEY"},
@@ -41,11 +38,11 @@ def _item(key: ApiKey) -> Item:
         "scopes": {"SS": sorted(key.scopes)},
         "tier": {"S": key.tier},
         "key_hash": {"S": key.key_hash},
-        "created_at": _n(key.created_at),
-        "expires_at_s": _n(key.expires_at),
+        "created_at": number_value(key.created_at),
+        "expires_at_s": number_value(key.expires_at),
     }
     if key.revoked_at is not None:
-        item["revoked_at"] = _n(key.revoked_at)
+        item["revoked_at"] = number_value(key.revoked_at)
     if key.rotated_to is not None:
         item["rotated_to"] = {"S": key.rotated_to}
     return item

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from storage.dynamodb._client import Backoff, ConditionFailed, Dynamo, DynamoClientProtocol
+from storage.dynamodb._states import number_value
 from storage.dynamodb.tables import TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -103,10 +104,6 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def _n(value: float) -> dict[str, str]:
-    return {"N": repr(value)}
-
-
 class DynamoConnectionRepository:
     """The connections table of one WebSocket API."""
 
@@ -138,7 +135,7 @@ class DynamoConnectionRepository:
             "connection_id": _s(connection_id),
             "sk": _s(CONNECTION),
             "endpoint": _s(endpoint),
-            "connected_at": _n(connected_at),
+            "connected_at": number_value(connected_at),
             "acked": {"BOOL": False},
             TTL_ATTRIBUTE: self._expires(),
         }
@@ -239,13 +236,13 @@ class DynamoConnectionRepository:
         ``version``) and it still exists; returns whether it was written."""
         values: Item = {
             ":view": {"B": self._view_blob(sub)},
-            ":expected": _n(sub.version),
+            ":expected": number_value(sub.version),
             ":one": {"N": "1"},
         }
         update = "SET #view = :view, version = version + :one"
         if sub.last_time is not None:
             update += ", last_time = :last"
-            values[":last"] = _n(sub.last_time)
+            values[":last"] = number_value(sub.last_time)
         try:
             self._dynamo.call(
                 self._client.update_item,
@@ -301,7 +298,7 @@ class DynamoConnectionRepository:
             "query": _s(sub.query),
             "endpoint": _s(sub.endpoint),
             "view": {"B": self._view_blob(sub)},
-            "version": _n(sub.version),
+            "version": number_value(sub.version),
             TTL_ATTRIBUTE: self._expires(),
         }
         if sub.variables is not None:
@@ -309,11 +306,11 @@ class DynamoConnectionRepository:
         if sub.operation_name is not None:
             item["operation_name"] = _s(sub.operation_name)
         if sub.bbox is not None:
-            item["bbox"] = {"L": [_n(v) for v in sub.bbox]}
+            item["bbox"] = {"L": [number_value(v) for v in sub.bbox]}
         if sub.icao24 is not None:
             item["icao24"] = {"SS": sorted(sub.icao24)}
         if sub.last_time is not None:
-            item["last_time"] = _n(sub.last_time)
+            item["last_time"] = number_value(sub.last_time)
         return item
 
     @staticmethod

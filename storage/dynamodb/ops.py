@@ -28,7 +28,7 @@ from domain.cycle import CycleReport
 from domain.leg import Leg
 from storage.dynamodb._client import Backoff, ConditionFailed, Dynamo, DynamoClientProtocol
 from storage.dynamodb._dead_letters import DynamoDeadLetterRepository
-from storage.dynamodb._states import number
+from storage.dynamodb._states import number_value
 from storage.dynamodb.tables import TTL_ATTRIBUTE, DynamoNames
 
 if TYPE_CHECKING:
@@ -45,10 +45,6 @@ _TRIM_EVERY = 100
 def sortable(when: datetime) -> str:
     """Epoch seconds as a fixed-width string: string order is time order."""
     return f"{when.timestamp():020.6f}"
-
-
-def _n(value: int | float) -> dict[str, str]:
-    return {"N": number(value)}
 
 
 class DynamoCycleRepository:
@@ -127,15 +123,15 @@ def _cycle_item(sk: str, report: CycleReport) -> Item:
         "sk": {"S": sk},
         "cycle_id": {"S": report.cycle_id},
         "source": {"S": report.source},
-        "started_at": _n(report.started_at.timestamp()),
-        "received": _n(report.received),
-        "stored": _n(report.stored),
-        "rejected": _n(report.rejected),
-        "duplicates": _n(report.duplicates),
+        "started_at": number_value(report.started_at.timestamp()),
+        "received": number_value(report.received),
+        "stored": number_value(report.stored),
+        "rejected": number_value(report.rejected),
+        "duplicates": number_value(report.duplicates),
         "reasons": {"S": orjson.dumps(dict(report.reasons)).decode()},
     }
     if report.finished_at is not None:
-        item["finished_at"] = _n(report.finished_at.timestamp())
+        item["finished_at"] = number_value(report.finished_at.timestamp())
     if report.error is not None:
         item["error"] = {"S": report.error}
     if report.archive_key is not None:
@@ -214,13 +210,22 @@ class DynamoLegRepository:
     ) -> list[TransactWriteItemTypeDef]:
         body = {"S": route.model_dump_json()}
         departed = sortable(route.departed_at)
-        leg: Item = {**_leg_key(route.icao24, departed), "body": body, "updated_at": _n(now)}
+        leg: Item = {
+            **_leg_key(route.icao24, departed),
+            "body": body,
+            "updated_at": number_value(now),
+        }
         actions: list[TransactWriteItemTypeDef] = [{"Put": {"TableName": self._table, "Item": leg}}]
         was = None if held is None else Leg.model_validate_json(held["body"]["S"]).arrived_at
         open_key = _open_key(route.icao24, departed)
         if route.arrived_at is None:
             expires = {"N": str(int(now + self._open_ttl_s))}
-            opened: Item = {**open_key, "body": body, "updated_at": _n(now), TTL_ATTRIBUTE: expires}
+            opened: Item = {
+                **open_key,
+                "body": body,
+                "updated_at": number_value(now),
+                TTL_ATTRIBUTE: expires,
+            }
             actions.append({"Put": {"TableName": self._table, "Item": opened}})
         else:
             arrived: Item = {**_arrived_key(route, route.arrived_at), "body": body}
@@ -235,7 +240,7 @@ class DynamoLegRepository:
         return {
             **_current_key(route.icao24),
             "body": {"S": route.model_dump_json()},
-            "departed_at": _n(route.departed_at.timestamp()),
+            "departed_at": number_value(route.departed_at.timestamp()),
         }
 
     def current(self, icao24s: Sequence[str]) -> dict[str, Leg]:
@@ -254,7 +259,7 @@ class DynamoLegRepository:
                 "FilterExpression": "updated_at >= :since",
                 "ExpressionAttributeValues": {
                     ":pk": {"S": f"ROUTEOPEN#{shard}"},
-                    ":since": _n(since.timestamp()),
+                    ":since": number_value(since.timestamp()),
                 },
                 "ConsistentRead": True,
             }
