@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: settings, stores per backend, a seeded airport file,
-a replayed world, and an HTTP client that runs the app's lifespan.
+a replayed world, and an HTTP client that runs the app's lifespan. Every test starts
+without boto3's default session and ends with no event loop left open.
 
 Backends: each store fixture is parametrised by ``BACKENDS``; a new backend (DynamoDB Local,
 Redis) is one more name there and one more branch in ``_open_backend``.
