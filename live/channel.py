@@ -31,6 +31,10 @@ from storage.stores import Stores
 
 log = logging.getLogger(__name__)
 
+# Reads the states a poll publishes, given the newest two cycles as the poll read them;
+# returns them with those cycles as they stood when the states were marked.
+Changes = Callable[[list[CycleReport]], Awaitable[tuple[list[FlightState], list[CycleReport]]]]
+
 
 class Broadcaster(Protocol):
     def publish(self, update: CycleUpdate) -> None: ...
@@ -194,7 +198,8 @@ class StorePolling:
                 cycle = recent[0] if recent else None
                 if cycle is None or cycle.cycle_id == getattr(last_cycle, "cycle_id", None):
                     continue
-                changed = await changes()
+                changed, recent = await changes(recent)
+                cycle = recent[0]
             except StoreUnavailable as exc:
                 log.warning("polling the store for live updates failed: %s", exc)
                 continue
@@ -211,17 +216,20 @@ class StorePolling:
                 published_at=cycle.finished_at or datetime.now(UTC),
             )
 
-    def _changes(self) -> Callable[[], Awaitable[list[FlightState]]]:
+    def _changes(self) -> Changes:
         """Marks what is stored now; returns the reader of the live aircraft whose latest
-        state changed since the last read (one call at a time)."""
+        state changed since the last read (one call at a time), given the newest two
+        cycles as last read: it returns them as they stand when its states were marked."""
         flights = self._stores.flights
         newest = flights.newest_contact()
         if isinstance(flights, StoredSince):
             mark = flights.stored_mark()
 
-            async def stored_since() -> list[FlightState]:
+            async def stored_since(
+                recent: list[CycleReport],
+            ) -> tuple[list[FlightState], list[CycleReport]]:
                 nonlocal mark, newest
-                top = await offload(flights.stored_mark)
+                top, recent = await offload(self._settled_mark, flights, recent)
                 states: list[FlightState] = []
                 at = mark
                 while at < top:
@@ -237,22 +245,41 @@ class StorePolling:
                     contacts.append(newest)
                 newest = max(contacts, default=None)
                 if newest is None:
-                    return states
+                    return states, recent
                 live_since = newest - self._window
-                return [s for s in states if s.last_contact >= live_since]
+                return [s for s in states if s.last_contact >= live_since], recent
 
             return stored_since
 
         seen = {s.icao24: s.last_contact for s in self._load()}
 
-        async def every_live_state() -> list[FlightState]:
+        async def every_live_state(
+            recent: list[CycleReport],
+        ) -> tuple[list[FlightState], list[CycleReport]]:
             nonlocal seen
             states = await offload(self._load)
             changed = [s for s in states if seen.get(s.icao24) != s.last_contact]
             seen = {s.icao24: s.last_contact for s in states}
-            return changed
+            return changed, recent
 
         return every_live_state
+
+    def _settled_mark(
+        self, flights: StoredSince, recent: list[CycleReport]
+    ) -> tuple[int, list[CycleReport]]:
+        """What the store holds stored now, and the newest two cycles it holds with it.
+
+        A cycle's states and its report are committed together, so a mark read while the
+        newest cycle stayed the same holds that cycle's states and no later one's. A
+        cycle committed between the poll's read of the cycles and the mark would
+        otherwise have its states published as the earlier cycle's, and its own update
+        none."""
+        while True:
+            top = flights.stored_mark()
+            now = self._stores.cycles.recent_cycles(2)
+            if [c.cycle_id for c in now] == [c.cycle_id for c in recent]:
+                return top, now
+            recent = now
 
     def _newest_cycle(self) -> CycleReport | None:
         recent = self._stores.cycles.recent_cycles(1)

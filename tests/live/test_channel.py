@@ -241,6 +241,50 @@ def test_a_poll_publishes_the_aircraft_whose_latest_state_the_new_cycle_stored(
     ]
 
 
+def test_a_cycle_committed_while_a_poll_reads_is_published_as_itself(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle committed after a poll read the newest cycle and before it marked the
+    stored states: its states go out under its own id, as the update after the one the
+    poll found (no update holds a later cycle's states, none is left empty)."""
+    assert isinstance(stores.flights, StoredSince)
+    flights = stores.flights
+
+    def record(n: int, at: datetime) -> None:
+        state = make_state("aaaaaa", time=at, latitude=48.0 + n / 10, longitude=2.0)
+        with stores.unit_of_work():  # a cycle's states and report commit together
+            stores.flights.put_states([state])
+            stores.cycles.put_cycle(CycleReport(source="test", started_at=at, cycle_id=f"c{n}"))
+
+    at = [_at(n) for n in range(3)]
+    record(0, at[0])
+    real_mark = flights.stored_mark
+    marks = 0
+
+    def mark_after_the_next_cycle() -> int:
+        nonlocal marks
+        marks += 1
+        if marks == 2:  # the poll that found c1 marks the store: c2 commits first
+            record(2, at[2])
+        return real_mark()
+
+    monkeypatch.setattr(flights, "stored_mark", mark_after_the_next_cycle)
+
+    async def run() -> list[Batch]:
+        channel = StorePolling(stores, live_window_s=3600, every_s=0.05)
+        async with _running(UpdateHub(channel, live_window_s=3600)) as hub:
+            with hub.subscribe(EUROPE) as sub:
+                record(1, at[1])
+                return [await asyncio.wait_for(sub.next(), 10) for _ in range(2)]
+
+    batches = asyncio.run(run())
+    # c1's poll saw c2 arrive: one update, c2's, holding each aircraft's newest state,
+    # as for two cycles between polls, so the subscribers resync first.
+    assert [b.resync for b in batches] == [True, False]
+    assert batches[1].cycle_id == "c2"
+    assert [s.time for s in batches[1].flights] == [at[2]]
+
+
 def test_a_cycle_is_read_a_few_rows_at_a_time_letting_requests_go_first(
     stores: Stores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
