@@ -105,17 +105,21 @@ def test_a_subscriber_gets_the_current_state_then_a_batch_per_cycle(
     server: str, protocol: str
 ) -> None:
     results = asyncio.run(
-        asyncio.wait_for(_take(server, FLIGHT_UPDATES, 3, protocol, bbox=EUROPE), 60)
+        asyncio.wait_for(_take(server, FLIGHT_UPDATES, 4, protocol, bbox=EUROPE), 60)
     )
     batches = [r["flightUpdates"] for r in results]
-    first, *later = batches
+    first, *rest = batches
     assert first["snapshot"] is True
     assert len(first["flights"]) > 500, "the replayed snapshot has a thousand over Europe"
+    # A cycle stored while the API polls for the one before reaches it together with
+    # that one: the subscriber is then sent the current state again (a resync), once.
+    later = [b for b in rest if not b["snapshot"]]
+    assert len(rest) - len(later) <= 1
+    assert len(later) >= 2
     for batch in later:
-        assert batch["snapshot"] is False
         assert batch["droppedBatches"] == 0
         assert batch["flights"], "replayed aircraft move every cycle"
-    assert len({b["cycleId"] for b in later}) == 2
+    assert len({b["cycleId"] for b in later}) == len(later)
     for batch in batches:
         assert all(_inside(f, EUROPE) for f in batch["flights"])
     with_airport = [f for b in batches for f in b["flights"] if f["nearestAirport"]]
