@@ -222,7 +222,6 @@ class FlightRepository(Protocol):
         ...
 
 
-# A page larger than any live traffic: every live aircraft in one page.
 def live_start(newest: datetime, live_window_s: float) -> datetime:
     """The start of the live window when the newest contact is ``newest``: aircraft heard
     from since then are live."""
