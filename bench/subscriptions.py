@@ -12,6 +12,13 @@ stored the cycle and published it) to the moment a client has received its batch
 its header; both clocks are this machine's. The server runs with its default settings
 (no WebSocket compression) except per-client rate limits, which 1,000 connections from
 one address would trip.
+
+The same clients then subscribe to a baseline measured in the same run
+(``bench._bare_fanout``): a server on the same stack that sends each subscriber its box's
+flights encoded when it subscribed, and does nothing else per cycle. Its figures are what
+this machine allows any server on that stack; the API's are printed as ratios to them. A
+baseline that misses the p99 floor itself says that the floor is out of this machine's
+reach, whatever the API does.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -162,6 +170,15 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+@dataclass(frozen=True)
+class Figures:
+    """What one server's run measured."""
+
+    latencies: list[float]
+    cpu_s: float  # the server process's, while the cycles were delivered
+    cycles: int  # cycles delivered
+
+
 def run(
     subscribers: int = SUBSCRIBERS, cycles: int = CYCLES, interval_s: float = INTERVAL_S
 ) -> None:
@@ -170,6 +187,32 @@ def run(
         f"global snapshot every {interval_s:g} s",
         flush=True,
     )
+    print(" flightdata serve", flush=True)
+    served = _run_flightdata(subscribers, cycles, interval_s)
+    print(
+        " baseline: a bare server on the same stack, each batch encoded when its client"
+        " subscribed (bench._bare_fanout)",
+        flush=True,
+    )
+    bare = _run_bare(subscribers, cycles, interval_s)
+    print(" flightdata against the baseline, measured in this run", flush=True)
+    if served.latencies and bare.latencies:
+        served_p99, bare_p99 = percentile(served.latencies, 0.99), percentile(bare.latencies, 0.99)
+        line("delivery latency p99", f"{served_p99 / bare_p99:.1f} times the baseline's")
+        line(
+            "API process CPU a subscriber",
+            f"{_per_subscriber(served, subscribers) / _per_subscriber(bare, subscribers):.1f}"
+            " times the baseline's",
+        )
+        if bare_p99 * 1000 >= p99_floor_ms(subscribers):
+            line("the p99 floor on this machine", "out of reach: the baseline misses it too")
+
+
+def _per_subscriber(figures: Figures, subscribers: int) -> float:
+    return figures.cpu_s / max(1, figures.cycles) / subscribers
+
+
+def _run_flightdata(subscribers: int, cycles: int, interval_s: float) -> Figures:
     with tempfile.TemporaryDirectory(prefix="flightdata-bench-") as tmp:
         settings = Settings.from_env({}, data_dir=Path(tmp))
         stores = open_stores(settings)
@@ -192,14 +235,33 @@ def run(
         )
         try:
             _wait_for_flights(f"http://127.0.0.1:{port}/graphql")
-            _measure(server.pid, f"ws://127.0.0.1:{port}/graphql", subscribers, cycles, interval_s)
+            return _measure(
+                server.pid, f"ws://127.0.0.1:{port}/graphql", subscribers, cycles, interval_s
+            )
         finally:
             server.terminate()
             server.wait(10)
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: float) -> None:
+def _run_bare(subscribers: int, cycles: int, interval_s: float) -> Figures:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench._bare_fanout", str(port), str(interval_s)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz")
+        return _measure(
+            server.pid, f"ws://127.0.0.1:{port}/graphql", subscribers, cycles, interval_s
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: float) -> Figures:
     boxes = _boxes(subscribers)
     connect_s = 10.0
     start = time.time() + connect_s
@@ -213,7 +275,7 @@ def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: floa
     ]
     for p in procs:
         p.start()
-    # The API process's CPU while the cycles are delivered (the first batch, the current
+    # The server process's CPU while the cycles are delivered (the first batch, the current
     # state, is sent before): less at the mercy of the machine's scheduling than latency.
     time.sleep(max(0.0, start + 1.0 - time.time()))
     cpu_before = _cpu_s(pid)
@@ -243,15 +305,27 @@ def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: floa
             f"{percentile(latencies, 0.99) * 1000:.0f} ms (floor {floor_ms:,} ms)",
         )
         line("delivery latency max", f"{max(latencies) * 1000:.0f} ms")
+    figures = Figures(latencies, cpu_s, len(cycles_seen))
     delivered = max(1, len(cycles_seen))
     line(
-        "API process CPU a cycle",
+        "server process CPU a cycle",
         f"{cpu_s / delivered * 1000:.0f} ms, "
-        f"{cpu_s / delivered / subscribers * 1e6:.0f} µs a subscriber",
+        f"{_per_subscriber(figures, subscribers) * 1e6:.0f} µs a subscriber",
     )
     line("batches dropped", f"{dropped} (floor 0 for clients that keep up)")
     line("errors", str(len(errors)) + (f": {errors[0]}" if errors else ""))
     line("server peak RSS", f"{_peak_rss_mib(pid):.0f} MiB (floor 1,024 MiB)")
+    return figures
+
+
+def _wait_for(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer in time")
 
 
 def _wait_for_flights(url: str, timeout_s: float = 120.0) -> None:
