@@ -4,9 +4,11 @@ The server runs with the replay source (the 5,485-aircraft global snapshot, abou
 live) every ``--interval`` seconds and Redis (a server of our own on a free port). For
 ``--duration`` seconds (10 minutes by default) it gets ``--rate`` GraphQL queries a second,
 a mix of ``flight(icao24:)``, ``flights(first: 500)``, ``flights(bbox:)`` and the live
-analytics, sent open-loop (a slow answer does not slow the load), while ``--subscribers``
-WebSocket clients follow ``flightUpdates`` in boxes of their own. Part way through, Redis
-is restarted once (at 30 % of the run) and the ingest process is killed once (at 60 %).
+analytics, sent open-loop (a slow answer does not slow the load), and a tenth as many
+``{ __typename }`` on top, the baseline each operation's p99 is read against, while
+``--subscribers`` WebSocket clients follow ``flightUpdates`` in boxes of their own. Part
+way through, Redis is restarted once (at 30 % of the run) and the ingest process is killed
+once (at 60 %).
 
 It prints the server's RSS (every process of it) every 10 s, then the error rate, the
 latency percentiles of each operation, and the batches each subscriber received against
@@ -82,6 +84,11 @@ OPERATIONS: dict[str, tuple[float, float, str]] = {
         "{ analytics { altitudeHistogram(bucketM: 1000) { buckets { lowM aircraft } } } }",
     ),
 }
+# Sent on top of the mix, at this share of ``--rate``: a query that does no work of its
+# own, so that its latency is what any request waits for on this machine under this load
+# (the event loop, the middleware, GraphQL's parse and validation). Each operation's p99
+# is also printed as a ratio to it: the figures of two machines compare by those ratios.
+BASELINE = ("{ __typename } (baseline)", 0.10, "{ __typename }")
 
 
 # --- the server's processes ---
@@ -140,13 +147,14 @@ def _queries(url: str, rate: float, start: float, until: float, seed: int, resul
     weights = [OPERATIONS[n][0] for n in names]
     done: list[tuple[str, float, float, str | None]] = []
 
+    queries = {name: query for name, (_, _, query) in OPERATIONS.items()}
+    queries[BASELINE[0]] = BASELINE[2]
+
     async def one(client: httpx.AsyncClient, name: str, variables: dict[str, Any]) -> None:
         sent = time.time()
         error = None
         try:
-            response = await client.post(
-                url, json={"query": OPERATIONS[name][2], "variables": variables}
-            )
+            response = await client.post(url, json={"query": queries[name], "variables": variables})
             if response.status_code != 200:
                 error = f"HTTP {response.status_code}: {response.text[:200]}"
             elif "errors" in (body := response.json()):
@@ -155,11 +163,21 @@ def _queries(url: str, rate: float, start: float, until: float, seed: int, resul
             error = repr(exc)
         done.append((name, sent, time.time() - sent, error))
 
+    async def baseline(client: httpx.AsyncClient, tasks: set[asyncio.Task[None]]) -> None:
+        n = 0
+        while (due := start + n / (rate * BASELINE[1])) < until:
+            await asyncio.sleep(max(0.0, due - time.time()))
+            task = asyncio.create_task(one(client, BASELINE[0], {}))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            n += 1
+
     async def run() -> None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(timeout=10, limits=limits) as client:
             await asyncio.sleep(max(0.0, start - time.time()))
-            tasks = set()
+            tasks: set[asyncio.Task[None]] = set()
+            baselines = asyncio.create_task(baseline(client, tasks))
             n = 0
             while (due := start + n / rate) < until:
                 await asyncio.sleep(max(0.0, due - time.time()))
@@ -173,6 +191,7 @@ def _queries(url: str, rate: float, start: float, until: float, seed: int, resul
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 n += 1
+            await baselines
             await asyncio.gather(*tasks)
 
     asyncio.run(run())
@@ -260,17 +279,29 @@ def _report_queries(done: list[tuple[str, float, float, str | None]]) -> None:
     )
     if failed:
         line("first error", f"{failed[0][0]}: {failed[0][1]}")
+
+    def took(name: str) -> list[float]:
+        return [t * 1000 for n, _, t, error in done if n == name and error is None]
+
+    def spread(times: list[float]) -> str:
+        return (
+            f"p50 {percentile(times, 0.5):.0f}  p95 {percentile(times, 0.95):.0f}  "
+            f"p99 {percentile(times, 0.99):.0f} ms  (n {len(times)}"
+        )
+
+    base = took(BASELINE[0])
+    base_p99 = percentile(base, 0.99) if base else None
+    line(BASELINE[0], f"{spread(base)})" if base else "no answers")
     for name, (_, floor_ms, _) in OPERATIONS.items():
-        took = [t * 1000 for n, _, t, error in done if n == name and error is None]
-        if not took:
+        times = took(name)
+        if not times:
             line(name, "no answers")
             continue
-        p99 = percentile(took, 0.99)
+        p99 = percentile(times, 0.99)
+        ratio = "" if not base_p99 else f"; p99/baseline {p99 / base_p99:.1f}"
         line(
             name,
-            f"p50 {percentile(took, 0.5):.0f}  p95 {percentile(took, 0.95):.0f}  "
-            f"p99 {p99:.0f} ms  (n {len(took)}; floor p99 {floor_ms:.0f} ms) "
-            f"{_floor(p99, floor_ms)}",
+            f"{spread(times)}; floor p99 {floor_ms:.0f} ms{ratio}) {_floor(p99, floor_ms)}",
         )
 
 
