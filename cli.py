@@ -90,6 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ws_per_message_deflate=settings.ws_compression,
             ws_max_size=settings.max_body_bytes,  # a WebSocket message is a request body too
             ws_ping_interval=settings.ws_ping_interval_s,
+            timeout_keep_alive=settings.keep_alive_s,
         )
     return 0
 

@@ -228,6 +228,11 @@ class Settings:
     # so pings only find dead peers; at uvicorn's 20 s they cost 761 µs against 669 µs of
     # API CPU a subscriber-cycle at 60 s (``python -m bench.subscriptions 1000``).
     ws_ping_interval_s: float = _setting("FLIGHTDATA_WS_PING_INTERVAL", 60.0, _positive(float))
+    # Seconds an idle HTTP/1.1 connection is kept open. Longer than clients keep idle
+    # connections for reuse (httpx: 5 s) and than load balancers' idle timeouts (AWS ALB:
+    # 60 s), so that they close first: at uvicorn's 5 s, a client's request sent on a
+    # connection idle for about 5 s met the server's close (``httpx.ReadError``).
+    keep_alive_s: int = _setting("FLIGHTDATA_KEEP_ALIVE", 75, _positive(int))
     # API security (package ``security``). FLIGHTDATA_SECURITY=false drops API keys and
     # rate limits (behind a gateway that does both); the other limits stay.
     security: bool = _setting("FLIGHTDATA_SECURITY", True, _bool)

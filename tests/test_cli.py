@@ -3,6 +3,7 @@ end-to-end run of ``flightdata serve`` on a free loopback port."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -195,6 +196,12 @@ def test_serve_end_to_end(data_dir: Path, tmp_path: Path) -> None:
             time.sleep(0.1)
         assert health.get("store") == "reachable", health
         assert health["last_cycle"]["error"] is None
+        # An idle connection outlives the usual clients' reuse of one (httpx: 5 s): a
+        # server that closed it first would race the client's next request on it.
+        idle = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        idle.request("GET", "/healthz")
+        idle.getresponse().read()
+        idle_since = time.monotonic()
         flights = graphql(
             base,
             "{ flights(first: 1000, onGround: false) {"
@@ -221,6 +228,12 @@ def test_serve_end_to_end(data_dir: Path, tmp_path: Path) -> None:
             httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}, timeout=5).status_code
             == 200
         )
+        time.sleep(max(0.0, idle_since + 5.5 - time.monotonic()))
+        sock = idle.sock
+        idle.request("GET", "/healthz")
+        assert idle.getresponse().status == 200
+        assert idle.sock is sock, "a new connection, not the idle one"
+        idle.close()
     finally:
         proc.terminate()
         try:
