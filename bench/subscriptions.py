@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -227,32 +228,47 @@ def _run_flightdata(subscribers: int, cycles: int, interval_s: float) -> Figures
             # 1,000 connections from one address: per-client rate limits would refuse them.
             "FLIGHTDATA_SECURITY": "false",
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            _wait_for_flights(f"http://127.0.0.1:{port}/graphql")
-            return _measure(
-                server.pid, f"ws://127.0.0.1:{port}/graphql", subscribers, cycles, interval_s
+            return _served(
+                [sys.executable, "-m", "app", "serve", "--port", str(port)],
+                env,
+                lambda base: _wait_for_flights(f"{base}/graphql"),
+                port,
+                subscribers,
+                cycles,
+                interval_s,
             )
         finally:
-            server.terminate()
-            server.wait(10)
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_bare(subscribers: int, cycles: int, interval_s: float) -> Figures:
     port = free_port()
-    server = subprocess.Popen(
+    return _served(
         [sys.executable, "-m", "bench._bare_fanout", str(port), str(interval_s)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        None,
+        lambda base: _wait_for(f"{base}/healthz"),
+        port,
+        subscribers,
+        cycles,
+        interval_s,
     )
+
+
+def _served(
+    argv: list[str],
+    env: dict[str, str] | None,
+    ready: Callable[[str], None],
+    port: int,
+    subscribers: int,
+    cycles: int,
+    interval_s: float,
+) -> Figures:
+    """The figures of the server ``argv`` starts on ``port``, once ``ready`` returns for
+    its base URL."""
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/healthz")
+        ready(f"http://127.0.0.1:{port}")
         return _measure(
             server.pid, f"ws://127.0.0.1:{port}/graphql", subscribers, cycles, interval_s
         )
