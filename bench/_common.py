@@ -1,14 +1,18 @@
-"""Shared helpers: timing statistics and a scratch data directory."""
+"""Shared helpers: timing statistics, a scratch data directory, a free port and a wait
+for a server to answer."""
 
 from __future__ import annotations
 
 import socket
 import statistics
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from time import perf_counter
+
+import httpx
 
 from config import Settings
 
@@ -48,6 +52,19 @@ def free_port() -> int:
 def scratch_settings(**overrides: object) -> Iterator[Settings]:
     with tempfile.TemporaryDirectory(prefix="flightdata-bench-") as tmp:
         yield Settings.from_env({}, data_dir=Path(tmp), **overrides)
+
+
+def wait_ready(url: str, timeout_s: float = 30.0) -> None:
+    """Returns once a GET of ``url`` answers 200; ``RuntimeError`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not become ready")
 
 
 def line(label: str, value: str) -> None:

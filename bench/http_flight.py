@@ -12,13 +12,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import orjson
 
-from bench._common import free_port, line, scratch_settings
+from bench._common import free_port, line, scratch_settings, wait_ready
 from ingestion.pipeline import Pipeline
 from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource
@@ -29,18 +28,6 @@ ICAO24 = "4ca7b5"
 QUERY = f'{{ flight(icao24: "{ICAO24}") {{ icao24 callsign latitude longitude }} }}'
 DURATION_S = 15
 CONNECTIONS = 64
-
-
-def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server at {url} did not become ready")
 
 
 def _ms(value: str, unit: str) -> float:
@@ -94,7 +81,7 @@ def run() -> dict[str, float]:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_ready(f"{base}/healthz")
+            wait_ready(f"{base}/healthz")
             check = httpx.post(f"{base}/graphql", json={"query": QUERY}).json()
             assert check["data"]["flight"]["icao24"] == ICAO24, check
             with tempfile.TemporaryDirectory() as tmp:

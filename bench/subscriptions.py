@@ -45,7 +45,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from bench._common import free_port, line, percentile
+from bench._common import free_port, line, percentile, wait_ready
 from config import Settings
 from ingestion.reference import seed_airports
 from ingestion.replay import ReplaySource, load_snapshot
@@ -247,7 +247,7 @@ def _run_bare(subscribers: int, cycles: int, interval_s: float) -> Figures:
     return _served(
         [sys.executable, "-m", "bench._bare_fanout", str(port), str(interval_s)],
         None,
-        lambda base: _wait_for(f"{base}/healthz"),
+        lambda base: wait_ready(f"{base}/healthz", timeout_s=60.0),
         port,
         subscribers,
         cycles,
@@ -332,16 +332,6 @@ def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: floa
     line("errors", str(len(errors)) + (f": {errors[0]}" if errors else ""))
     line("server peak RSS", f"{_peak_rss_mib(pid):.0f} MiB (floor 1,024 MiB)")
     return figures
-
-
-def _wait_for(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer in time")
 
 
 def _wait_for_flights(url: str, timeout_s: float = 120.0) -> None:
