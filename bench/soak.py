@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -163,36 +164,37 @@ def _queries(url: str, rate: float, start: float, until: float, seed: int, resul
             error = repr(exc)
         done.append((name, sent, time.time() - sent, error))
 
-    async def baseline(client: httpx.AsyncClient, tasks: set[asyncio.Task[None]]) -> None:
+    def mixed() -> tuple[str, dict[str, Any]]:
+        name = rng.choices(names, weights)[0]
+        if name == "flight(icao24)":
+            return name, {"id": rng.choice(icaos)}
+        if name == "flights(bbox)":
+            return name, {"bbox": rng.choice(boxes)}
+        return name, {}
+
+    async def open_loop(
+        client: httpx.AsyncClient, per_s: float, pick: Callable[[], tuple[str, dict[str, Any]]]
+    ) -> None:
+        """``per_s`` queries a second from ``start`` to ``until``, each sent when it is due
+        whether or not the ones before have been answered."""
+        tasks: set[asyncio.Task[None]] = set()
         n = 0
-        while (due := start + n / (rate * BASELINE[1])) < until:
+        while (due := start + n / per_s) < until:
             await asyncio.sleep(max(0.0, due - time.time()))
-            task = asyncio.create_task(one(client, BASELINE[0], {}))
+            task = asyncio.create_task(one(client, *pick()))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             n += 1
+        await asyncio.gather(*tasks)
 
     async def run() -> None:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(timeout=10, limits=limits) as client:
             await asyncio.sleep(max(0.0, start - time.time()))
-            tasks: set[asyncio.Task[None]] = set()
-            baselines = asyncio.create_task(baseline(client, tasks))
-            n = 0
-            while (due := start + n / rate) < until:
-                await asyncio.sleep(max(0.0, due - time.time()))
-                name = rng.choices(names, weights)[0]
-                variables: dict[str, Any] = {}
-                if name == "flight(icao24)":
-                    variables = {"id": rng.choice(icaos)}
-                elif name == "flights(bbox)":
-                    variables = {"bbox": rng.choice(boxes)}
-                task = asyncio.create_task(one(client, name, variables))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                n += 1
-            await baselines
-            await asyncio.gather(*tasks)
+            await asyncio.gather(
+                open_loop(client, rate, mixed),
+                open_loop(client, rate * BASELINE[1], lambda: (BASELINE[0], {})),
+            )
 
     asyncio.run(run())
     results.put(("queries", done))
