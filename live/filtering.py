@@ -20,13 +20,13 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from itertools import compress
-from typing import Any, NamedTuple
+from typing import Any, overload
 
 from domain import BoundingBox, FlightState
 
@@ -64,37 +64,92 @@ class PresentOnce:
 
 class RowItems(list[Any]):
     """What ``present`` made of one latitude row's states, in the row's order: a plain
-    list to every reader, with room (``derived``) for what a reader derives from the
-    whole row once a cycle, keyed as it likes (the executor: each item's response, per
-    selection)."""
+    list to every reader, with the row's ``states`` and room (``derived``) for what a
+    reader derives from the whole row once a cycle, keyed as it likes (the executor: each
+    item's response, per selection)."""
 
-    __slots__ = ("derived",)
+    __slots__ = ("derived", "states")
 
-    def __init__(self, items: list[Any]) -> None:
+    def __init__(self, items: list[Any], states: list[FlightState]) -> None:
         super().__init__(items)
+        self.states = states
         self.derived: dict[str, Any] = {}
 
 
-class Sliced(list[Any]):
-    """A box selection's shown items, a plain list to every reader, that also says which
-    runs of which rows they are (``parts``: a row's items, first, last, and the mask of
-    those kept, ``None`` for all): what is derived from whole rows is sliced the same way
-    instead of being derived again for each subscriber."""
-
-    __slots__ = ("parts",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[tuple[RowItems, int, int, list[bool] | None]] = []
+# A run of one row: its items, first, last, and the mask of those kept (``None``: all).
+Part = tuple[RowItems, int, int, list[bool] | None]
 
 
-class Selection(NamedTuple):
+class Sliced(Sequence[Any]):
+    """A box selection's shown items, runs of whole rows (``parts``): a sequence to every
+    reader, made into one list only when one reads it item by item. A reader that
+    derives something from whole rows (the executor) slices what it derived the same way
+    instead, and the list is never made: one copy less of every item for each
+    subscriber and cycle (``python -m bench.subscriptions``)."""
+
+    __slots__ = ("_items", "parts")
+
+    def __init__(self, parts: list[Part]) -> None:
+        self.parts = parts
+        self._items: list[Any] | None = None
+
+    @property
+    def items(self) -> list[Any]:
+        if self._items is None:
+            self._items = _joined(self.parts, lambda row: row)
+        return self._items
+
+    def states(self) -> list[FlightState]:
+        """The states shown, in the same order."""
+        return _joined(self.parts, lambda row: row.states)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        return self.items[i]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.items)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == other if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _joined(parts: list[Part], of: Callable[[RowItems], list[Any]]) -> list[Any]:
+    joined: list[Any] = []
+    for row, first, last, keep in parts:
+        run = of(row)[first:last]
+        joined += run if keep is None else compress(run, keep)
+    return joined
+
+
+class Selection:
     """The states a filter selects from an index, with their codes and what the index's
-    ``present`` made of them (the states themselves without one), in the same order."""
+    ``present`` made of them (the states themselves without one), in the same order. A
+    box selection's states are taken from its rows when first read."""
 
-    states: list[FlightState]
-    codes: list[str]
-    shown: list[Any]
+    __slots__ = ("_states", "codes", "shown")
+
+    def __init__(
+        self, codes: list[str], shown: Sequence[Any], states: list[FlightState] | None = None
+    ) -> None:
+        self.codes = codes
+        self.shown = shown
+        self._states = states
+
+    @property
+    def states(self) -> list[FlightState]:
+        if self._states is None:
+            assert isinstance(self.shown, Sliced), "only a box selection's states are taken later"
+            self._states = self.shown.states()
+        return self._states
 
 
 class _Row:
@@ -157,7 +212,7 @@ class StateIndex:
 
     def _row_shown(self, row: _Row) -> RowItems:
         if row.shown is None:
-            row.shown = RowItems(self.shown(row.states))
+            row.shown = RowItems(self.shown(row.states), row.states)
         return row.shown
 
     def in_box(self, box: BoundingBox) -> list[FlightState]:
@@ -168,17 +223,17 @@ class StateIndex:
         if flt.icao24 is not None:
             found = (self.by_icao24.get(code) for code in sorted(flt.icao24))
             states = [s for s in found if s is not None and flt.matches(s)]
-            return Selection(states, [s.icao24 for s in states], self.shown(states))
+            return Selection([s.icao24 for s in states], self.shown(states), states)
         if flt.bbox is not None:
             return self._in_box(flt.bbox)
         states = list(self.states)
-        return Selection(states, list(self.codes), self.shown(states))
+        return Selection(list(self.codes), self.shown(states), states)
 
     def _in_box(self, box: BoundingBox) -> Selection:
-        states: list[FlightState] = []
+        """Only the codes are gathered here, and which runs of which rows they are: the
+        states and what ``present`` made of them are taken from the runs when read."""
         codes: list[str] = []
-        shown = Sliced()
-        parts = shown.parts
+        parts: list[Part] = []
         low, high = box.south, box.north
         spans = _longitude_spans(box)
         rows = self._rows
@@ -187,24 +242,25 @@ class StateIndex:
             if row is None:
                 continue
             whole = low <= lat and lat + 1 <= high  # the row lies inside the box's latitudes
+            longitudes = row.longitudes
             for west, east in spans:
-                first = bisect_left(row.longitudes, west)
-                last = bisect_right(row.longitudes, east, first)
+                first = bisect_left(longitudes, west)
+                last = bisect_right(longitudes, east, first)
                 if first == last:
                     continue
-                row_shown = self._row_shown(row)
+                row_shown = row.shown or self._row_shown(row)
                 if whole:
-                    states += row.states[first:last]
                     codes += row.codes[first:last]
-                    shown += row_shown[first:last]
                     parts.append((row_shown, first, last, None))
                 else:
                     keep = [low <= la <= high for la in row.latitudes[first:last]]
-                    states += compress(row.states[first:last], keep)
                     codes += compress(row.codes[first:last], keep)
-                    shown += compress(row_shown[first:last], keep)
                     parts.append((row_shown, first, last, keep))
-        return Selection(states, codes, shown)
+        return Selection(codes, Sliced(parts))
+
+
+# What a batch without flights selects.
+NOTHING = Selection([], [], [])
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,22 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain import FlightState
 from live.channel import Broadcaster
 from live.cycle_update import CycleUpdate
-from live.filtering import LiveView, Present, PresentOnce, StateIndex, UpdateFilter
+from live.filtering import (
+    NOTHING,
+    LiveView,
+    Present,
+    PresentOnce,
+    Selection,
+    StateIndex,
+    UpdateFilter,
+)
 from storage.held import HeldStates
 from storage.offload import offload
 
@@ -55,14 +63,21 @@ class Batch:
 
     cycle_id: str
     at: datetime
-    flights: list[FlightState]
+    matched: Selection
     removed: list[str]
     published_at: datetime
     dropped: int = 0
     resync: bool = False
-    # What the hub's ``present`` made of ``flights``, in the same order (``flights``
-    # themselves without one): made once a cycle, shared by every subscriber's batch.
-    shown: list[Any] = field(default_factory=list)
+
+    @property
+    def flights(self) -> list[FlightState]:
+        return self.matched.states
+
+    @property
+    def shown(self) -> Sequence[Any]:
+        """What the hub's ``present`` made of ``flights``, in the same order (``flights``
+        themselves without one): made once a cycle, shared by every subscriber's batch."""
+        return self.matched.shown
 
 
 class Subscriber:
@@ -91,12 +106,11 @@ class Subscriber:
             batch = Batch(
                 batch.cycle_id,
                 batch.at,
-                batch.flights,
+                batch.matched,
                 batch.removed,
                 batch.published_at,
                 dropped=self._dropped_since,
                 resync=batch.resync,
-                shown=batch.shown,
             )
             self._dropped_since = 0
         return batch
@@ -215,7 +229,7 @@ class UpdateHub:
             self.ready.clear()
             now = datetime.now(UTC)
             for sub in self.subscribers:
-                sub.offer(Batch(self.last_cycle_id or "", now, [], [], now, resync=True))
+                sub.offer(Batch(self.last_cycle_id or "", now, NOTHING, [], now, resync=True))
         task = asyncio.get_running_loop().create_task(self._reload())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -353,16 +367,7 @@ class UpdateHub:
 
         def offer(sub: Subscriber) -> None:
             matched, removed = sub.view.apply(index, dropped)
-            sub.offer(
-                Batch(
-                    update.cycle_id,
-                    update.at,
-                    matched.states,
-                    removed,
-                    update.published_at,
-                    shown=matched.shown,
-                )
-            )
+            sub.offer(Batch(update.cycle_id, update.at, matched, removed, update.published_at))
 
         return offer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
@@ -16,7 +17,8 @@ class FlightUpdateBatch:
     published_at: datetime = strawberry.field(
         description="When the cycle's states were stored and published to subscribers"
     )
-    flights: list[Flight] = strawberry.field(
+    # A sequence: a box selection's flights are runs of rows (``live.filtering.Sliced``).
+    flights: Sequence[Flight] = strawberry.field(
         description="States that changed inside the filter (on subscribe: all current ones)"
     )
     removed: list[str] = strawberry.field(

@@ -152,7 +152,7 @@ class FanOut:
             return [TrackPoint.from_state(s) for s in self._new_positions(sub, flt.select(index))]
         view = View(flt, sub.view)
         matched, removed = view.apply(index, stale_before)
-        if not matched.states and not removed:
+        if not matched.codes and not removed:
             return []
         return [
             FlightUpdateBatch(

@@ -57,6 +57,23 @@ def test_the_cell_index_finds_exactly_the_states_in_a_box(
     assert set(found) == expected
 
 
+@settings(max_examples=100, deadline=None)
+@given(box=boxes)
+def test_a_box_selection_s_codes_states_and_shown_items_agree(
+    snapshot: list[FlightState], box: tuple[float, float, float, float]
+) -> None:
+    """A box selection gathers only codes and runs of rows; its states and what
+    ``present`` made of them are taken from the runs when read, in the codes' order."""
+    index = StateIndex(snapshot, present=lambda s: ("shown", s.icao24))
+    selection = index.select(UpdateFilter(bbox=BoundingBox(*box)))
+    assert [s.icao24 for s in selection.states] == selection.codes
+    assert list(selection.shown) == [("shown", code) for code in selection.codes]
+    assert len(selection.shown) == len(selection.codes)
+    assert selection.shown == [("shown", code) for code in selection.codes]
+    if selection.codes:
+        assert selection.shown[-1] == ("shown", selection.codes[-1])
+
+
 def test_a_box_across_the_antimeridian(snapshot: list[FlightState]) -> None:
     pacific = BoundingBox(-60, 170, 70, -170)
     found = StateIndex(snapshot).in_box(pacific)
