@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import orjson
 
 from domain.cycle import CycleReport
+from storage.sqlite.commits import CommitWatch
 from storage.sqlite.db import SqliteDatabase
 
 _COLUMNS = (
@@ -22,6 +23,10 @@ class SqliteCycleRepository:
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+
+    def commit_watch(self) -> CommitWatch:
+        """What wakes a reader in another process when the store commits a cycle."""
+        return CommitWatch(str(self._db.path))
 
     def put_cycle(self, report: CycleReport) -> None:
         row = (

@@ -208,6 +208,30 @@ def test_a_poll_that_finds_more_than_one_new_cycle_resyncs(stores: Stores) -> No
     assert [(b.cycle_id, b.resync) for b in batches] == [("c1", False), ("c1", True), ("c3", False)]
 
 
+def test_a_poll_comes_as_soon_as_the_store_commits_a_cycle(stores: Stores) -> None:
+    """Between two polls the poller waits for the store's commits: a committed cycle is
+    read at once, not when the polling interval (here a minute) is up."""
+    stores.flights.put_states(_cycle(0).states)
+    cycle = _cycle(1)
+
+    async def run() -> Batch:
+        channel = StorePolling(stores, live_window_s=3600, every_s=60)
+        async with _running(UpdateHub(channel, live_window_s=3600)) as hub:
+            with hub.subscribe(EUROPE) as sub:
+                await asyncio.sleep(0.1)  # the poller waits for a commit
+                stores.flights.put_states(cycle.states)
+                stores.cycles.put_cycle(
+                    CycleReport(source="test", started_at=cycle.at, cycle_id="c1")
+                )
+                return await asyncio.wait_for(sub.next(), 10)
+
+    batch = asyncio.run(run())
+    assert (batch.cycle_id, [(s.icao24, s.time) for s in batch.flights]) == (
+        "c1",
+        [(s.icao24, s.time) for s in cycle.states],
+    )
+
+
 def test_a_poll_publishes_the_aircraft_whose_latest_state_the_new_cycle_stored(
     stores: Stores,
 ) -> None:
