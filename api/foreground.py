@@ -42,7 +42,8 @@ class Foreground:
             return 0.0
         start = time.perf_counter()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), max_wait_s)
+            async with asyncio.timeout(max_wait_s):  # not wait_for: see storage.sqlite.commits
+                await self._idle.wait()
         return time.perf_counter() - start
 
 

@@ -54,7 +54,8 @@ def shared_flight(state: FlightState) -> Flight:
 async def _snapshot(hub: UpdateHub, sub: Subscriber, *, dropped: int = 0) -> FlightUpdateBatch:
     """The current state inside the subscriber's filter, from the hub's memory."""
     with contextlib.suppress(TimeoutError):  # not loaded yet: start from what is known
-        await asyncio.wait_for(hub.ready.wait(), _READY_WAIT_S)
+        async with asyncio.timeout(_READY_WAIT_S):  # not wait_for: storage.sqlite.commits
+            await hub.ready.wait()
     before = set(sub.view.inside)
     matched = sub.view.reset(hub.current())
     now = datetime.now(UTC)

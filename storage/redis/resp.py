@@ -206,7 +206,8 @@ class RespClient:
         loop = asyncio.get_running_loop()
         self._connecting = loop.create_future()
         try:
-            await asyncio.wait_for(self._open(), self.timeout_s * 4)
+            async with asyncio.timeout(self.timeout_s * 4):  # not wait_for: sqlite.commits
+                await self._open()
         except (OSError, TimeoutError, RedisReplyError) as exc:
             failure = RedisUnavailable(f"cannot connect to Redis: {exc or type(exc).__name__}")
             self._connecting.set_exception(failure)
