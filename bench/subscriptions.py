@@ -23,6 +23,7 @@ reach, whatever the API does.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import functools
@@ -347,5 +348,17 @@ def _wait_for_flights(url: str, timeout_s: float = 120.0) -> None:
     raise RuntimeError("the server ingested nothing in time")
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.subscriptions", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "subscribers", nargs="?", type=int, default=SUBSCRIBERS, help=f"[{SUBSCRIBERS:,}]"
+    )
+    parser.add_argument("cycles", nargs="?", type=int, default=CYCLES, help=f"[{CYCLES}]")
+    args = parser.parse_args(argv)
+    run(args.subscribers, args.cycles)
+
+
 if __name__ == "__main__":
-    run(*(int(a) for a in sys.argv[1:3]))
+    main()
