@@ -169,23 +169,22 @@ class WatchedCommits(Protocol):
 # The least time between two polls: a commit writes its log in a burst, and each write
 # may wake a watch.
 POLL_GAP_S = 0.005
-# With a watch, the longest time between two polls (a commit it did not see: while the
-# log was made anew).
-WATCHED_EVERY_S = 1.0
 
 
 class StorePolling:
     """Updates read back from the store, for an API process that shares the store with a
     separate ingest process but no Redis (``serve --workers N`` on the embedded default).
 
-    It looks at the newest recorded cycle as soon as the store commits when it can wait
-    for commits (``WatchedCommits``: SQLite on Linux; then at least every
-    ``WATCHED_EVERY_S``), else every ``every_s``. Waiting instead of polling every 50 ms
-    brought the update 6 to 12 ms after the commit instead of 11 to 54 ms, with fewer
-    polls (``python -m bench.subscriptions``). When there is a new cycle it publishes
-    the live aircraft whose latest state changed since it last looked: on a store that
-    marks what it stored (``StoredSince``, SQLite) it reads only those, else every live
-    state. When more than one cycle was recorded since (or the store did not
+    It looks at the newest recorded cycle every ``every_s``, and as soon as the store
+    commits when it can wait for commits (``WatchedCommits``: SQLite on Linux): the update
+    then comes 6 to 12 ms after the commit instead of 11 to 54 ms (``python -m
+    bench.subscriptions``). It still polls as often: a commit is visible a moment after
+    its last write to the log (SQLite then updates the log's shared index), so a poll that
+    write woke may find nothing new, and the next poll finds it. (Polling once a second
+    with a watch left cycles that late in ``bench.soak``.) When there is a new cycle it
+    publishes the live aircraft whose latest state changed since it last looked: on a
+    store that marks what it stored (``StoredSince``, SQLite) it reads only those, else
+    every live state. When more than one cycle was recorded since (or the store did not
     answer meanwhile), the update holds only each aircraft's newest state:
     ``on_subscribed`` runs first, so that subscribers resync (``trackUpdates`` reads the
     positions in between from the store). ``publish`` does nothing: the ingest process's
@@ -241,7 +240,7 @@ class StorePolling:
             if watch is None:
                 await asyncio.sleep(self._every_s)
             else:
-                await watch.wait(max(self._every_s, WATCHED_EVERY_S))
+                await watch.wait(self._every_s)
                 if (gap := polled + POLL_GAP_S - loop.time()) > 0:
                     await asyncio.sleep(gap)
                 watch.arm()  # before the poll reads: a commit during it wakes the next
