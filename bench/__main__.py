@@ -14,6 +14,7 @@ from bench import (
     http_flight,
     ingest,
     pipeline,
+    subscriber_path,
     subscriptions,
 )
 from runtime.process import tune_gc
@@ -32,6 +33,7 @@ def main() -> None:
         flights_query,
         analytics,
         subscriptions,
+        subscriber_path,
         http_flight,
         auth_overhead,
         aws_local,

@@ -182,7 +182,11 @@ class Figures:
 
 
 def run(
-    subscribers: int = SUBSCRIBERS, cycles: int = CYCLES, interval_s: float = INTERVAL_S
+    subscribers: int = SUBSCRIBERS,
+    cycles: int = CYCLES,
+    interval_s: float = INTERVAL_S,
+    *,
+    baseline: bool = True,
 ) -> None:
     print(
         f"live subscriptions: {subscribers} WebSocket subscribers, "
@@ -191,6 +195,8 @@ def run(
     )
     print(" flightdata serve", flush=True)
     served = _run_flightdata(subscribers, cycles, interval_s)
+    if not baseline:
+        return
     print(
         " baseline: a bare server on the same stack, each batch encoded when its client"
         " subscribed (bench._bare_fanout)",
@@ -356,8 +362,13 @@ def main(argv: list[str] | None = None) -> None:
         "subscribers", nargs="?", type=int, default=SUBSCRIBERS, help=f"[{SUBSCRIBERS:,}]"
     )
     parser.add_argument("cycles", nargs="?", type=int, default=CYCLES, help=f"[{CYCLES}]")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="only flightdata serve: to compare two versions of it, run after run",
+    )
     args = parser.parse_args(argv)
-    run(args.subscribers, args.cycles)
+    run(args.subscribers, args.cycles, baseline=not args.no_baseline)
 
 
 if __name__ == "__main__":
