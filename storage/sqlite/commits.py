@@ -42,6 +42,9 @@ def _libc() -> ctypes.CDLL | None:
 class CommitWatch:
     """Wakes a waiter when the SQLite file ``path`` may have had a commit since it last
     called ``arm``: ``arm()`` before reading the store, then ``await wait(timeout_s)``.
+    A write wakes it as it happens, and the commit it ends is visible a moment later
+    (SQLite then updates the log's index in shared memory, which inotify does not see):
+    a reader woken by the last write may find nothing new yet, so it polls as well.
     Belongs to one event loop; ``close`` releases the descriptor."""
 
     def __init__(self, path: str) -> None:
