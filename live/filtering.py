@@ -85,7 +85,7 @@ class Sliced(Sequence[Any]):
     reader, made into one list only when one reads it item by item. A reader that
     derives something from whole rows (the executor) slices what it derived the same way
     instead, and the list is never made: one copy less of every item for each
-    subscriber and cycle (``python -m bench.subscriptions``)."""
+    subscriber and cycle (``python -m bench.subscriber_path``)."""
 
     __slots__ = ("_items", "parts")
 
