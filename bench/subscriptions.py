@@ -9,7 +9,9 @@ client processes on the same machine, each with a box of its own: centred on a r
 aircraft of the snapshot (so boxes follow the traffic, as map views do), 2° to 20° on a
 side; about 300 flights a batch on average. Latency is from ``publishedAt`` (the server
 stored the cycle and published it) to the moment a client has received its batch and read
-its header; both clocks are this machine's. The server runs with its default settings
+its header; both clocks are this machine's. The figures are those of the cycles published
+within the run; clients listen ``GRACE_S`` longer, so that a cycle published near the end
+is counted for every subscriber or for none. The server runs with its default settings
 (no WebSocket compression) except per-client rate limits, which 1,000 connections from
 one address would trip.
 
@@ -25,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import functools
+import math
 import multiprocessing
 import os
 import random
@@ -40,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import orjson
@@ -56,6 +60,12 @@ SUBSCRIBERS = 1000
 CLIENT_PROCESSES = 2
 INTERVAL_S = 10.0
 CYCLES = 6
+# Seconds clients go on listening after the run, for the batches of its last cycle.
+GRACE_S = 5.0
+# The server's CPU is sampled this often, and counted from this long before a cycle's
+# ``publishedAt`` (the API's work on a cycle starts after it).
+CPU_EVERY_S = 0.05
+CPU_LEAD_S = 0.1
 # Clients read a batch's header (the fields selected first) and count its flights instead
 # of decoding every state: they share the 2 cores with the server, and decoding is their
 # own cost, not delivery's.
@@ -116,7 +126,7 @@ async def _subscriber(
         # One deadline for the whole stream, and each message's bytes as they came: a
         # client this light spends its share of the cores receiving, not parsing.
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.1, until - time.time())):
+            async with asyncio.timeout(max(0.1, until + GRACE_S - time.time())):
                 while True:
                     data = await ws.recv(decode=False)
                     received = time.time()
@@ -127,10 +137,26 @@ async def _subscriber(
                     if header["snapshot"] == b"true":
                         ready.set()
                         continue
-                    out["latencies"].append(received - _published(header["published"]))
-                    out["dropped"] += int(header["dropped"])
-                    out["cycles"].append(header["cycle"].decode())
-                    out["flights"] += data.count(b'"icao24"')
+                    published = _published(header["published"])
+                    out["batches"].append(
+                        Received(
+                            header["cycle"].decode(),
+                            published,
+                            received - published,
+                            int(header["dropped"]),
+                            data.count(b'"icao24"'),
+                        )
+                    )
+
+
+class Received(NamedTuple):
+    """One batch as a client received it."""
+
+    cycle: str
+    published: float  # epoch seconds
+    latency: float  # seconds
+    dropped: int
+    flights: int
 
 
 @functools.lru_cache(maxsize=64)
@@ -143,9 +169,7 @@ def _client_process(
     url: str, boxes: list[dict[str, float]], start: float, until: float, results: Any
 ) -> None:
     async def run() -> list[dict[str, Any]]:
-        outs = [
-            {"latencies": [], "dropped": 0, "cycles": [], "flights": 0, "errors": []} for _ in boxes
-        ]
+        outs: list[dict[str, Any]] = [{"batches": [], "errors": []} for _ in boxes]
         readies = [asyncio.Event() for _ in boxes]
         tasks = []
         for box, out, ready in zip(boxes, outs, readies, strict=True):
@@ -165,6 +189,12 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_at(samples: list[tuple[float, float]], at: float) -> float:
+    """The CPU seconds sampled last before ``at``."""
+    i = bisect.bisect_right(samples, at, key=lambda sample: sample[0])
+    return samples[max(0, i - 1)][1]
+
+
 def _peak_rss_mib(pid: int) -> float:
     for row in Path(f"/proc/{pid}/status").read_text().splitlines():
         if row.startswith("VmHWM:"):
@@ -177,8 +207,8 @@ class Figures:
     """What one server's run measured."""
 
     latencies: list[float]
-    cpu_s: float  # the server process's, while the cycles were delivered
-    cycles: int  # cycles delivered
+    cpu_s: float  # the server process's, over ``cycles`` whole cycle periods
+    cycles: int
 
 
 def run(
@@ -298,27 +328,30 @@ def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: floa
     ]
     for p in procs:
         p.start()
-    # The server process's CPU while the cycles are delivered (the first batch, the current
-    # state, is sent before): less at the mercy of the machine's scheduling than latency.
-    time.sleep(max(0.0, start + 1.0 - time.time()))
-    cpu_before = _cpu_s(pid)
-    time.sleep(max(0.0, until - time.time()))
-    cpu_s = _cpu_s(pid) - cpu_before
+    # The server process's CPU as the run goes: less at the mercy of the machine's
+    # scheduling than latency.
+    cpu: list[tuple[float, float]] = []
+    while (now := time.time()) < until + GRACE_S:
+        cpu.append((now, _cpu_s(pid)))
+        time.sleep(CPU_EVERY_S)
     outs: list[dict[str, Any]] = []
     for _ in procs:
-        outs.extend(results.get(timeout=until - time.time() + 120))
+        outs.extend(results.get(timeout=until + GRACE_S - time.time() + 120))
     for p in procs:
         p.join(10)
-    latencies = [x for o in outs for x in o["latencies"]]
+    # The cycles published within the run: each reached every subscriber or is missing.
+    runs = [[b for b in o["batches"] if start <= b.published <= until] for o in outs]
+    latencies = [b.latency for r in runs for b in r]
     subscribed = sum(o["subscribed"] for o in outs)
-    dropped = sum(o["dropped"] for o in outs)
+    dropped = sum(b.dropped for r in runs for b in r)
     errors = [e for o in outs for e in o["errors"]]
-    cycles_seen = {c for o in outs for c in o["cycles"]}
-    complete = sum(len(set(o["cycles"])) == len(cycles_seen) for o in outs)
+    cycles_seen = {b.cycle for r in runs for b in r}
+    complete = sum(len({b.cycle for b in r}) == len(cycles_seen) for r in runs)
     line("subscribers subscribed (first batch received)", f"{subscribed} of {subscribers}")
     line("cycles delivered", f"{len(cycles_seen)}; {complete} subscribers got every one")
     line(
-        "batches received", f"{len(latencies):,}, {sum(o['flights'] for o in outs):,} flight states"
+        "batches received",
+        f"{len(latencies):,}, {sum(b.flights for r in runs for b in r):,} flight states",
     )
     if latencies:
         line("delivery latency p50", f"{percentile(latencies, 0.5) * 1000:.0f} ms")
@@ -328,11 +361,17 @@ def _measure(pid: int, url: str, subscribers: int, cycles: int, interval_s: floa
             f"{percentile(latencies, 0.99) * 1000:.0f} ms (floor {floor_ms:,} ms)",
         )
         line("delivery latency max", f"{max(latencies) * 1000:.0f} ms")
-    figures = Figures(latencies, cpu_s, len(cycles_seen))
-    delivered = max(1, len(cycles_seen))
+    # From just before the first cycle's work to just before the last one's: whole periods,
+    # each with one cycle's work in it and the idle time until the next.
+    published = sorted({b.published for r in runs for b in r})
+    periods = len(published) - 1
+    cpu_s = math.nan
+    if periods > 0:
+        cpu_s = _cpu_at(cpu, published[-1] - CPU_LEAD_S) - _cpu_at(cpu, published[0] - CPU_LEAD_S)
+    figures = Figures(latencies, cpu_s, periods)
     line(
         "server process CPU a cycle",
-        f"{cpu_s / delivered * 1000:.0f} ms, "
+        f"{cpu_s / max(1, periods) * 1000:.0f} ms, "
         f"{_per_subscriber(figures, subscribers) * 1e6:.0f} µs a subscriber",
     )
     line("batches dropped", f"{dropped} (floor 0 for clients that keep up)")
