@@ -141,7 +141,8 @@ def _fly(row: Sequence[Any], state: list[Any], flown_s: float, outbound: bool) -
         floor, ceiling = min(row[_BARO] or 0.0, _FLOOR_M), max(row[_BARO] or 0.0, _CRUISE_M)
         for index in (_BARO, _GEO):
             if row[index] is not None:
-                state[index] = min(ceiling, max(floor, row[index] + rate * flown_s))
+                # Metres to the centimetre, as OpenSky sends them.
+                state[index] = round(min(ceiling, max(floor, row[index] + rate * flown_s)), 2)
         baro = state[_BARO]
         level = baro is not None and (baro >= ceiling or baro <= floor)
         state[_VRATE] = 0.0 if level else (rate if outbound else -rate)
