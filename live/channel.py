@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -150,11 +151,15 @@ class StoredSince(Protocol):
 
 
 class CommitWatch(Protocol):
-    """Wakes a waiter when the store may have committed since ``arm`` (``wait``)."""
+    """Wakes a waiter when the store may have committed since ``arm`` (``wait``, ``True``
+    when a write woke it); ``watching``: whether writes wake it at all."""
+
+    @property
+    def watching(self) -> bool: ...
 
     def arm(self) -> None: ...
 
-    async def wait(self, timeout_s: float) -> None: ...
+    async def wait(self, timeout_s: float) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -169,6 +174,11 @@ class WatchedCommits(Protocol):
 # The least time between two polls: a commit writes its log in a burst, and each write
 # may wake a watch.
 POLL_GAP_S = 0.005
+# With a watch, the poller looks every ``every_s`` for this long after a write woke it
+# (the commit a write ends is visible a moment after it), then only every
+# ``IDLE_POLL_S`` until the next write.
+SETTLE_S = 0.5
+IDLE_POLL_S = 1.0
 
 
 class StorePolling:
@@ -178,10 +188,12 @@ class StorePolling:
     It looks at the newest recorded cycle every ``every_s``, and as soon as the store
     commits when it can wait for commits (``WatchedCommits``: SQLite on Linux): the update
     then comes 6 to 12 ms after the commit instead of 11 to 54 ms (``python -m
-    bench.subscriptions``). It still polls as often: a commit is visible a moment after
-    its last write to the log (SQLite then updates the log's shared index), so a poll that
-    write woke may find nothing new, and the next poll finds it. (Polling once a second
-    with a watch left cycles that late in ``bench.soak``.) When there is a new cycle it
+    bench.subscriptions``). With a watch it polls every ``every_s`` only for ``SETTLE_S``
+    after a write woke it: a commit is visible a moment after its last write to the log
+    (SQLite then updates the log's shared index), so a poll that write woke may find
+    nothing new, and the next poll finds it. (Polling only once a second, settling or not,
+    left cycles that late in ``bench.soak``.) While nothing is written it polls every
+    ``IDLE_POLL_S``, in case a write went unseen. When there is a new cycle it
     publishes the live aircraft whose latest state changed since it last looked: on a
     store that marks what it stored (``StoredSince``, SQLite) it reads only those, else
     every live state. When more than one cycle was recorded since (or the store did not
@@ -236,11 +248,14 @@ class StorePolling:
             on_subscribed()
         loop = asyncio.get_running_loop()
         polled = loop.time()
+        written = -math.inf  # when a write last woke the watch
         while True:
             if watch is None:
                 await asyncio.sleep(self._every_s)
             else:
-                await watch.wait(self._every_s)
+                idle = watch.watching and loop.time() - written > SETTLE_S
+                if await watch.wait(max(self._every_s, IDLE_POLL_S) if idle else self._every_s):
+                    written = loop.time()
                 if (gap := polled + POLL_GAP_S - loop.time()) > 0:
                     await asyncio.sleep(gap)
                 watch.arm()  # before the poll reads: a commit during it wakes the next

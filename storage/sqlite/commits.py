@@ -61,16 +61,18 @@ class CommitWatch:
         """From now on, only a later write wakes ``wait``."""
         self._written.clear()
 
-    async def wait(self, timeout_s: float) -> None:
-        """Returns once the log was written since ``arm``, or after ``timeout_s``."""
+    async def wait(self, timeout_s: float) -> bool:
+        """Returns once the log was written since ``arm`` (``True``), or after
+        ``timeout_s`` (``False``)."""
         if self._fd is None and not self._start():
             await asyncio.sleep(timeout_s)
-            return
+            return False
         # ``asyncio.timeout``: Python 3.11's ``wait_for`` can swallow a cancellation that
         # comes as the event is set, and the waiter would never stop.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._written.wait()
+        return self._written.is_set()
 
     def _start(self) -> bool:
         libc = _libc()

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -230,6 +231,36 @@ def test_a_poll_comes_as_soon_as_the_store_commits_a_cycle(stores: Stores) -> No
         "c1",
         [(s.icao24, s.time) for s in cycle.states],
     )
+
+
+def test_a_watched_store_is_polled_often_only_while_it_is_written(stores: Stores) -> None:
+    """With a watch the poller looks every ``every_s`` only for ``SETTLE_S`` after a write
+    (a commit is visible a moment after its last write), else about once a second."""
+    polls: list[float] = []
+    recent_cycles = stores.cycles.recent_cycles
+
+    def counted(n: int) -> list[CycleReport]:
+        polls.append(time.monotonic())
+        return recent_cycles(n)
+
+    async def run() -> tuple[int, int]:
+        stores.cycles.recent_cycles = counted  # type: ignore[method-assign]
+        channel = StorePolling(stores, live_window_s=3600, every_s=0.05)
+        async with _running(UpdateHub(channel, live_window_s=3600)):
+            await asyncio.sleep(0.5)  # the watch started; nothing written since
+            start = time.monotonic()
+            await asyncio.sleep(2.2)
+            idle = sum(start <= t for t in polls)
+            written = time.monotonic()
+            await asyncio.to_thread(
+                stores.cycles.put_cycle, CycleReport(source="t", started_at=_at(1))
+            )
+            await asyncio.sleep(channel_module.SETTLE_S)
+            return idle, sum(written <= t for t in polls)
+
+    idle, settling = asyncio.run(run())
+    assert 1 <= idle <= 4  # about once a second, not 44 times
+    assert settling >= 5  # every 50 ms once written
 
 
 def test_a_poll_publishes_the_aircraft_whose_latest_state_the_new_cycle_stored(

@@ -33,11 +33,13 @@ def test_a_wait_ends_when_another_connection_commits(tmp_path: Path) -> None:
             await watch.wait(60)  # the first wait watches the log and returns: poll once
             assert watch.watching
             watch.arm()
+            assert await watch.wait(0.05) is False  # nothing written: the timeout
             waiting = asyncio.create_task(watch.wait(60))
             await asyncio.sleep(0.2)
             assert not waiting.done(), "nothing was written since arm"
             await asyncio.to_thread(writer.execute, "INSERT INTO t VALUES (1)")
-            await asyncio.wait_for(waiting, 10)  # woken by the commit, not the minute
+            # Woken by the commit, not the minute.
+            assert await asyncio.wait_for(waiting, 10) is True
         finally:
             watch.close()
 
@@ -59,7 +61,8 @@ def test_a_removed_log_is_watched_again_once_it_exists(tmp_path: Path) -> None:
             assert not Path(f"{path}-wal").exists()
             await asyncio.wait_for(watch.wait(60), 10)
             assert not watch.watching
-            await watch.wait(0.05)  # no log: the wait sleeps its timeout, the reader polls
+            # No log: the wait sleeps its timeout, the reader polls.
+            assert await watch.wait(0.05) is False
             assert not watch.watching
             again = _writer(path)
             again.execute("INSERT INTO t VALUES (2)")
