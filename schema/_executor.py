@@ -217,9 +217,13 @@ class SharedResponse(dict[str, Any]):
 
 
 def _shared(data: dict[str, Any]) -> SharedResponse:
-    """``data`` as a ``SharedResponse``, its JSON made once, now."""
+    """``data`` as a ``SharedResponse``, its JSON made once, now.
+
+    The JSON is copied out of what orjson returns: that keeps the buffer it was written
+    in, 4 KiB at least, and a cycle's 5,400 flights of about 200 bytes each, kept for as
+    long as they are live, held 21 MiB instead of 1 MiB for each selection."""
     shared = SharedResponse(data)
-    shared.encoded = orjson.Fragment(orjson.dumps(data))
+    shared.encoded = orjson.Fragment(bytes(memoryview(orjson.dumps(data))))
     return shared
 
 

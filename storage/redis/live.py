@@ -58,7 +58,10 @@ _PHASES = {p.value: p for p in FlightPhase}
 
 
 def encode_state(s: FlightState) -> bytes:
-    return orjson.dumps(
+    """``s`` as the index stores it, in a bytes object of its own size: orjson returns
+    its output in the buffer it wrote it in (4 KiB at least), and a cycle's 5,400 states
+    wait in a pipeline, or in a cycle update being joined, 21 MiB instead of 1 MiB."""
+    return bytes(memoryview(orjson.dumps(
         (
             _VERSION, s.icao24, s.non_icao, s.callsign, s.origin_country,
             s.time_position.timestamp() if s.time_position else None,
@@ -70,7 +73,7 @@ def encode_state(s: FlightState) -> bytes:
             s.grid_cell, None if s.phase is None else s.phase.value,
             s.nearest_airport_icao, s.nearest_airport_km,
         )
-    )  # fmt: skip
+    )))  # fmt: skip
 
 
 def _checked(row: list[Any]) -> list[Any]:

@@ -12,6 +12,7 @@ import enum
 import gc
 import json
 import math
+import tracemalloc
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,13 @@ from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult, Info
 
-from schema._executor import RESPONSE_MEMO, FastExecutionContext, SharedResponse, encode_json
+from schema._executor import (
+    RESPONSE_MEMO,
+    FastExecutionContext,
+    SharedResponse,
+    _shared,
+    encode_json,
+)
 from schema.streaming import subscription_stream
 from testkit import count_built_events
 
@@ -675,3 +682,18 @@ def test_other_events_are_executed(
         _assert_same(f, d)
     assert rendered == built
     assert bool(_errors(fast_results[1])) == ("broken" in query)
+
+
+def test_a_shared_response_holds_its_json_in_no_more_memory_than_it_needs() -> None:
+    """orjson returns its output in the buffer it wrote it in, 4 KiB at least: kept for
+    every live flight and selection, that was 4.3 KiB a flight of 200 bytes of JSON."""
+    data = {"icao24": "abc123", "callsign": "DLH123", "latitude": 50.1, "longitude": 8.6}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [_shared(dict(data)) for _ in range(1000)]
+        per_response = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert encode_json(kept[0]) == orjson.dumps(data)
+    assert per_response < 1024  # the dict, its copy of the JSON and the fragment
