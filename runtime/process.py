@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import gc
 import sys
+from functools import cache
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once: ``find_library`` runs ``ldconfig`` each time, and
+    ``release_free_memory`` runs every cycle. ``None`` off Linux or where it cannot load."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
 
 
 def tune_gc() -> None:
@@ -32,13 +46,10 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     resident size grows by hundreds of MB over an hour without more live objects. Does
     nothing where the C library is not glibc.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):
-        return
+    libc = _libc()
+    if libc is not None:
+        with contextlib.suppress(AttributeError):  # a C library without it
+            libc.mallopt(_M_ARENA_MAX, arenas)
 
 
 def release_free_memory() -> None:
@@ -48,12 +59,10 @@ def release_free_memory() -> None:
     reuse: the resident size stays at the high-water mark of the busiest cycle or flush.
     Does nothing where the C library is not glibc.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return
+    libc = _libc()
+    if libc is not None:
+        with contextlib.suppress(AttributeError):  # a C library without it
+            libc.malloc_trim(0)
 
 
 async def release_free_memory_every(seconds: float) -> None:
