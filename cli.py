@@ -561,9 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from runtime.process import limit_malloc_arenas, tune_gc
+    from runtime.process import tune_allocators, tune_gc
 
-    limit_malloc_arenas()
+    tune_allocators()
     tune_gc()
     args = build_parser().parse_args(argv)
     try:

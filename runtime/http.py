@@ -47,7 +47,7 @@ from resolvers.root import build_schema
 from resolvers.subscriptions import shared_flight
 from runtime.ingest import build_event_bus, build_ingest_loop
 from runtime.live import build_broadcaster, build_hub, publisher
-from runtime.process import limit_malloc_arenas, release_free_memory_every, tune_gc
+from runtime.process import release_free_memory_every, tune_allocators, tune_gc
 from runtime.stores import open_stores
 from schema import mask_errors
 from schema._executor import encode_json
@@ -339,7 +339,7 @@ def create_worker_app() -> Starlette:
     """The app of one API worker in a multi-worker ``serve``: it serves, it does not ingest."""
     settings = Settings.from_env()
     bootstrap.for_process(settings)  # a spawned worker does not inherit the CLI's logging
-    limit_malloc_arenas()
+    tune_allocators()
     app = create_app(settings, ingest=False)
     tune_gc()  # nor its collector settings
     return app

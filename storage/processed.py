@@ -19,7 +19,6 @@ Thread-safe: ``add`` and ``flush`` may be called from different threads.
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import time
@@ -75,19 +74,48 @@ def _column(name: str, states: Sequence[FlightState]) -> list[Any]:
     return [getattr(s, name) for s in states]
 
 
+# Rows per row group. The writer holds a row group's encoded columns until the group is
+# done; compaction (``analytics.compaction``) merges a day's files into larger groups.
+ROW_GROUP = 16_384
+
+
 def _record_batch(states: Sequence[FlightState]) -> pa.RecordBatch:
     columns = [pa.array(_column(f.name, states), type=f.type) for f in SCHEMA]
     return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
 
 
-def _parquet_bytes(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table.combine_chunks(), sink, compression="zstd")
-    return sink.getvalue()
+class _ParquetFile:
+    """A Parquet file encoded a row group at a time as batches are added: it holds at
+    most a row group's Arrow batches and the compressed file so far."""
+
+    def __init__(self) -> None:
+        self._out = pa.BufferOutputStream()
+        self._writer = pq.ParquetWriter(self._out, SCHEMA, compression="zstd")
+        self._waiting: list[pa.RecordBatch] = []
+        self._rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self._waiting.append(batch)
+        self._rows += batch.num_rows
+        if self._rows >= ROW_GROUP:
+            self._write_group()
+
+    def _write_group(self) -> None:
+        self._writer.write_table(pa.Table.from_batches(self._waiting, schema=SCHEMA))
+        self._waiting, self._rows = [], 0
+
+    def finish(self) -> bytes:
+        if self._waiting:
+            self._write_group()
+        self._writer.close()
+        return bytes(self._out.getvalue().to_pybytes())
 
 
 def to_parquet(states: Sequence[FlightState]) -> bytes:
-    return _parquet_bytes(pa.Table.from_batches([_record_batch(states)], schema=SCHEMA))
+    file = _ParquetFile()
+    for start in range(0, len(states), ROW_GROUP):
+        file.add(_record_batch(states[start : start + ROW_GROUP]))
+    return file.finish()
 
 
 class ObjectSink(Protocol):
@@ -195,19 +223,20 @@ class ProcessedWriter:
             while (flush_id := self.staging.claim()) is not None:
                 keys += self._write_pages(self.staging.claimed(flush_id), flush_id)
                 self.staging.release(flush_id)
-            pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages
             return keys
 
     def _write_pages(self, pages: Iterable[Sequence[FlightState]], name: str) -> list[str]:
-        """Like ``_write``, holding one page of states at a time and the rest as Arrow."""
-        batches: dict[str, list[pa.RecordBatch]] = defaultdict(list)
+        """Like ``_write``, holding one page of states and a row group a partition."""
+        files: dict[str, _ParquetFile] = {}
         for page in pages:
             for prefix, states in by_partition(page).items():
-                batches[prefix].append(_record_batch(states))
+                if prefix not in files:
+                    files[prefix] = _ParquetFile()
+                files[prefix].add(_record_batch(states))
         keys = []
-        for prefix, parts in batches.items():
+        for prefix, file in files.items():
             key = f"{prefix}part-{name}.parquet"
-            self.sink.write(key, _parquet_bytes(pa.Table.from_batches(parts, schema=SCHEMA)))
+            self.sink.write(key, file.finish())
             keys.append(key)
         return keys
 

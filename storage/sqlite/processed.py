@@ -51,16 +51,15 @@ class SqliteProcessedStaging:
     def claimed(self, flush_id: str, page: int = 2_000) -> Iterator[list[FlightState]]:
         """The states of ``flush_id`` in pages of ``page``, by aircraft and time."""
         after: tuple[str, float] = ("", -math.inf)
-        while rows := self._db.read(
-            f"SELECT {_JOINED} FROM processed_pending p JOIN states s "
-            "ON s.icao24 = p.icao24 AND s.time = p.time WHERE p.flush = ? "
-            "AND (p.icao24, p.time) > (?, ?) ORDER BY p.icao24, p.time LIMIT ?",
-            (flush_id, *after, page),
-        ):
-            after = (rows[-1][0], rows[-1][1])
-            yield [state_from_row(r) for r in rows]
-        # The pages read filled this connection's cache, which nothing reads again soon.
-        self._db.read("PRAGMA shrink_memory")
+        with self._db.scanning():
+            while rows := self._db.read(
+                f"SELECT {_JOINED} FROM processed_pending p JOIN states s "
+                "ON s.icao24 = p.icao24 AND s.time = p.time WHERE p.flush = ? "
+                "AND (p.icao24, p.time) > (?, ?) ORDER BY p.icao24, p.time LIMIT ?",
+                (flush_id, *after, page),
+            ):
+                after = (rows[-1][0], rows[-1][1])
+                yield [state_from_row(r) for r in rows]
 
     def release(self, flush_id: str) -> None:
         with self._db.transaction() as conn:

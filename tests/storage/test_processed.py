@@ -3,12 +3,14 @@ a flush halfway."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from storage import processed
 from storage.base import StoreUnavailable
 from storage.processed import LocalSink, ProcessedWriter
 from storage.sqlite import SqliteDatabase, SqliteFlightRepository, SqliteProcessedStaging
@@ -127,3 +129,36 @@ def test_a_claim_is_read_in_pages_and_written_whole(db: SqliteDatabase, tmp_path
     keys = ProcessedWriter(LocalSink(tmp_path), staging=staging).flush()
     assert len(keys) == 2  # one file per day
     assert rows(tmp_path) == sorted((s.icao24, s.time) for s in states)
+
+
+def test_a_partition_is_written_a_row_group_at_a_time(
+    db: SqliteDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(processed, "ROW_GROUP", 5)
+    staging = SqliteProcessedStaging(db)
+    states = [make_state(f"{i:06x}", T0 + timedelta(seconds=n)) for i in range(6) for n in range(2)]
+    with db.transaction():
+        result = SqliteFlightRepository(db).put_states(states)
+        assert result.new is not None
+        staging.stage(result.new)
+    flush_id = staging.claim()
+    assert flush_id is not None
+
+    (key,) = ProcessedWriter(LocalSink(tmp_path), staging=staging)._write_pages(
+        staging.claimed(flush_id, page=3), "f"
+    )
+
+    file = pq.ParquetFile(tmp_path / key)
+    # A group is written once 5 rows wait: pages of 3 make groups of 6, 6, and none left.
+    assert [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)] == [6, 6]
+    assert rows(tmp_path) == sorted((s.icao24, s.time) for s in states)
+
+
+def test_to_parquet_writes_row_groups_of_a_bounded_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(processed, "ROW_GROUP", 4)
+    states = [make_state(f"{i:06x}", T0) for i in range(10)]
+
+    file = pq.ParquetFile(io.BytesIO(processed.to_parquet(states)))
+
+    assert [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)] == [4, 4, 2]
+    assert file.read().column("icao24").to_pylist() == [s.icao24 for s in states]
