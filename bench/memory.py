@@ -113,7 +113,7 @@ def _load(
     for proc in procs:
         proc.join(10)
     if "queries" in got:
-        failed = sum(1 for *_, ok in got["queries"] if not ok)
+        failed = sum(1 for *_, error in got["queries"] if error is not None)
         line("queries", f"{len(got['queries'])} sent, {failed} failed")
     if "subscribers" in got:
         received = sum(len(out["cycles"]) for out in got["subscribers"])
