@@ -146,7 +146,7 @@ class StoredSince(Protocol):
     def stored_mark(self) -> int: ...
 
     def latest_stored_after(
-        self, mark: int, upto: int | None = None
+        self, mark: int, upto: int | None = None, as_of: int | None = None
     ) -> tuple[list[FlightState], int]: ...
 
 
@@ -303,7 +303,7 @@ class StorePolling:
                     if at > mark and self._yield_to is not None:
                         await self._yield_to(READ_WAIT_S)
                     part, at = await offload(
-                        flights.latest_stored_after, at, min(top, at + READ_ROWS)
+                        flights.latest_stored_after, at, min(top, at + READ_ROWS), top
                     )
                     states += part
                 mark = top

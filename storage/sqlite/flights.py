@@ -21,7 +21,7 @@ COLUMNS = (
     "region, hour, grid_cell, phase, nearest_airport_icao, nearest_airport_km"
 )
 _MARKS = ", ".join("?" * len(COLUMNS.split(",")))
-_LATEST_COLUMNS = ", ".join(f"l.{c.strip()}" for c in COLUMNS.split(","))
+_STORED_COLUMNS = ", ".join(f"s.{c.strip()}" for c in COLUMNS.split(","))
 _PUT_HISTORY = f"INSERT OR IGNORE INTO states ({COLUMNS}) VALUES ({_MARKS})"
 _UPSERT_LATEST = (
     f"INSERT INTO latest ({COLUMNS}) VALUES ({_MARKS}) ON CONFLICT (icao24) DO UPDATE SET "
@@ -166,17 +166,20 @@ class SqliteFlightRepository:
         return int(self._db.scalar("SELECT coalesce(max(rowid), 0) FROM states"))
 
     def latest_stored_after(
-        self, mark: int, upto: int | None = None
+        self, mark: int, upto: int | None = None, as_of: int | None = None
     ) -> tuple[list[FlightState], int]:
         """The latest state of each aircraft whose latest state was stored after ``mark``
-        (and at ``upto`` at the latest), and the mark read up to: one indexed read of the
-        newest rows, however many aircraft are live. A state stored after the mark
-        returned is left for the next call (the aircraft's latest is then that state)."""
+        (and at ``upto`` at the latest), as they stood at mark ``as_of`` (``upto``, else
+        now), and the mark read up to: one indexed read of the newest rows, however many
+        aircraft are live. A read of a mark's states in parts gives each part the mark
+        as ``as_of``; states stored after it change nothing, so a cycle committed during
+        the read of the one before does not take its aircraft out of that one."""
         top = self.stored_mark() if upto is None else upto
         rows = self._db.read(
-            f"SELECT {_LATEST_COLUMNS} FROM states s JOIN latest l "
-            "ON l.icao24 = s.icao24 AND l.time = s.time WHERE s.rowid > ? AND s.rowid <= ?",
-            (mark, top),
+            f"SELECT {_STORED_COLUMNS} FROM states s WHERE s.rowid > ? AND s.rowid <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM states n WHERE n.icao24 = s.icao24 "
+            "AND n.time > s.time AND n.rowid <= ?)",
+            (mark, top, top if as_of is None else as_of),
         )
         return [state_from_row(row) for row in rows], top
 

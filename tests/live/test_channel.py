@@ -392,3 +392,23 @@ def test_the_store_tells_which_latest_states_were_stored_after_a_mark(stores: St
     assert (upto, [(s.icao24, s.time) for s in part]) == (mark + 1, [("aaaaaa", a1.time)])
     rest, _ = flights.latest_stored_after(upto)
     assert [(s.icao24, s.time) for s in rest] == [("bbbbbb", b1.time)]  # a0 is no latest
+
+
+def test_states_stored_after_a_mark_are_read_as_they_stood_at_it(stores: Stores) -> None:
+    """A cycle committed while the one before is read does not take its aircraft out of
+    that one's states (its batch came out empty for them)."""
+    flights = stores.flights
+    assert isinstance(flights, StoredSince)
+    mark = flights.stored_mark()
+    a1, b1 = make_state("aaaaaa", time=_at(1)), make_state("bbbbbb", time=_at(1))
+    flights.put_states([a1, b1])
+    top = flights.stored_mark()
+    a2 = make_state("aaaaaa", time=_at(2))
+    flights.put_states([a2, make_state("aaaaaa", time=_at(0))])  # the next cycle, and a late one
+
+    states, upto = flights.latest_stored_after(mark, top)
+
+    assert upto == top
+    assert sorted((s.icao24, s.time) for s in states) == [("aaaaaa", a1.time), ("bbbbbb", b1.time)]
+    rest, _ = flights.latest_stored_after(top)
+    assert [(s.icao24, s.time) for s in rest] == [("aaaaaa", a2.time)]  # not the late one
