@@ -10,7 +10,8 @@ analytics, sent open-loop (a slow answer does not slow the load), and a tenth as
 way through, Redis is restarted once (at 30 % of the run) and the ingest process is killed
 once (at 60 %).
 
-It prints the server's RSS (every process of it) every 10 s, then the error rate, the
+It prints the server's RSS (every process of it) every 10 s and its peak sampled every
+0.5 s (a Parquet flush lifts the ingest process for a few seconds), then the error rate, the
 latency percentiles of each operation, and the batches each subscriber received against
 the cycles the store recorded while it listened, each beside its floor. The load
 generators run on the same machine and share its cores with the server.
@@ -32,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -49,6 +51,9 @@ from ingestion.replay import load_snapshot
 
 RSS_FLOOR_MIB = 400.0
 SAMPLE_EVERY_S = 10.0
+# The peak is sampled more often: a Parquet flush lifts the ingest process for a few
+# seconds, which lines 10 s apart mostly miss.
+PEAK_EVERY_S = 0.5
 OPERATIONS: dict[str, tuple[float, float, str]] = {
     # name: (share of the queries, p99 floor in ms, query)
     "flight(icao24)": (
@@ -122,6 +127,27 @@ def _rss_mib(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+class _PeakRss(threading.Thread):
+    """The largest total RSS of the server's processes, sampled every ``PEAK_EVERY_S``
+    until ``stop``, and when it was."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak, self.at = 0.0, 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(PEAK_EVERY_S):
+            total = sum(_rss_mib(p) for p in _tree(self.pid))
+            if total > self.peak:
+                self.peak, self.at = total, time.time()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def _ingest_pid(server: int) -> int | None:
@@ -411,6 +437,8 @@ def _soak(
     events = [(0.3, "restart Redis")] if redis is not None else []
     events.append((0.6, "kill the ingest process"))
     _wait(start - time.time())
+    peak = _PeakRss(pid)
+    peak.start()
     while (now := time.time()) < until:
         while events and now - start >= events[0][0] * duration_s:
             _, event = events.pop(0)
@@ -434,6 +462,12 @@ def _soak(
             f"floor {RSS_FLOOR_MIB:.0f}) {_floor(sum(per), RSS_FLOOR_MIB)}",
         )
         _wait(min(SAMPLE_EVERY_S, until - time.time()))
+    peak.stop()
+    line(
+        f"RSS peak, every {PEAK_EVERY_S:g} s",
+        f"{peak.peak:.0f} MiB at t={peak.at - start:.0f} s (floor {RSS_FLOOR_MIB:.0f}) "
+        + _floor(peak.peak, RSS_FLOOR_MIB),
+    )
     got = dict(results.get(timeout=120) for _ in procs)
     for proc in procs:
         proc.join(10)
