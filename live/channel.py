@@ -125,7 +125,7 @@ class RedisCycleChannel:
 
         async for message in self.channel.listen(on_subscribed=subscribed):
             try:
-                # In a worker thread: decoding a cycle of 5,400 states takes 20 to 30 ms,
+                # In a worker thread: decoding a cycle of 5,400 states takes 20 to 32 ms,
                 # which requests would otherwise wait out (docs/performance.md).
                 update = await offload(CycleUpdate.decode, message)
             except ValueError as exc:

@@ -178,9 +178,9 @@ class SqliteDatabase:
 
     @contextmanager
     def scanning(self) -> Iterator[None]:
-        """Reads of this thread within read each page once (a scan of a whole table):
-        its connection keeps a small page cache meanwhile, and a scan of 100,000 states
-        does not grow the process by the full 16 MiB cache. Frees the cache after."""
+        """For reads of this thread that visit each page once (a scan): its connection
+        keeps a small page cache meanwhile, so that a scan of 100,000 states does not
+        grow the process by the full 16 MiB cache, and frees the cache after."""
         self.read(f"PRAGMA cache_size=-{_SCAN_CACHE_KIB}")
         try:
             yield
