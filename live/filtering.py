@@ -4,7 +4,9 @@ A ``StateIndex`` sorts a cycle's positioned states once into whole-degree latitu
 each ordered by longitude. A subscriber's box then costs two binary searches per row it
 spans and a slice of each row: the rows wholly inside the box are taken without looking
 at a single state, and only the (at most two) rows its southern and northern edges cut
-are checked state by state. A thousand subscribers with regional boxes cost tens of
+are checked state by state. The set of aircraft a box holds, which a subscriber compares
+with the last cycle's to tell which ones left, is made the same way, from each row's
+prefix sets (``AircraftNumbers``). A thousand subscribers with regional boxes cost tens of
 milliseconds a cycle (``python -m bench.fanout``), not a thousand passes over every state.
 
 An index made with a ``present`` function also keeps what it makes of each state (the
@@ -68,11 +70,12 @@ class RowItems(list[Any]):
     reader derives from the whole row once a cycle, keyed as it likes (the executor: each
     item's response, per selection)."""
 
-    __slots__ = ("derived", "states")
+    __slots__ = ("codes", "derived", "states")
 
-    def __init__(self, items: list[Any], states: list[FlightState]) -> None:
+    def __init__(self, items: list[Any], states: list[FlightState], codes: list[str]) -> None:
         super().__init__(items)
         self.states = states
+        self.codes = codes
         self.derived: dict[str, Any] = {}
 
 
@@ -80,12 +83,9 @@ class RowItems(list[Any]):
 Part = tuple[RowItems, int, int, list[bool] | None]
 
 
-class Sliced(Sequence[Any]):
-    """A box selection's shown items, runs of whole rows (``parts``): a sequence to every
-    reader, made into one list only when one reads it item by item. A reader that
-    derives something from whole rows (the executor) slices what it derived the same way
-    instead, and the list is never made: one copy less of every item for each
-    subscriber and cycle (``python -m bench.subscriber_path``)."""
+class Runs(Sequence[Any]):
+    """Items taken from runs of rows (``parts``): a sequence to every reader, made into
+    one list (``join``) only when one reads it item by item."""
 
     __slots__ = ("_items", "parts")
 
@@ -93,15 +93,14 @@ class Sliced(Sequence[Any]):
         self.parts = parts
         self._items: list[Any] | None = None
 
+    def join(self) -> list[Any]:
+        raise NotImplementedError
+
     @property
     def items(self) -> list[Any]:
         if self._items is None:
-            self._items = _joined(self.parts, lambda row: row)
+            self._items = self.join()
         return self._items
-
-    def states(self) -> list[FlightState]:
-        """The states shown, in the same order."""
-        return _joined(self.parts, lambda row: row.states)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -117,32 +116,137 @@ class Sliced(Sequence[Any]):
         return iter(self.items)
 
     def __eq__(self, other: object) -> bool:
-        return list(self) == other if isinstance(other, Sequence) else NotImplemented
+        return self.items == other if isinstance(other, Sequence) else NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
 
 
-def _joined(parts: list[Part], of: Callable[[RowItems], list[Any]]) -> list[Any]:
-    joined: list[Any] = []
+class Sliced(Runs):
+    """A box selection's shown items, runs of whole rows. A reader that derives something
+    from whole rows (the executor) slices what it derived the same way instead, and the
+    list is never made: one copy less of every item for each subscriber and cycle
+    (``python -m bench.subscriber_path``)."""
+
+    __slots__ = ()
+
+    def join(self) -> list[Any]:
+        return joined(self.parts, lambda row: row)
+
+    def states(self) -> list[FlightState]:
+        """The states shown, in the same order."""
+        return joined(self.parts, lambda row: row.states)
+
+
+def joined(parts: list[Part], of: Callable[[RowItems], list[Any]]) -> list[Any]:
+    """What ``of`` gives for each row of ``parts``, sliced and masked as the part says."""
+    items: list[Any] = []
     for row, first, last, keep in parts:
         run = of(row)[first:last]
-        joined += run if keep is None else compress(run, keep)
-    return joined
+        items += run if keep is None else compress(run, keep)
+    return items
+
+
+class AircraftNumbers:
+    """A number for each aircraft, so that a set of aircraft is one ``int``: bit ``n`` for
+    the aircraft numbered ``n``. A hub's subscribers keep the aircraft they see as such a
+    set (``LiveView``), and a box selection's set is made from prefixes of its rows'
+    (``StateIndex``): the set operations of a subscriber's cycle go over a few hundred
+    bytes of contiguous memory, not hundreds of codes scattered over the heap
+    (``python -m bench.subscriber_path``). A number given up (``release``) goes to the
+    next aircraft numbered."""
+
+    __slots__ = ("_codes", "_free", "_numbers")
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._codes: list[str] = []
+        self._free: list[int] = []
+
+    def number(self, code: str) -> int:
+        """The aircraft's number; it is numbered if it was not."""
+        number = self._numbers.get(code)
+        if number is None:
+            if self._free:
+                number = self._free.pop()
+                self._codes[number] = code
+            else:
+                number = len(self._codes)
+                self._codes.append(code)
+            self._numbers[code] = number
+        return number
+
+    def bit(self, code: str) -> int:
+        """The set of ``code`` alone; the aircraft is numbered if it was not."""
+        return 1 << self.number(code)
+
+    def bits(self, codes: Iterable[str]) -> int:
+        """The set of ``codes``; those not numbered yet are. Made as bytes: a cycle's
+        5,400 aircraft OR-ed one by one into an ``int`` made 5,400 new ones."""
+        known, numbered = self._numbers.get, self.number
+        numbers = [n if (n := known(code)) is not None else numbered(code) for code in codes]
+        made = bytearray(max(numbers, default=0) // 8 + 1)
+        for n in numbers:
+            made[n >> 3] |= 1 << (n & 7)
+        return int.from_bytes(made, "little")
+
+    def known(self, codes: Iterable[str]) -> int:
+        """The set of those of ``codes`` that are numbered (no other can be in a set)."""
+        numbers = self._numbers
+        found = 0
+        for code in codes:
+            number = numbers.get(code)
+            if number is not None:
+                found |= 1 << number
+        return found
+
+    def codes(self, bits: int) -> list[str]:
+        """The aircraft of the set ``bits``, sorted."""
+        codes = self._codes
+        found = []
+        while bits:
+            low = bits & -bits
+            found.append(codes[low.bit_length() - 1])
+            bits ^= low
+        found.sort()
+        return found
+
+    def release(self, codes: Iterable[str]) -> None:
+        """Give up these aircraft's numbers: no set that is still used holds them."""
+        for code in codes:
+            number = self._numbers.pop(code, None)
+            if number is not None:
+                self._free.append(number)
+
+    def __len__(self) -> int:
+        return len(self._numbers)
 
 
 class Selection:
-    """The states a filter selects from an index, with their codes and what the index's
-    ``present`` made of them (the states themselves without one), in the same order. A
-    box selection's states are taken from its rows when first read."""
+    """The states a filter selects from an index, with their codes, what the index's
+    ``present`` made of them (the states themselves without one), in the same order, and
+    their set in the index's numbers (``bits``). A box selection's codes and states are
+    taken from its rows when first read."""
 
-    __slots__ = ("_states", "codes", "shown")
+    __slots__ = ("_codes", "_states", "bits", "shown")
 
     def __init__(
-        self, codes: list[str], shown: Sequence[Any], states: list[FlightState] | None = None
+        self,
+        codes: list[str] | None,
+        shown: Sequence[Any],
+        states: list[FlightState] | None = None,
+        bits: int = 0,
     ) -> None:
-        self.codes = codes
+        self._codes = codes
         self.shown = shown
         self._states = states
+        self.bits = bits
+
+    @property
+    def codes(self) -> list[str]:
+        if self._codes is None:
+            assert isinstance(self.shown, Sliced), "only a box selection's codes are taken later"
+            self._codes = joined(self.shown.parts, lambda row: row.codes)
+        return self._codes
 
     @property
     def states(self) -> list[FlightState]:
@@ -155,7 +259,7 @@ class Selection:
 class _Row:
     """The positioned states of one whole-degree latitude row, by longitude."""
 
-    __slots__ = ("codes", "latitudes", "longitudes", "shown", "states")
+    __slots__ = ("_prefixes", "codes", "latitudes", "longitudes", "shown", "states")
 
     def __init__(self, states: list[FlightState], codes: list[str]):
         self.longitudes: list[float] = [s.longitude for s in states]  # type: ignore[misc]
@@ -163,6 +267,21 @@ class _Row:
         self.states = states
         self.codes = codes
         self.shown: RowItems | None = None  # made on the first selection that takes it
+        self._prefixes: list[int] | None = None
+
+    def prefixes(self, numbers: AircraftNumbers) -> list[int]:
+        """The sets of the row's first 0, 1, 2 ... aircraft: the set of a run ``first:last``
+        is ``prefixes[last] ^ prefixes[first]`` (each aircraft's bit is its own). Made on
+        the first selection that takes the row."""
+        if self._prefixes is None:
+            bit = numbers.bit
+            prefixes = [0]
+            running = 0
+            for code in self.codes:
+                running ^= bit(code)
+                prefixes.append(running)
+            self._prefixes = prefixes
+        return self._prefixes
 
 
 def _longitude_spans(box: BoundingBox) -> list[tuple[float, float]]:
@@ -175,17 +294,29 @@ def _longitude_spans(box: BoundingBox) -> list[tuple[float, float]]:
 class StateIndex:
     """One cycle's states: by aircraft, and positioned ones by latitude row and longitude."""
 
-    def __init__(self, states: Sequence[FlightState], present: Present | None = None) -> None:
+    def __init__(
+        self,
+        states: Sequence[FlightState],
+        present: Present | None = None,
+        numbers: AircraftNumbers | None = None,
+    ) -> None:
         self.states = states
         self.present = present
+        # The numbers of ``Selection.bits``: a hub's, shared by every index it makes and
+        # the views of its subscribers; else one of the index's own.
+        self.numbers = AircraftNumbers() if numbers is None else numbers
+        self._known: tuple[AbstractSet[str], int] | None = None
         # What ``present`` made of each state, by ``id(state)``: once per state however
         # many subscribers get it (the states live as long as the index).
         self.memo: dict[int, Any] = {}
         self.codes = [s.icao24 for s in states]
         self.by_icao24 = dict(zip(self.codes, states, strict=True))
         members: defaultdict[int, list[int]] = defaultdict(list)
+        by_icao24 = self.by_icao24
         for i, s in enumerate(states):
             lat, lon = s.latitude, s.longitude
+            if by_icao24[s.icao24] is not s:
+                continue  # an aircraft listed twice: its last state stands for it, as above
             if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
                 # Row 89 holds the pole: [89, 90], closed.
                 members[min(math.floor(lat), 89)].append(i)
@@ -194,6 +325,19 @@ class StateIndex:
         for lat, row in members.items():
             row.sort(key=lambda i: states[i].longitude)  # type: ignore[arg-type,return-value]
             self._rows[lat] = _Row([states[i] for i in row], [codes[i] for i in row])
+
+    @cached_property
+    def bits(self) -> int:
+        """The set of every aircraft of the cycle, positioned or not."""
+        return self.numbers.bits(self.codes)
+
+    def known(self, codes: AbstractSet[str]) -> int:
+        """``AircraftNumbers.known(codes)``, kept for the last ``codes`` asked: a hub asks for
+        the same aircraft once for each of its subscribers."""
+        known = self._known
+        if known is None or known[0] is not codes:
+            self._known = known = (codes, self.numbers.known(codes))
+        return known[1]
 
     @cached_property
     def contact_of(self) -> dict[str, float]:
@@ -212,7 +356,7 @@ class StateIndex:
 
     def _row_shown(self, row: _Row) -> RowItems:
         if row.shown is None:
-            row.shown = RowItems(self.shown(row.states), row.states)
+            row.shown = RowItems(self.shown(row.states), row.states, row.codes)
         return row.shown
 
     def in_box(self, box: BoundingBox) -> list[FlightState]:
@@ -223,20 +367,22 @@ class StateIndex:
         if flt.icao24 is not None:
             found = (self.by_icao24.get(code) for code in sorted(flt.icao24))
             states = [s for s in found if s is not None and flt.matches(s)]
-            return Selection([s.icao24 for s in states], self.shown(states), states)
+            codes = [s.icao24 for s in states]
+            return Selection(codes, self.shown(states), states, self.numbers.bits(codes))
         if flt.bbox is not None:
             return self._in_box(flt.bbox)
-        states = list(self.states)
-        return Selection(list(self.codes), self.shown(states), states)
+        states = list(self.by_icao24.values())
+        return Selection(list(self.by_icao24), self.shown(states), states, self.bits)
 
     def _in_box(self, box: BoundingBox) -> Selection:
-        """Only the codes are gathered here, and which runs of which rows they are: the
-        states and what ``present`` made of them are taken from the runs when read."""
-        codes: list[str] = []
+        """Only the runs of rows are gathered here, and their set: the codes, states and
+        what ``present`` made of them are taken from the runs when read."""
         parts: list[Part] = []
+        bits = 0
         low, high = box.south, box.north
         spans = _longitude_spans(box)
         rows = self._rows
+        numbers = self.numbers
         for lat in range(max(math.floor(low), -90), min(math.floor(high), 89) + 1):
             row = rows.get(lat)
             if row is None:
@@ -249,18 +395,20 @@ class StateIndex:
                 if first == last:
                     continue
                 row_shown = row.shown or self._row_shown(row)
+                prefixes = row.prefixes(numbers)
                 if whole:
-                    codes += row.codes[first:last]
+                    bits |= prefixes[last] ^ prefixes[first]
                     parts.append((row_shown, first, last, None))
                 else:
                     keep = [low <= la <= high for la in row.latitudes[first:last]]
-                    codes += compress(row.codes[first:last], keep)
+                    for i in compress(range(first, last), keep):
+                        bits |= prefixes[i + 1] ^ prefixes[i]
                     parts.append((row_shown, first, last, keep))
-        return Selection(codes, Sliced(parts))
+        return Selection(None, Sliced(parts), bits=bits)
 
 
 # What a batch without flights selects.
-NOTHING = Selection([], [], [])
+NOTHING = Selection([], [], [], 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,36 +476,51 @@ class View:
 @dataclass(slots=True)
 class LiveView:
     """What one subscriber of a long-running process sees: the aircraft inside its
-    filter. It keeps no last contacts: its hub, which holds every live aircraft's latest
+    filter, as a set (``inside``) in the numbers of the indexes it is applied to (its
+    hub's). It keeps no last contacts: its hub, which holds every live aircraft's latest
     state, tells it each cycle which aircraft went stale (``apply``'s ``dropped``).
 
     About half the work of a ``View`` per subscriber and cycle, which a process with
     thousands of subscribers does for each of them (``python -m bench.subscriptions``)."""
 
     filter: UpdateFilter
-    inside: set[str] = field(default_factory=set)
+    inside: int = 0
+    numbers: AircraftNumbers | None = None
 
-    def reset(self, current: StateIndex) -> Selection:
-        """The subscriber's first batch: the ``current`` states that match."""
+    def codes(self) -> list[str]:
+        """The aircraft inside, sorted."""
+        return [] if self.numbers is None else self.numbers.codes(self.inside)
+
+    def reset(self, current: StateIndex) -> tuple[Selection, list[str]]:
+        """The subscriber's first batch: the ``current`` states that match, and the
+        aircraft that were inside and are not (sorted)."""
+        before = self._inside_in(current.numbers)
         matched = current.select(self.filter)
-        self.inside = set(matched.codes)
-        return matched
+        self.inside = matched.bits
+        return matched, current.numbers.codes(before & ~matched.bits)
 
     def apply(self, index: StateIndex, dropped: AbstractSet[str]) -> tuple[Selection, list[str]]:
         """The states of a cycle this subscriber gets, and the aircraft that left its
         filter: moved out (those in the cycle, not matched), then went stale (those in
         ``dropped``, the aircraft the hub no longer holds as live), each sorted."""
         matched = index.select(self.filter)
-        now = set(matched.codes)
+        now = matched.bits
         removed: list[str] = []
-        gone = self.inside - now
-        if gone:
-            in_cycle = index.by_icao24
-            moved = {code for code in gone if code in in_cycle}
-            removed = sorted(moved)
-            now |= gone - moved  # not heard from this cycle: still inside
-        if dropped and (stale := now & dropped):
-            removed += sorted(stale)
-            now -= stale
+        if gone := self._inside_in(index.numbers) & ~now:
+            if moved := gone & index.bits:
+                removed = index.numbers.codes(moved)
+            now |= gone & ~moved  # not heard from this cycle: still inside
+        if dropped and (stale := now & index.known(dropped)):
+            removed += index.numbers.codes(stale)
+            now &= ~stale
         self.inside = now
         return matched, removed
+
+    def _inside_in(self, numbers: AircraftNumbers) -> int:
+        """``inside`` in ``numbers``, which it is in from now on: the same set, renumbered
+        if it was in another (an index made without its hub's numbers)."""
+        if self.numbers is not numbers:
+            if self.inside and self.numbers is not None:
+                self.inside = numbers.bits(self.numbers.codes(self.inside))
+            self.numbers = numbers
+        return self.inside

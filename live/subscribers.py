@@ -23,6 +23,7 @@ from live.channel import Broadcaster
 from live.cycle_update import CycleUpdate
 from live.filtering import (
     NOTHING,
+    AircraftNumbers,
     LiveView,
     Present,
     PresentOnce,
@@ -161,6 +162,11 @@ class UpdateHub:
         self._after: asyncio.Task[None] | None = None
         self._current: dict[str, FlightState] = {}
         self._current_index: StateIndex | None = None
+        # The numbers of every index the hub makes, and so of its subscribers' views.
+        self.numbers = AircraftNumbers()
+        # The aircraft the last cycle offered to every subscriber dropped: their numbers
+        # are given up when the next is taken, unless they came back meanwhile.
+        self._let_go: frozenset[str] = frozenset()
         self._held: tuple[datetime, tuple[FlightState, ...]] | None = None
         # ``_held`` and the ``HeldStates`` made of it.
         self._held_states: tuple[object, HeldStates] | None = None
@@ -185,7 +191,9 @@ class UpdateHub:
     def current(self) -> StateIndex:
         """Every live aircraft's latest state, indexed; rebuilt at most once per cycle."""
         if self._current_index is None:
-            self._current_index = StateIndex(list(self._current.values()), self._present_once)
+            self._current_index = StateIndex(
+                list(self._current.values()), self._present_once, self.numbers
+            )
         return self._current_index
 
     async def run(self) -> None:
@@ -303,9 +311,10 @@ class UpdateHub:
     def dispatch(self, update: CycleUpdate) -> None:
         """Offer ``update`` to every subscriber at once."""
         dropped = self._take(update)
-        offer = self._offer(update, StateIndex(update.states, self._present_once), dropped)
+        offer = self._offer(update, self._index(update), dropped)
         for sub in list(self.subscribers):
             offer(sub)
+        self._let_go = dropped
 
     async def fan_out(self, update: CycleUpdate) -> None:
         """Offer ``update`` to every subscriber as ``dispatch`` does, in slices of at most
@@ -319,7 +328,7 @@ class UpdateHub:
         dropped = self._take(update)
         waited = await self._pause(waited)
         waited = await self._present_ahead(update.states, waited)
-        offer = self._offer(update, StateIndex(update.states, self._present_once), dropped)
+        offer = self._offer(update, self._index(update), dropped)
         subscribers = list(self.subscribers)
         waited = await self._pause(waited)
         clock = time.perf_counter
@@ -331,6 +340,7 @@ class UpdateHub:
             if sub in self.subscribers:
                 offer(sub)
                 count += 1
+        self._let_go = dropped
 
     async def _present_ahead(self, states: Sequence[FlightState], waited: float) -> float:
         """What ``present`` makes of ``states``, made in slices of ``PRESENT_SLICE``: else
@@ -357,7 +367,15 @@ class UpdateHub:
         """Take ``update`` into the current state; the aircraft that went stale."""
         self.cycles += 1
         self.last_cycle_id = update.cycle_id
+        # Every view let these go when the last cycle was offered; a subscriber that came
+        # since started from the current states, which no longer held them.
+        current = self._current
+        self.numbers.release(code for code in self._let_go if code not in current)
+        self._let_go = frozenset()
         return self._merge(update.states)
+
+    def _index(self, update: CycleUpdate) -> StateIndex:
+        return StateIndex(update.states, self._present_once, self.numbers)
 
     def _offer(
         self, update: CycleUpdate, index: StateIndex, dropped: frozenset[str]

@@ -56,15 +56,14 @@ async def _snapshot(hub: UpdateHub, sub: Subscriber, *, dropped: int = 0) -> Fli
     with contextlib.suppress(TimeoutError):  # not loaded yet: start from what is known
         async with asyncio.timeout(_READY_WAIT_S):  # not wait_for: storage.sqlite.commits
             await hub.ready.wait()
-    before = set(sub.view.inside)
-    matched = sub.view.reset(hub.current())
+    matched, removed = sub.view.reset(hub.current())
     now = datetime.now(UTC)
     return FlightUpdateBatch(
         cycle_id=hub.last_cycle_id or "",
         at=now,
         published_at=now,
         flights=matched.shown,
-        removed=sorted(before.difference(sub.view.inside)),
+        removed=removed,
         dropped_batches=dropped,
         snapshot=True,
     )

@@ -47,9 +47,10 @@ Subscription events: ``render_event`` builds an event's data straight from the e
 object, without executing the operation, when the operation's root field is a Strawberry
 subscription field (its event resolver returns the event) of an object type whose selected
 fields are all plain leaves, lists of ``String``/``ID``, or lists of plain shared objects.
-The lists of shared objects are ``SharedList``s, handed to orjson as their items'
-fragments in one call. The same invariants hold: any value the fast path would not
-produce as is sends the whole event down the default path.
+The lists of shared objects are ``SharedList``s (a box selection's: ``SlicedList``s, made
+of its rows' items), handed to orjson as their items' fragments in one call. The same
+invariants hold: any value the fast path would not produce as is sends the whole event
+down the default path.
 
 Consequence of the per-item fallback: for an item that falls back, its attributes
 are read a second time by the default path. Plain attributes make that harmless;
@@ -104,7 +105,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-from live.filtering import Sliced
+from live.filtering import Part, Runs, Sliced, joined
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -242,6 +243,27 @@ class SharedList(list[Any]):
         self.fragments = fragments
 
 
+class SlicedList(Runs):
+    """The completed items of a box selection (``Sliced``), whose rows were each completed
+    once a cycle for the selection: to a reader, the sequence of their dicts; to
+    ``encode_json``, their fragments. A subscriber's batch is encoded without a reference
+    taken to each of its hundreds of dicts (``python -m bench.subscriber_path``)."""
+
+    __slots__ = ("_signature", "fragments")
+
+    def __init__(self, parts: list[Part], signature: Any, fragments: list[orjson.Fragment]):
+        super().__init__(parts)
+        self._signature = signature
+        self.fragments = fragments
+
+    def join(self) -> list[Any]:
+        signature = self._signature
+        return joined(self.parts, lambda row: row.derived[signature][0])
+
+    def __len__(self) -> int:
+        return len(self.fragments)
+
+
 _fragment_of: Final = attrgetter("encoded")
 
 
@@ -251,6 +273,8 @@ def encode_json(value: object) -> bytes:
 
 
 def _encoded(value: object) -> orjson.Fragment | list[orjson.Fragment]:
+    if type(value) is SlicedList:
+        return value.fragments
     if type(value) is SharedList:
         fragments = value.fragments
         return list(map(_fragment_of, value)) if fragments is None else fragments
@@ -507,27 +531,20 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             values[part.response_key] = shared
         return {plan.root_key: {key: values[key] for key in plan.order}}
 
-    def _sliced(self, plan: ObjectsPlan, value: Sliced) -> SharedList | None:
+    def _sliced(self, plan: ObjectsPlan, value: Sliced) -> SlicedList | None:
         """``value`` completed from its rows, each completed once for the selection and
         sliced as ``value`` is; ``None`` if an item of a row needs the default path."""
         signature = plan.items.signature
-        shared = SharedList(fragments=[])
-        fragments = shared.fragments
-        assert fragments is not None
+        fragments: list[orjson.Fragment] = []
         for items, first, last, keep in value.parts:
             row = items.derived.get(signature, _NOT_YET)
             if row is _NOT_YET:
                 row = items.derived[signature] = self._completed_row(plan, items)
             if row is None:
                 return None
-            completed, encoded = row
-            if keep is None:
-                shared += completed[first:last]
-                fragments += encoded[first:last]
-            else:
-                shared += compress(completed[first:last], keep)
-                fragments += compress(encoded[first:last], keep)
-        return shared
+            encoded = row[1][first:last]
+            fragments += encoded if keep is None else compress(encoded, keep)
+        return SlicedList(value.parts, signature, fragments)
 
     def _completed_row(
         self, plan: ObjectsPlan, items: list[Any]

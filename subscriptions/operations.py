@@ -22,7 +22,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
 import strawberry
 from graphql import (
     ExecutionResult,
@@ -41,6 +40,7 @@ from live.filtering import StateIndex, UpdateFilter
 from live.subscribers import Batch, Subscriber, UpdateHub
 from resolvers.subscriptions import shared_flight
 from schema import mask_errors
+from schema._executor import encode_json
 from schema.context import Context
 from schema.live import FlightUpdateBatch
 from schema.streaming import build_executor, event_source, execute_event
@@ -209,7 +209,8 @@ def error_message(op_id: str, errors: Sequence[GraphQLError]) -> bytes:
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    return orjson.dumps(message)
+    """A message as the API's WebSocket sends it: each shared flight encoded once."""
+    return encode_json(message)
 
 
 def _for_client(schema: strawberry.Schema, errors: list[GraphQLError]) -> list[GraphQLError]:

@@ -16,7 +16,7 @@ from ingestion.replay import ReplaySource, load_snapshot
 from ingestion.validate import validate
 from live.channel import InProcessBroadcaster
 from live.cycle_update import CycleUpdate
-from live.filtering import LiveView, StateIndex, UpdateFilter, View
+from live.filtering import AircraftNumbers, LiveView, StateIndex, UpdateFilter, View
 from live.subscribers import UpdateHub
 from testkit import T0, make_state
 
@@ -62,10 +62,12 @@ def test_the_cell_index_finds_exactly_the_states_in_a_box(
 def test_a_box_selection_s_codes_states_and_shown_items_agree(
     snapshot: list[FlightState], box: tuple[float, float, float, float]
 ) -> None:
-    """A box selection gathers only codes and runs of rows; its states and what
-    ``present`` made of them are taken from the runs when read, in the codes' order."""
+    """A box selection gathers only runs of rows and their set of aircraft; its codes,
+    states and what ``present`` made of them are taken from the runs when read, in the
+    same order."""
     index = StateIndex(snapshot, present=lambda s: ("shown", s.icao24))
     selection = index.select(UpdateFilter(bbox=BoundingBox(*box)))
+    assert index.numbers.codes(selection.bits) == sorted(selection.codes)
     assert [s.icao24 for s in selection.states] == selection.codes
     assert list(selection.shown) == [("shown", code) for code in selection.codes]
     assert len(selection.shown) == len(selection.codes)
@@ -79,6 +81,30 @@ def test_a_box_across_the_antimeridian(snapshot: list[FlightState]) -> None:
     found = StateIndex(snapshot).in_box(pacific)
     assert found, "the snapshot has aircraft over the Pacific"
     assert all(s.longitude is not None and abs(s.longitude) >= 170 for s in found)
+
+
+def test_aircraft_numbers_make_sets_of_aircraft_and_are_given_to_new_ones() -> None:
+    numbers = AircraftNumbers()
+    both = numbers.bits(["bbbbbb", "aaaaaa"])
+    assert numbers.codes(both) == ["aaaaaa", "bbbbbb"]
+    assert numbers.known(["aaaaaa", "cccccc"]) == numbers.bit("aaaaaa")
+    assert len(numbers) == 2  # known() numbers nobody
+    numbers.release(["bbbbbb", "dddddd"])
+    assert numbers.bit("cccccc") == both & ~numbers.bit("aaaaaa")  # bbbbbb's number
+    assert numbers.codes(both) == ["aaaaaa", "cccccc"]
+    assert numbers.bit("bbbbbb") not in (numbers.bit("aaaaaa"), numbers.bit("cccccc"))
+
+
+def test_an_aircraft_listed_twice_is_selected_once_by_its_last_state() -> None:
+    early = make_state("aaaaaa", time=T0, latitude=48.0, longitude=2.0)
+    late = make_state("aaaaaa", time=T0 + timedelta(seconds=5), latitude=48.5, longitude=2.1)
+    other = make_state("bbbbbb", latitude=48.2, longitude=2.05)
+    index = StateIndex([early, other, late])
+    europe = UpdateFilter(bbox=BoundingBox(45, 0, 50, 5))
+    for flt, expected in ((europe, [other, late]), (UpdateFilter(), [late, other])):
+        selection = index.select(flt)
+        assert selection.states == expected
+        assert index.numbers.codes(selection.bits) == ["aaaaaa", "bbbbbb"]
 
 
 def test_an_icao24_filter_selects_those_aircraft_and_the_box_narrows_it() -> None:
@@ -155,11 +181,11 @@ def test_a_live_view_reports_aircraft_that_moved_out_or_went_stale() -> None:
     )
     matched, removed = view.apply(cycle, dropped=frozenset())
     assert (sorted(matched.codes), removed) == (["aaaaaa", "eeeeee"], ["bbbbbb"])
-    assert view.inside == {"aaaaaa", "cccccc", "eeeeee"}  # cccccc: not heard, still inside
+    assert view.codes() == ["aaaaaa", "cccccc", "eeeeee"]  # cccccc: not heard, still inside
     # The hub dropped cccccc (stale) and ffffff (never inside).
     matched, removed = view.apply(StateIndex([]), dropped=frozenset({"cccccc", "ffffff"}))
     assert (matched.states, removed) == ([], ["cccccc"])
-    assert view.inside == {"aaaaaa", "eeeeee"}
+    assert view.codes() == ["aaaaaa", "eeeeee"]
     lost = make_state("aaaaaa", time=t1, latitude=None, longitude=None)
     assert view.apply(StateIndex([lost]), dropped=frozenset())[1] == ["aaaaaa"]
 
@@ -200,6 +226,6 @@ async def _compare_views(rng: random.Random) -> int:
                 matched, removed = view.apply(index, hub.stale_before())
                 assert [s.icao24 for s in batch.flights] == matched.codes
                 assert sorted(batch.removed) == sorted(removed)
-                assert sub.view.inside == view.inside.keys()
+                assert set(sub.view.codes()) == view.inside.keys()
                 told += len(removed)
     return told

@@ -163,6 +163,40 @@ def test_aircraft_not_heard_from_within_the_live_window_are_removed() -> None:
     asyncio.run(run())
 
 
+def test_the_numbers_of_aircraft_gone_stale_go_to_new_ones_without_mixing_them_up() -> None:
+    """Each cycle 40 aircraft appear (until cycle 8), each heard for three cycles, moving
+    in and out of the box, and go stale two cycles later: the hub numbers only the
+    aircraft it may still hold, and a subscriber told what left never gets one that took
+    the number of one that went."""
+    hub = UpdateHub(InProcessBroadcaster(), live_window_s=25)
+    counts = []
+    with hub.subscribe(UpdateFilter(bbox=BoundingBox(40, 0, 60, 20))) as sub:
+        inside: set[str] = set()
+        for n in range(11):
+            at = T0 + timedelta(seconds=10 * n)
+            heard = {
+                f"{k:03x}{i:03x}": make_state(
+                    f"{k:03x}{i:03x}", time=at, latitude=30.0 + (i + n) % 3 * 20, longitude=5.0
+                )
+                for k in range(max(0, n - 2), min(n, 8) + 1)
+                for i in range(40)
+            }  # at 50° inside the box, at 30° and 70° outside
+            hub.dispatch(CycleUpdate(f"cycle-{n}", at, list(heard.values())))
+            counts.append(len(hub.numbers))
+            got = asyncio.run(sub.next())
+            shown = {s.icao24 for s in got.flights}
+            assert shown == {code for code, s in heard.items() if s.latitude == 50.0}
+            moved = {code for code in inside if code in heard and code not in shown}
+            # Last heard in cycle k + 2, more than 25 s before cycle n: k < n - 4.
+            stale = {code for code in inside - moved if int(code[:3], 16) < n - 4}
+            assert got.removed == sorted(moved) + sorted(stale)
+            inside = (inside - moved - stale) | shown
+            assert set(sub.view.codes()) == inside
+    # At most the aircraft of the live window and the last cycle's stale ones.
+    assert max(counts) <= 40 * 6
+    assert counts[-1] < counts[7]  # none new after cycle 8: the stale ones' numbers went
+
+
 @pytest.fixture
 def redis_client() -> redis.Redis:
     conn = connect(REDIS_URL)
