@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from itertools import compress
-from typing import Any, overload
+from typing import Any, Final, overload
 
 from domain import BoundingBox, FlightState
 
@@ -146,6 +146,9 @@ def joined(parts: list[Part], of: Callable[[RowItems], list[Any]]) -> list[Any]:
     return items
 
 
+_ONE: Final = 1
+
+
 class AircraftNumbers:
     """A number for each aircraft, so that a set of aircraft is one ``int``: bit ``n`` for
     the aircraft numbered ``n``. A hub's subscribers keep the aircraft they see as such a
@@ -259,7 +262,7 @@ class Selection:
 class _Row:
     """The positioned states of one whole-degree latitude row, by longitude."""
 
-    __slots__ = ("_prefixes", "codes", "latitudes", "longitudes", "shown", "states")
+    __slots__ = ("_prefixes", "codes", "latitudes", "longitudes", "numbers", "shown", "states")
 
     def __init__(self, states: list[FlightState], codes: list[str]):
         self.longitudes: list[float] = [s.longitude for s in states]  # type: ignore[misc]
@@ -268,17 +271,18 @@ class _Row:
         self.codes = codes
         self.shown: RowItems | None = None  # made on the first selection that takes it
         self._prefixes: list[int] | None = None
+        self.numbers: list[int] = []
 
     def prefixes(self, numbers: AircraftNumbers) -> list[int]:
         """The sets of the row's first 0, 1, 2 ... aircraft: the set of a run ``first:last``
-        is ``prefixes[last] ^ prefixes[first]`` (each aircraft's bit is its own). Made on
-        the first selection that takes the row."""
+        is ``prefixes[last] ^ prefixes[first]`` (each aircraft's bit is its own). Made,
+        with the aircraft's ``numbers``, on the first selection that takes the row."""
         if self._prefixes is None:
-            bit = numbers.bit
+            self.numbers = list(map(numbers.number, self.codes))
             prefixes = [0]
             running = 0
-            for code in self.codes:
-                running ^= bit(code)
+            for number in self.numbers:
+                running ^= 1 << number
                 prefixes.append(running)
             self._prefixes = prefixes
         return self._prefixes
@@ -401,8 +405,8 @@ class StateIndex:
                     parts.append((row_shown, first, last, None))
                 else:
                     keep = [low <= la <= high for la in row.latitudes[first:last]]
-                    for i in compress(range(first, last), keep):
-                        bits |= prefixes[i + 1] ^ prefixes[i]
+                    # Distinct powers of two: their sum is their union.
+                    bits |= sum(map(_ONE.__lshift__, compress(row.numbers[first:last], keep)))
                     parts.append((row_shown, first, last, keep))
         return Selection(None, Sliced(parts), bits=bits)
 
