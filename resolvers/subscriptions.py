@@ -18,7 +18,7 @@ from domain import FlightState, InvalidArgument
 from live.filtering import UpdateFilter
 from live.subscribers import Subscriber, UpdateHub
 from schema import arguments
-from schema._executor import RESPONSE_MEMO
+from schema._executor import RESPONSE_MEMO, complete_ahead
 from schema.context import Context, make_loaders
 from schema.flight import Flight
 from schema.inputs import BoundingBoxInput
@@ -45,9 +45,11 @@ def _filter(bbox: BoundingBoxInput | None, icao24: list[str] | None) -> UpdateFi
 def shared_flight(state: FlightState) -> Flight:
     """A live state as the ``Flight`` every subscriber that gets it shares: the hub makes
     one per state and cycle (``UpdateHub(present=shared_flight)``), and the executor
-    completes it once per selection (it carries ``RESPONSE_MEMO``)."""
+    completes it once per selection (it carries ``RESPONSE_MEMO``), here already for the
+    selections subscribers made lately (``complete_ahead``)."""
     flight = Flight.from_state(state)
     setattr(flight, RESPONSE_MEMO, {})
+    complete_ahead(flight)
     return flight
 
 

@@ -59,6 +59,7 @@ properties with side effects would see a second call on that (error) path only.
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 from enum import Enum
 from itertools import compress
@@ -120,6 +121,7 @@ __all__ = [
     "FastExecutionContext",
     "SharedList",
     "SharedResponse",
+    "complete_ahead",
     "encode_json",
 ]
 
@@ -265,6 +267,40 @@ class SlicedList(Runs):
 
 
 _fragment_of: Final = attrgetter("encoded")
+
+# The plans of the lists of shared items that subscription events completed lately (by
+# signature), with what completes them and when one was last used: ``complete_ahead``
+# completes new items for them. At most this many, each kept for this long after its
+# last use.
+_AHEAD_PLANS = 4
+_AHEAD_TTL_S = 60.0
+_ahead: dict[str, tuple[ListPlan, Callable[[Any], bool], float]] = {}
+
+
+def _used_for_shared(plan: ListPlan, is_awaitable: Callable[[Any], bool]) -> None:
+    _ahead[plan.signature] = (plan, is_awaitable, time.monotonic())
+    if len(_ahead) > _AHEAD_PLANS:
+        del _ahead[min(_ahead, key=lambda signature: _ahead[signature][2])]
+
+
+def complete_ahead(item: Any) -> None:
+    """Complete the shared ``item`` (it carries ``RESPONSE_MEMO``) now for each selection
+    whose subscription events completed shared items in the last minute, as a later event
+    would when it first lists it.
+
+    A live hub makes each cycle's flights ahead of its subscribers, between requests
+    (``UpdateHub``, with the API's ``shared_flight``); completed there too, the flights
+    of each latitude row are not completed by the first subscriber whose batch takes the
+    row, 5 to 25 ms of the event loop for each of the first subscribers of a cycle. Safe
+    to call from any thread: a selection's dict may then be made twice; either is kept."""
+    memo = getattr(item, RESPONSE_MEMO)
+    now = time.monotonic()
+    for plan, is_awaitable, used in tuple(_ahead.values()):
+        if plan.signature in memo or now - used > _AHEAD_TTL_S:
+            continue
+        data = _fast_item(plan.fields, plan.item_type.is_type_of, None, item, is_awaitable)
+        if data is not None:
+            memo[plan.signature] = _shared(data)
 
 
 def encode_json(value: object) -> bytes:
@@ -525,6 +561,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return None
                 values[part.response_key] = list(value)
                 continue
+            _used_for_shared(part.items, self.is_awaitable)
             shared = self._completed_shared(part.items, None, value)
             if shared is None:  # not shared: completed per execution, by default
                 return None
@@ -551,6 +588,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> tuple[SharedList, list[orjson.Fragment]] | None:
         """Each of ``items`` completed (and memoised) for ``plan``, with its fragment;
         ``None`` if one of them is not shared or needs the default path."""
+        _used_for_shared(plan.items, self.is_awaitable)
         completed = self._completed_shared(plan.items, None, items)
         return None if completed is None else (completed, list(map(_fragment_of, completed)))
 

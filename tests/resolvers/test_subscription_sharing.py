@@ -24,7 +24,7 @@ from live.cycle_update import CycleUpdate
 from live.subscribers import UpdateHub
 from resolvers.root import Query, Subscription, build_schema
 from resolvers.subscriptions import shared_flight
-from schema._executor import FastExecutionContext, encode_json
+from schema._executor import RESPONSE_MEMO, FastExecutionContext, encode_json
 from schema.context import Context, make_loaders
 from testkit import T0, count_built_events, make_state
 
@@ -267,3 +267,37 @@ async def _share_rows() -> None:
         ["aaaaaa", "bbbbbb", "cccccc"],
         ["bbbbbb", "cccccc"],
     ]
+
+
+def test_flights_made_after_a_batch_are_completed_for_its_selection_ahead() -> None:
+    """The hub makes each cycle's flights between requests, before any subscriber's batch
+    takes them; they are completed there for the selections that subscribers used lately,
+    not by the first subscriber whose batch takes their row."""
+    asyncio.run(_ahead())
+
+
+async def _ahead() -> None:
+    hub = UpdateHub(InProcessBroadcaster(), live_window_s=25, present=shared_flight)
+    hub.ready.set()
+    served = build_schema()
+    fields = "icao24 latitude onGround"  # no other test selects these alone
+    query = (
+        "subscription($bbox: BoundingBoxInput) { flightUpdates(bbox: $bbox) "
+        f"{{ flights {{ {fields} }} }} }}"
+    )
+    stream = await _stream(
+        served, query, {"bbox": {"south": 40.0, "north": 55.0, "west": 0.0, "east": 10.0}}, hub
+    )
+    await anext(stream)
+    made = shared_flight(make_state("bbbbbb", latitude=48.5, longitude=2.5))
+    assert {"icao24": "bbbbbb", "latitude": 48.5, "onGround": False} not in _completed(made)
+
+    hub.dispatch(CycleUpdate("cycle-1", T0, [make_state("aaaaaa", latitude=48.5, longitude=2.5)]))
+    await anext(stream)
+    made = shared_flight(make_state("bbbbbb", latitude=48.5, longitude=2.5))
+    assert {"icao24": "bbbbbb", "latitude": 48.5, "onGround": False} in _completed(made)
+    await stream.aclose()
+
+
+def _completed(flight: Any) -> list[dict[str, Any]]:
+    return [dict(data) for data in getattr(flight, RESPONSE_MEMO).values()]
