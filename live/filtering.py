@@ -335,6 +335,13 @@ class StateIndex:
         """The set of every aircraft of the cycle, positioned or not."""
         return self.numbers.bits(self.codes)
 
+    def prepare(self) -> None:
+        """Make every row's sets and the cycle's set now, not on the first selections
+        that need them. Reads the numbers only when every aircraft has one already."""
+        for row in self._rows.values():
+            row.prefixes(self.numbers)
+        _ = self.bits
+
     def known(self, codes: AbstractSet[str]) -> int:
         """``AircraftNumbers.known(codes)``, kept for the last ``codes`` asked: a hub asks for
         the same aircraft once for each of its subscribers."""

@@ -332,9 +332,12 @@ class UpdateHub:
         dropped = self._take(update)
         waited = await self._pause(waited)
         waited = await self._present_ahead(update.states, waited)
-        # Indexing takes 10 to 25 ms: on a worker thread, it gives the event loop the
-        # interpreter back every switch interval (5 ms).
-        offer = self._offer(update, await offload(self._index, update), dropped)
+        # Indexing takes 10 to 25 ms, and the rows' sets another 5: on a worker thread,
+        # it gives the event loop the interpreter back every switch interval (5 ms). The
+        # aircraft are numbered here first: only the loop's thread numbers aircraft.
+        self.numbers.bits(s.icao24 for s in update.states)
+        waited = await self._pause(waited)
+        offer = self._offer(update, await offload(self._prepared_index, update), dropped)
         subscribers = list(self.subscribers)
         waited = await self._pause(waited)
         clock = time.perf_counter
@@ -388,6 +391,11 @@ class UpdateHub:
 
     def _index(self, update: CycleUpdate) -> StateIndex:
         return StateIndex(update.states, self._present_once, self.numbers)
+
+    def _prepared_index(self, update: CycleUpdate) -> StateIndex:
+        index = self._index(update)
+        index.prepare()
+        return index
 
     def _offer(
         self, update: CycleUpdate, index: StateIndex, dropped: frozenset[str]
