@@ -38,14 +38,11 @@ log = logging.getLogger(__name__)
 
 # A cycle's fan-out yields to the event loop after this many subscribers or this much
 # work. Each subscriber a slice wakes then renders and sends its batch in the loop's next
-# turn (0.5 to 3 ms on a shared core, more for the first to render a cycle's flights), so
+# turn (0.5 to 3 ms on a shared core; more for a selection new to the cycle), so
 # a request waits behind at most a few of them at each await: slices of 16 gave
 # ``flights(first: 500)`` a p95 of 98 ms in ``python -m bench.soak``, slices of 4 34 ms.
 SLICE_SUBSCRIBERS = 4
 SLICE_S = 0.002
-# The first subscribers of a cycle each get a slice of their own: rendering their batches
-# completes the flights of each row they take for every later one, 5 to 25 ms each.
-FIRST_ALONE = 16
 # States presented (the API's ``Flight`` made, and completed for the selections in use)
 # between two looks at the clock; a slice ends after ``SLICE_S``.
 PRESENT_RUN = 50
@@ -324,8 +321,9 @@ class UpdateHub:
         """Offer ``update`` to every subscriber as ``dispatch`` does, in slices of at most
         ``SLICE_SUBSCRIBERS`` subscribers or ``SLICE_S`` of work, between which the event
         loop runs its other work: requests, and the subscribers the last slice woke up
-        (each renders and sends its batch). Taking the update into the current state and
-        indexing it are two more slices. Updates are offered in order: the next one waits
+        (each renders and sends its batch). Taking the update into the current state,
+        making its flights (``present``) and numbering its aircraft are slices too; it is
+        indexed on a worker thread. Updates are offered in order: the next one waits
         for this one. A subscriber that leaves meanwhile gets nothing more; one that joins
         meanwhile starts from the current state, which holds this update already."""
         waited = await self._pause(0.0)
@@ -342,10 +340,8 @@ class UpdateHub:
         waited = await self._pause(waited)
         clock = time.perf_counter
         start, count = clock(), 0
-        for n, sub in enumerate(subscribers):
-            if count >= (1 if n < FIRST_ALONE else SLICE_SUBSCRIBERS) or (
-                clock() - start >= SLICE_S
-            ):
+        for sub in subscribers:
+            if count >= SLICE_SUBSCRIBERS or clock() - start >= SLICE_S:
                 waited = await self._pause(waited)
                 start, count = clock(), 0
             if sub in self.subscribers:
