@@ -178,10 +178,6 @@ class AircraftNumbers:
             self._numbers[code] = number
         return number
 
-    def bit(self, code: str) -> int:
-        """The set of ``code`` alone; the aircraft is numbered if it was not."""
-        return 1 << self.number(code)
-
     def bits(self, codes: Iterable[str]) -> int:
         """The set of ``codes``; those not numbered yet are. Made as bytes: a cycle's
         5,400 aircraft OR-ed one by one into an ``int`` made 5,400 new ones."""

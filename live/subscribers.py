@@ -333,7 +333,9 @@ class UpdateHub:
         # Indexing takes 10 to 25 ms, and the rows' sets another 5: on a worker thread,
         # it gives the event loop the interpreter back every switch interval (5 ms). The
         # aircraft are numbered here first: only the loop's thread numbers aircraft.
-        self.numbers.bits(s.icao24 for s in update.states)
+        number = self.numbers.number
+        for state in update.states:
+            number(state.icao24)
         waited = await self._pause(waited)
         offer = self._offer(update, await offload(self._prepared_index, update), dropped)
         subscribers = list(self.subscribers)

@@ -87,12 +87,12 @@ def test_aircraft_numbers_make_sets_of_aircraft_and_are_given_to_new_ones() -> N
     numbers = AircraftNumbers()
     both = numbers.bits(["bbbbbb", "aaaaaa"])
     assert numbers.codes(both) == ["aaaaaa", "bbbbbb"]
-    assert numbers.known(["aaaaaa", "cccccc"]) == numbers.bit("aaaaaa")
+    assert numbers.known(["aaaaaa", "cccccc"]) == numbers.bits(["aaaaaa"])
     assert len(numbers) == 2  # known() numbers nobody
     numbers.release(["bbbbbb", "dddddd"])
-    assert numbers.bit("cccccc") == both & ~numbers.bit("aaaaaa")  # bbbbbb's number
+    assert numbers.bits(["cccccc"]) == both & ~numbers.bits(["aaaaaa"])  # bbbbbb's number
     assert numbers.codes(both) == ["aaaaaa", "cccccc"]
-    assert numbers.bit("bbbbbb") not in (numbers.bit("aaaaaa"), numbers.bit("cccccc"))
+    assert numbers.bits(["bbbbbb"]) not in (numbers.bits(["aaaaaa"]), numbers.bits(["cccccc"]))
 
 
 def test_an_aircraft_listed_twice_is_selected_once_by_its_last_state() -> None:
