@@ -10,9 +10,11 @@ validates the document once (cached), builds the executor, starts the resolver's
 through graphql-core's ``create_source_event_stream`` and executes each event with
 ``execute_subscription_event``, exactly as graphql-core's own ``subscribe`` does.
 
-Only an operation that is a subscription and can start (it parses, validates and its
-variables coerce) takes this path; for anything else ``subscription_stream`` returns
-``None`` and Strawberry's own path answers, with its own errors. Errors raised by the
+A subscription that can start (it parses, validates and its variables coerce) takes this
+path; a document that cannot, whatever its operation, is answered with the errors that
+say why (an unknown ``operationName`` included, which Strawberry's own path would raise
+as an unexpected error); for a query or mutation ``subscription_stream`` returns ``None``
+and Strawberry's own path answers. Errors raised by the
 resolver arrive as Strawberry would deliver them: before the stream exists, as a
 ``PreExecutionError``; while it runs, as a result with ``data: null`` that ends it. Each
 is passed to ``process_errors`` (the schema's logging) first; masking is the caller's.
@@ -92,16 +94,24 @@ def subscription_stream(
     root_value: Any,
     operation_name: str | None,
 ) -> StreamResult | None:
-    """The results of a subscription operation, or ``None`` if ``query`` is not one that
-    can start (Strawberry's own path then answers)."""
+    """The results of a subscription operation, or the errors of a document that does not
+    build, or ``None`` if ``query`` is another operation (Strawberry's own path then
+    answers)."""
     if not isinstance(query, str):
         return None
     built = build_executor(
         schema, query, variable_values, operation_name, context_value, root_value
     )
-    if isinstance(built, list) or built.operation.operation is not OperationType.SUBSCRIPTION:
+    if isinstance(built, list):
+        return _refused(schema, built)
+    if built.operation.operation is not OperationType.SUBSCRIPTION:
         return None
     return _events(schema, built)
+
+
+async def _refused(schema: strawberry.Schema, errors: list[GraphQLError]) -> StreamResult:
+    schema.process_errors(errors)
+    yield PreExecutionError(data=None, errors=errors)
 
 
 async def event_source(executor: Executor[Any]) -> AsyncIterable[Any] | CoreExecutionResult:

@@ -109,6 +109,21 @@ def test_several_operations_need_an_operation_name(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_unknown_operation_name_is_named(
+    replay_world: ReplayWorld, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    request = {"query": "query B { __typename }", "operationName": "A"}
+    if method == "GET":
+        response = replay_world.client.get("/graphql", params=request)
+    else:
+        response = replay_world.client.post("/graphql", json=request)
+
+    assert response.status_code == 400
+    assert response.text == 'Unknown operation named "A".'
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 def test_other_requests_go_to_the_strawberry_view(replay_world: ReplayWorld) -> None:
     get = replay_world.client.get("/graphql", params={"query": "{ __typename }"})
     form = replay_world.client.post(

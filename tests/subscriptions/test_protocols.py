@@ -239,6 +239,33 @@ def test_graphql_errors_reach_the_client_as_errors(client: TestClient, errors: _
     assert errors.records == []
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"query": "{ __typename }", "operationName": "A"},
+        {"query": "subscription B { flightUpdates { cycleId } }", "operationName": "A"},
+    ],
+    ids=["query", "subscription"],
+)
+def test_an_unknown_operation_name_is_named(
+    client: TestClient, errors: _Errors, payload: dict[str, str]
+) -> None:
+    subscribe = {"type": "subscribe", "id": "1", "payload": payload}
+
+    assert _transport_ws(client, orjson.dumps(subscribe).decode())[0] == {
+        "id": "1",
+        "type": "error",
+        "payload": [{"message": "Unknown operation named 'A'."}],
+    }
+    legacy = _legacy_ws(client, orjson.dumps({**subscribe, "type": "start"}).decode())
+    assert legacy[0] == {
+        "id": "1",
+        "type": "error",
+        "payload": {"message": "Unknown operation named 'A'."},
+    }
+    assert errors.records == []
+
+
 # Fuzzing: any JSON value, and messages that are nearly right.
 JSON = st.recursive(
     st.none()
