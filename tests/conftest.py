@@ -89,6 +89,18 @@ def dynamodb_seeded_airports(dynamodb_local: DynamoDBLocal) -> tuple[str, Airpor
     return names.airports, AirportIndex()
 
 
+@pytest.fixture
+def dynamo_tables(
+    dynamodb_local: DynamoDBLocal,
+    dynamodb_seeded_airports: tuple[str, AirportIndex],
+    tmp_path: Path,
+) -> DynamoNames:
+    """This test's own tables on DynamoDB Local, but for the session's read-only seeded
+    airports table (seeding one takes DynamoDB Local about 10 s)."""
+    names = dynamodb_local.names(tmp_path)
+    return dynamodb_local.create(dataclasses.replace(names, airports=dynamodb_seeded_airports[0]))
+
+
 def _copy_seeded(seeded_db: Path, settings: Settings) -> Settings:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(seeded_db, settings.database_path)

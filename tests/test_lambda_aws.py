@@ -27,6 +27,8 @@ from testkit import FIXTURES, aws_backend_env
 if TYPE_CHECKING:
     from moto_server import MotoServer
 
+    from storage.dynamodb import DynamoNames
+
 pytest_plugins = ["moto_server"]
 # Mangum keeps one event loop for the life of a Lambda container and never closes it;
 # in a test process it is collected unclosed, which is not a fault of the code under test.
@@ -67,25 +69,22 @@ def _answer(handler: Any) -> dict[str, Any]:
 def aws_env(
     aws: MotoServer,
     dynamodb_local: DynamoDBLocal,
+    dynamo_tables: DynamoNames,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
-    tables = dynamodb_local.create(dynamodb_local.names(tmp_path))
     made = provision(
         AwsClients(s3=aws.s3(), sqs=aws.sqs(), events=aws.events()), AwsNames.for_stage("e2e")
     )
     env = {
-        **aws_backend_env(aws, dynamodb_local, tables, made.bucket, tmp_path / "data", SNAPSHOT),
+        **aws_backend_env(
+            aws, dynamodb_local, dynamo_tables, made.bucket, tmp_path / "data", SNAPSHOT
+        ),
         "FLIGHTDATA_LIVE_WINDOW": str(10**9),
         "PROCESSING_QUEUE_URL": made.queue_url,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    stores = open_stores(Settings.from_env())
-    try:
-        seed_airports(stores)
-    finally:
-        stores.close()
     lambdas.reset_runtime()
     yield {**env, "queue_arn": made.queue_arn}
     lambdas.reset_runtime()

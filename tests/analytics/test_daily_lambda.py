@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from config import Settings
 from devtools.aws_provision import AwsClients, AwsNames, provision
 from devtools.dynamodb_local import DynamoDBLocal
-from ingestion.reference import seed_airports
 from runtime import lambdas
-from runtime.stores import open_stores
 from testkit import FIXTURES, aws_backend_env
 
 if TYPE_CHECKING:
     from moto_server import MotoServer
+
+    from storage.dynamodb import DynamoNames
 
 pytest_plugins = ["moto_server"]
 # Mangum keeps one event loop for the life of a Lambda container and never closes it.
@@ -43,26 +42,23 @@ class _Context:
 def aws_env(
     aws: MotoServer,
     dynamodb_local: DynamoDBLocal,
+    dynamo_tables: DynamoNames,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[str]:
     """The AWS backend with no processing queue (the fetcher processes in place); yields
     the bucket."""
-    tables = dynamodb_local.create(dynamodb_local.names(tmp_path))
     made = provision(
         AwsClients(s3=aws.s3(), sqs=aws.sqs(), events=aws.events()), AwsNames.for_stage("an")
     )
     env = {
-        **aws_backend_env(aws, dynamodb_local, tables, made.bucket, tmp_path / "data", SNAPSHOT),
+        **aws_backend_env(
+            aws, dynamodb_local, dynamo_tables, made.bucket, tmp_path / "data", SNAPSHOT
+        ),
         "FLIGHTDATA_LIVE_WINDOW": str(10**9),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    stores = open_stores(Settings.from_env())
-    try:
-        seed_airports(stores)
-    finally:
-        stores.close()
     lambdas.reset_runtime()
     yield made.bucket
     lambdas.reset_runtime()

@@ -26,7 +26,6 @@ from devtools.appsync_local import SIMULATOR
 from devtools.appsync_local import appsync as local_appsync
 from devtools.aws_provision import AwsClients, AwsNames, provision
 from devtools.dynamodb_local import DynamoDBLocal
-from ingestion.reference import seed_airports
 from runtime import appsync_lambdas, lambdas
 from runtime.stores import open_stores
 from security.keys import KeyService
@@ -35,6 +34,8 @@ from testkit import FIXTURES, aws_backend_env
 
 if TYPE_CHECKING:
     from moto_server import MotoServer
+
+    from storage.dynamodb import DynamoNames
 
 pytest_plugins = ["moto_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -67,15 +68,20 @@ class _Context:
 
 @pytest.fixture
 def aws_env(
-    aws: MotoServer, dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    aws: MotoServer,
+    dynamodb_local: DynamoDBLocal,
+    dynamo_tables: DynamoNames,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
-    tables = dynamodb_local.create(dynamodb_local.names(tmp_path))
     made = provision(
         AwsClients(s3=aws.s3(), sqs=aws.sqs(), events=aws.events()), AwsNames.for_stage("appsync")
     )
     assert made.events_queue_url is not None
     env = {
-        **aws_backend_env(aws, dynamodb_local, tables, made.bucket, tmp_path / "data", SNAPSHOT),
+        **aws_backend_env(
+            aws, dynamodb_local, dynamo_tables, made.bucket, tmp_path / "data", SNAPSHOT
+        ),
         "FLIGHTDATA_ANONYMOUS": "false",
         "FLIGHTDATA_LIVE_WINDOW": str(10**9),
         "PROCESSING_QUEUE_URL": made.queue_url,
@@ -86,7 +92,6 @@ def aws_env(
     settings = Settings.from_env()
     stores = open_stores(settings)
     try:
-        seed_airports(stores)
         tiers = frozenset(tiers_from(settings.rate_tiers))
         key = KeyService(stores.api_keys, tiers).create("e2e", scope="admin").key
     finally:

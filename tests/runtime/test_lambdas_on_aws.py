@@ -24,15 +24,15 @@ from testredis import redis_url
 from config import Settings
 from devtools.aws_provision import AwsClients, AwsNames, provision
 from devtools.dynamodb_local import DynamoDBLocal
-from ingestion.reference import seed_airports
 from runtime import lambdas
 from runtime.ingest import with_ssm_credentials
-from runtime.stores import open_stores
 from storage.redis.cache import GENERATION_KEY
 from testkit import FIXTURES, aws_backend_env
 
 if TYPE_CHECKING:
     from moto_server import MotoServer
+
+    from storage.dynamodb import DynamoNames
 
 pytest_plugins = ["moto_server"]
 pytestmark = [
@@ -55,16 +55,18 @@ class _Context:
 def stack(
     aws: MotoServer,
     dynamodb_local: DynamoDBLocal,
+    dynamo_tables: DynamoNames,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
-    tables = dynamodb_local.create(dynamodb_local.names(tmp_path))
     made = provision(
         AwsClients(s3=aws.s3(), sqs=aws.sqs(), events=aws.events()), AwsNames.for_stage("wired")
     )
     assert made.events_queue_url is not None
     env = {
-        **aws_backend_env(aws, dynamodb_local, tables, made.bucket, tmp_path / "data", OPENSKY),
+        **aws_backend_env(
+            aws, dynamodb_local, dynamo_tables, made.bucket, tmp_path / "data", OPENSKY
+        ),
         "FLIGHTDATA_RETRY_ATTEMPTS": "1",
         "PROCESSING_QUEUE_URL": made.queue_url,
         "EVENTBRIDGE_BUS_NAME": made.bus_name,
@@ -228,11 +230,6 @@ def test_the_processor_retires_cached_flights_pages_in_redis(
     client = redis.Redis.from_url(url)
     client.flushdb()
     monkeypatch.setenv("REDIS_URL", url)
-    stores = open_stores(Settings.from_env())
-    try:
-        seed_airports(stores)
-    finally:
-        stores.close()
 
     assert _fetch()["queued"] is True
     assert client.get(GENERATION_KEY) is None
