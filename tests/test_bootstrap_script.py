@@ -20,6 +20,8 @@ from testkit import FIXTURES
 if TYPE_CHECKING:
     from moto_server import MotoServer
 
+    from storage.dynamodb import DynamoNames
+
 pytest_plugins = ["moto_server"]
 pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
@@ -51,8 +53,30 @@ def _environment_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def stack(
     aws: MotoServer, dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> dict[str, str]:
-    """A deployed stack's outputs, naming tables that exist."""
+    """A deployed stack's outputs, naming tables that exist (and are empty)."""
     tables = dynamodb_local.create(dynamodb_local.names(tmp_path))
+    return _deployed(aws, dynamodb_local, tables, monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def seeded_stack(
+    aws: MotoServer,
+    dynamodb_local: DynamoDBLocal,
+    dynamo_tables: DynamoNames,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> dict[str, str]:
+    """A stack whose airports are loaded already."""
+    return _deployed(aws, dynamodb_local, dynamo_tables, monkeypatch, tmp_path)
+
+
+def _deployed(
+    aws: MotoServer,
+    dynamodb_local: DynamoDBLocal,
+    tables: DynamoNames,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> dict[str, str]:
     outputs = {
         "FlightsTableName": tables.flights,
         "AirportsTableName": tables.airports,
@@ -126,7 +150,8 @@ def test_bootstrap_loads_the_airports_and_prints_a_key_that_opens_the_api(
     assert data["airport"] == {"icao": "EGLL", "name": "London Heathrow Airport"}
 
 
-def test_new_key_issues_another(stack: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("seeded_stack")
+def test_new_key_issues_another(capsys: pytest.CaptureFixture[str]) -> None:
     first = _run(capsys)[-1]
     second = _run(capsys, "--new-key")[-1]
 
