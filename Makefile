@@ -62,13 +62,15 @@ run-aws-local: $(VENV)/.installed-dev node_modules/.package-lock.json dashboard
 	$(BIN)/python -m scripts.aws_local  # from the checkout: devtools/ is not installed
 
 # The dashboard's tests are part of the suite: without npm or Chromium it fails, saying why.
-# The root node_modules hold the AppSync simulator the AppSync tests run.
+# The root node_modules hold the AppSync simulator the AppSync tests run. pytest runs two
+# processes (pytest-xdist), each test module whole on one, each process with engines of
+# its own (Redis, DynamoDB Local, the moto server).
 test: $(VENV)/.installed-dev need-npm need-chromium dashboard node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 	cd dashboard && npm test
 	cd dashboard && CHROMIUM_PATH=$(CHROMIUM_PATH) npm run e2e
 
