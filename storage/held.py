@@ -68,6 +68,11 @@ class HeldStates:
         self._cursors: dict[str, str] = {}
         self._pages: dict[tuple[FlightFilter, int, str | None], Page[FlightState]] = {}
 
+    def prepare(self) -> None:
+        """Make what the first search would make (its rows), so that no request waits for
+        it: the hub calls this on a worker thread as it takes each cycle."""
+        _ = self._rows, self._oldest
+
     @cached_property
     def _rows(self) -> list[tuple[FlightState, float, float, float]]:
         """The positioned states (the store lists no other) as (state, latitude, longitude,

@@ -18,6 +18,7 @@ from testredis import redis_url
 
 from api.foreground import CountRequests, Foreground
 from domain import BoundingBox, FlightState
+from live import subscribers
 from live.channel import InProcessBroadcaster, RedisCycleChannel
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
@@ -350,6 +351,62 @@ def test_the_foreground_counts_http_requests_but_not_websockets() -> None:
 
 def _by_code(states: Sequence[FlightState], shown: Sequence[object]) -> dict[str, object]:
     return dict(zip([s.icao24 for s in states], shown, strict=True))
+
+
+def test_a_subscriber_that_joins_while_a_cycle_is_taken_gets_all_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cycle is taken into the current states in slices; meanwhile readers of the held
+    states see the last cycle's, and a subscriber that joins starts from states that hold
+    part of the cycle, then is offered the whole of it."""
+    monkeypatch.setattr(subscribers, "MERGE_RUN", 1)
+    monkeypatch.setattr(subscribers, "SLICE_S", 0.0)
+
+    async def run() -> None:
+        hub = UpdateHub(InProcessBroadcaster(), live_window_s=300, load_current=list)
+        hub._subscribed()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        hub.dispatch(_cycle(1))
+        everywhere = UpdateFilter()
+        with hub.subscribe(everywhere) as early:
+            taking = asyncio.create_task(hub.fan_out(_cycle(2)))
+            while hub.newest != _cycle(2).at:  # aaaaaa taken, bbbbbb not yet
+                await asyncio.sleep(0)
+            held = hub.held_states()
+            assert held is not None
+            assert held.newest == _cycle(1).at
+            with hub.subscribe(everywhere) as late:
+                start = {s.icao24: s for s in hub.current().select(everywhere).states}
+                assert start["aaaaaa"].last_contact == _cycle(2).at
+                assert start["bbbbbb"].last_contact == _cycle(1).at
+                await asyncio.wait_for(taking, 5)
+                for sub in (early, late):
+                    batch = await asyncio.wait_for(sub.next(), 5)
+                    assert batch.cycle_id == "cycle-2"
+                    assert batch.flights == _cycle(2).states
+            held = hub.held_states()
+            assert held is not None
+            assert list(held.states) == _cycle(2).states
+
+    asyncio.run(run())
+
+
+def test_the_held_states_are_made_searchable_as_the_hub_takes_a_cycle() -> None:
+    """No request waits for the held states to be ordered and positioned: a fan-out
+    makes them before it offers the cycle."""
+
+    async def run() -> None:
+        hub = UpdateHub(InProcessBroadcaster(), live_window_s=300, load_current=list)
+        hub._subscribed()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        with hub.subscribe(EUROPE):
+            await hub.fan_out(_cycle(1))
+            held = hub.held_states()
+            assert held is not None
+            assert "_rows" in vars(held)
+            assert [s.icao24 for s in held.states] == ["aaaaaa", "bbbbbb"]
+
+    asyncio.run(run())
 
 
 def test_each_state_is_presented_once_however_many_indexes_show_it() -> None:
