@@ -372,11 +372,26 @@ class UpdateHub:
         once = self._present_once
         if once is None:
             return waited
+
+        def present(part: Sequence[FlightState]) -> None:
+            for state in part:
+                once(state)
+
+        return await self._in_slices(states, PRESENT_RUN, present, waited)
+
+    async def _in_slices(
+        self,
+        states: Sequence[FlightState],
+        run: int,
+        work: Callable[[Sequence[FlightState]], None],
+        waited: float,
+    ) -> float:
+        """``work`` on ``states``, ``run`` of them at a time, with a pause whenever a slice
+        has taken ``SLICE_S``; the seconds waited in all, after ``waited``."""
         clock = time.perf_counter
         start = clock()
-        for first in range(0, len(states), PRESENT_RUN):
-            for state in states[first : first + PRESENT_RUN]:
-                once(state)
+        for first in range(0, len(states), run):
+            work(states[first : first + run])
             if clock() - start >= SLICE_S:
                 waited = await self._pause(waited)
                 start = clock()
@@ -406,14 +421,7 @@ class UpdateHub:
         this update, and is offered all of it: the same states again, then its view
         is the one it would have had."""
         self._begin_take(update)
-        states = update.states
-        clock = time.perf_counter
-        start = clock()
-        for first in range(0, len(states), MERGE_RUN):
-            self._merge_states(states[first : first + MERGE_RUN])
-            if clock() - start >= SLICE_S:
-                waited = await self._pause(waited)
-                start = clock()
+        waited = await self._in_slices(update.states, MERGE_RUN, self._merge_states, waited)
         return self._settle(), waited
 
     def _begin_take(self, update: CycleUpdate) -> None:
