@@ -54,6 +54,9 @@ SAMPLE_EVERY_S = 10.0
 # The peak is sampled more often: a Parquet flush lifts the ingest process for a few
 # seconds, which lines 10 s apart mostly miss.
 PEAK_EVERY_S = 0.5
+# An answer sent this soon after an event (Redis restarted, the ingest process killed)
+# is counted as following it, in the report of the slowest answers.
+AFTER_EVENT_S = 10.0
 OPERATIONS: dict[str, tuple[float, float, str]] = {
     # name: (share of the queries, p99 floor in ms, query)
     "flight(icao24)": (
@@ -298,7 +301,9 @@ def _floor(value: float, floor: float, *, below: bool = True) -> str:
     return "ok" if met else "MISSED"
 
 
-def _report_queries(done: list[tuple[str, float, float, str | None]]) -> None:
+def _report_queries(
+    done: list[tuple[str, float, float, str | None]], events: list[tuple[float, str]]
+) -> None:
     failed = [(name, error) for name, _, _, error in done if error is not None]
     rate = len(failed) / len(done) if done else 1.0
     line(
@@ -330,6 +335,19 @@ def _report_queries(done: list[tuple[str, float, float, str | None]]) -> None:
         line(
             name,
             f"{spread(times)}; floor p99 {floor_ms:.0f} ms{ratio}) {_floor(p99, floor_ms)}",
+        )
+    # Where the tail falls: the slowest 1 % of the answers, by the event they followed.
+    answered = sorted((t, sent) for _, sent, t, error in done if error is None)
+    slowest = answered[len(answered) - max(1, len(answered) // 100) :]
+    if slowest:
+        after = {
+            event: sum(at <= sent < at + AFTER_EVENT_S for _, sent in slowest)
+            for at, event in events
+        }
+        line(
+            f"slowest 1 % ({len(slowest)}, from {slowest[0][0] * 1000:.0f} ms)",
+            "; ".join(f"{n} within {AFTER_EVENT_S:g} s of: {e}" for e, n in after.items())
+            or "no event",
         )
 
 
@@ -379,6 +397,7 @@ def run(
     redis: bool = True,
     in_process: bool = False,
     python: str = sys.executable,
+    record: Path | None = None,
 ) -> None:
     print(
         f"soak: {duration_s:g} s, {rate:g} queries/s, {subscribers} subscribers, "
@@ -412,7 +431,7 @@ def run(
         )
         try:
             _wait_for_flights(f"{base}/graphql")
-            _soak(server.pid, base, server_redis, duration_s, subscribers, rate)
+            _soak(server.pid, base, server_redis, duration_s, subscribers, rate, record)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(20)
@@ -421,7 +440,13 @@ def run(
 
 
 def _soak(
-    pid: int, base: str, redis: RedisServer | None, duration_s: float, subscribers: int, rate: float
+    pid: int,
+    base: str,
+    redis: RedisServer | None,
+    duration_s: float,
+    subscribers: int,
+    rate: float,
+    record: Path | None,
 ) -> None:
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
@@ -436,12 +461,14 @@ def _soak(
         proc.start()
     events = [(0.3, "restart Redis")] if redis is not None else []
     events.append((0.6, "kill the ingest process"))
+    happened: list[tuple[float, str]] = []
     _wait(start - time.time())
     peak = _PeakRss(pid)
     peak.start()
     while (now := time.time()) < until:
         while events and now - start >= events[0][0] * duration_s:
             _, event = events.pop(0)
+            happened.append((time.time(), event))
             if redis is not None and event == "restart Redis":
                 redis.stop()
                 _wait(3.0)
@@ -471,7 +498,16 @@ def _soak(
     got = dict(results.get(timeout=120) for _ in procs)
     for proc in procs:
         proc.join(10)
-    _report_queries(got["queries"])
+    _report_queries(got["queries"], happened)
+    if record is not None:
+        with record.open("wb") as out:
+            for event_at, event in happened:
+                out.write(orjson.dumps({"event": event, "at": event_at}) + b"\n")
+            for name, sent, took, error in got["queries"]:
+                out.write(
+                    orjson.dumps({"operation": name, "sent": sent, "took": took, "error": error})
+                    + b"\n"
+                )
     _report_subscribers(got["subscribers"], _cycles(base))
 
 
@@ -488,6 +524,12 @@ def main(argv: list[str] | None = None) -> None:
         "--in-process", action="store_true", help="ingest inside the API process, to compare"
     )
     parser.add_argument("--python", default=sys.executable, help="the server's interpreter")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help="write the events and every answer (operation, sent, seconds taken, error) "
+        "to this file, a JSON object a line",
+    )
     args = parser.parse_args(argv)
     run(
         args.duration,
@@ -497,6 +539,7 @@ def main(argv: list[str] | None = None) -> None:
         redis=not args.no_redis,
         in_process=args.in_process,
         python=args.python,
+        record=args.record,
     )
 
 
