@@ -176,6 +176,11 @@ class UpdateHub:
         # The store's newest contact that a reader first saw ahead of the hub, and when.
         self._behind: tuple[datetime, float] | None = None
         self._listening = 0
+        # The current states were read from the store once (``ready`` was set): what
+        # the hub holds is every live aircraft's, also while a resync reads them again.
+        self._loaded = False
+        # Held while the current states take a cycle or the states read again.
+        self._taking = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -246,12 +251,36 @@ class UpdateHub:
         task.add_done_callback(self._tasks.discard)
 
     async def _reload(self) -> None:
+        """The current states read again from the store and made ready for the
+        subscribers' snapshots, then ``ready``: taken in slices, their flights made
+        (``present``) in slices, and indexed on a worker thread. Made by the first
+        snapshot instead, that work stalled every request for 0.2 to 0.3 s after each
+        resync (``python -m bench.soak``). No cycle is taken meanwhile."""
         if self._load_current is not None:
             try:
-                self._merge(await offload(self._load_current))
+                states = await offload(self._load_current)
             except Exception:  # the store is down: live updates still flow
                 log.exception("reading the current states for live updates failed")
+            else:
+                async with self._taking:
+                    waited = await self._in_slices(states, MERGE_RUN, self._merge_states, 0.0)
+                    self._settle()
+                    await self._index_current(waited)
+        self._loaded = True
         self.ready.set()
+
+    async def _index_current(self, waited: float) -> None:
+        """``current()`` made ahead: what ``present`` makes of each state in slices,
+        the aircraft numbered here, the index and its rows' sets on a worker thread."""
+        states = list(self._current.values())
+        waited = await self._present_ahead(states, waited)
+        number = self.numbers.number
+        for state in states:
+            number(state.icao24)
+        await self._pause(waited)
+        index = StateIndex(states, self._present_once, self.numbers)
+        await offload(index.prepare)
+        self._current_index = index
 
     def _merge(self, states: Iterable[FlightState]) -> frozenset[str]:
         """Take ``states`` into the current state; the aircraft that went stale, dropped."""
@@ -287,9 +316,11 @@ class UpdateHub:
 
     def held(self) -> tuple[datetime, Sequence[FlightState]] | None:
         """The newest contact and every live aircraft's latest state, as the store holds
-        them once the current states are loaded from it (``ready``); else ``None``. Safe
-        to call from another thread: each merge replaces the pair whole."""
-        if self._load_current is None or not self.ready.is_set():
+        them once the current states were loaded from it (``ready`` was set), also while
+        a resync reads them again (``held_for`` says how far behind the store they may
+        be); else ``None``. Safe to call from another thread: each merge replaces the
+        pair whole."""
+        if self._load_current is None or not self._loaded:
             return None
         return self._held
 
@@ -420,9 +451,10 @@ class UpdateHub:
         subscriber that joins meanwhile starts from current states that hold part of
         this update, and is offered all of it: the same states again, then its view
         is the one it would have had."""
-        self._begin_take(update)
-        waited = await self._in_slices(update.states, MERGE_RUN, self._merge_states, waited)
-        return self._settle(), waited
+        async with self._taking:
+            self._begin_take(update)
+            waited = await self._in_slices(update.states, MERGE_RUN, self._merge_states, waited)
+            return self._settle(), waited
 
     def _begin_take(self, update: CycleUpdate) -> None:
         self.cycles += 1

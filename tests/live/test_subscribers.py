@@ -452,3 +452,91 @@ def test_each_state_is_presented_once_however_many_indexes_show_it() -> None:
             assert len(hub._present_once) == 1
 
     asyncio.run(run())
+
+
+def test_a_resync_reads_the_states_again_while_requests_keep_the_held_ones() -> None:
+    """While a resync reads the current states from the store again, requests keep
+    reading the states the hub holds (``held_for`` bounds how far behind the store they
+    may be); snapshots wait for the states read again, which are then held."""
+    loaded = threading.Event()
+    reading = threading.Event()
+    stored: list[FlightState] = []
+
+    def load() -> list[FlightState]:
+        reading.set()
+        assert loaded.wait(5)
+        return list(stored)
+
+    async def run() -> None:
+        hub = UpdateHub(InProcessBroadcaster(), live_window_s=300, load_current=load)
+        loaded.set()
+        hub._subscribed()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        hub.dispatch(_cycle(1))
+        loaded.clear()
+        reading.clear()
+        stored.extend(_cycle(2).states)  # a cycle the channel missed
+        hub._subscribed()
+        await _until(reading.is_set)
+        assert not hub.ready.is_set()
+        held = hub.held()
+        assert held is not None
+        assert held[0] == _cycle(1).at
+        loaded.set()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        held = hub.held()
+        assert held is not None
+        assert (held[0], list(held[1])) == (_cycle(2).at, _cycle(2).states)
+
+    asyncio.run(run())
+
+
+def test_nothing_is_held_before_the_states_were_first_read() -> None:
+    gate = threading.Event()
+
+    def load() -> list[FlightState]:
+        assert gate.wait(5)
+        return []
+
+    async def run() -> None:
+        hub = UpdateHub(InProcessBroadcaster(), live_window_s=300, load_current=load)
+        hub._subscribed()
+        hub.dispatch(_cycle(1))  # a cycle before the store was read: not every aircraft
+        assert hub.held() is None
+        gate.set()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        assert hub.held() is not None
+
+    asyncio.run(run())
+
+
+def test_the_states_read_again_are_indexed_and_presented_before_snapshots_ask() -> None:
+    """After a resync the subscribers' snapshots find the current states indexed and
+    presented: made in slices as they were read, not by the first snapshot at once."""
+    made: list[str] = []
+    stored: list[FlightState] = []
+
+    def present(state: Any) -> object:
+        made.append(state.icao24)
+        return object()
+
+    async def run() -> None:
+        hub = UpdateHub(
+            InProcessBroadcaster(), live_window_s=300, load_current=lambda: list(stored),
+            present=present,
+        )  # fmt: skip
+        hub._subscribed()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        hub.dispatch(_cycle(1))
+        stored.extend(_cycle(2).states)
+        made.clear()
+        hub._subscribed()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        assert sorted(made) == ["aaaaaa", "bbbbbb"]
+        index = hub.current()
+        selected = index.select(EUROPE)
+        assert [s.icao24 for s in selected.states] == ["aaaaaa"]
+        assert len(made) == 2  # nothing made again for the snapshot
+        assert hub.current() is index
+
+    asyncio.run(run())
