@@ -56,20 +56,41 @@ class CycleUpdate:
     @classmethod
     def decode(cls, message: bytes) -> CycleUpdate:
         """The update in ``message``; ``ValueError`` when it is not one this code reads."""
+        update, rows = cls.decode_head(message)
+        return replace(update, states=decode_states(rows))
+
+    @classmethod
+    def decode_head(cls, message: bytes) -> tuple[CycleUpdate, list[Any]]:
+        """The update in ``message`` without its states, and their rows, which
+        ``decode_states`` decodes (in parts, if the caller likes); ``ValueError`` when it
+        is not one this code reads."""
         try:
             body: dict[str, Any] = orjson.loads(message)
             if body.get("v") != _VERSION:
                 raise ValueError(f"cycle update version {body.get('v')!r}, expected {_VERSION}")
-            return cls(
+            rows = body["states"]
+            if type(rows) is not list:
+                raise TypeError(f"states: a list expected, got {type(rows).__name__}")
+            update = cls(
                 cycle_id=str(body["cycle_id"]),
                 at=datetime.fromtimestamp(body["at"], UTC),
-                states=[state_from_row(row) for row in body["states"]],
+                states=(),
                 published_at=datetime.fromtimestamp(body["published_at"], UTC),
                 origin=str(body.get("origin", "")),
                 seq=int(body.get("seq", 0)),
             )
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
             raise ValueError(f"not a cycle update: {exc}") from exc
+        return update, rows
+
+
+def decode_states(rows: Sequence[Any]) -> list[FlightState]:
+    """The states of rows from ``CycleUpdate.decode_head``; ``ValueError`` for a row this
+    code cannot read."""
+    try:
+        return [state_from_row(row) for row in rows]
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a cycle update: {exc}") from exc
 
 
 class Numbering:

@@ -32,14 +32,16 @@ def build_broadcaster(
 ) -> Broadcaster:
     """Redis pub/sub when the stores have Redis (every process of a deployment shares
     it); else in-process when this process ingests, or polling the shared store when a
-    separate process does (its reads of a cycle yield to requests through ``yield_to``,
-    ``StorePolling``)."""
+    separate process does. Reading a cycle from Redis or the store yields to requests
+    through ``yield_to``."""
     if stores.redis is not None:
         from storage.redis import connect_async, redis_url
 
         url = redis_url(settings.redis_url, settings.redis_cluster_endpoint)
         assert url is not None, "stores have Redis only when a Redis URL is set"
-        return RedisCycleChannel(RedisBroadcaster(stores.redis, aclient=connect_async(url)))
+        return RedisCycleChannel(
+            RedisBroadcaster(stores.redis, aclient=connect_async(url)), yield_to=yield_to
+        )
     if ingests:
         return InProcessBroadcaster()
     return StorePolling(stores, settings.live_window_s, yield_to=yield_to)

@@ -18,11 +18,12 @@ from testredis import redis_url
 
 from api.foreground import CountRequests, Foreground
 from domain import BoundingBox, FlightState
+from live import channel as channel_module
 from live import subscribers
 from live.channel import InProcessBroadcaster, RedisCycleChannel
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
-from live.subscribers import SLICE_SUBSCRIBERS, YIELD_BUDGET_S, UpdateHub
+from live.subscribers import SLICE_SUBSCRIBERS, YIELD_BUDGET_S, Batch, UpdateHub
 from storage.redis import connect, connect_async
 from storage.redis.pubsub import RedisBroadcaster
 from testkit import T0, make_state
@@ -235,6 +236,47 @@ def test_updates_cross_redis_to_every_listening_hub(redis_client: redis.Redis) -
         assert got_a.flights[0].model_dump() == _cycle(1).states[0].model_dump()
 
     asyncio.run(run())
+    redis_client.close()
+
+
+def test_an_update_from_redis_is_decoded_a_few_states_at_a_time_letting_requests_go_first(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle's states from Redis are decoded ``READ_ROWS`` at a time, with ``yield_to``
+    awaited between two parts, as a store poll reads them."""
+    monkeypatch.setattr(channel_module, "READ_ROWS", 2)
+    channel = f"test:cycles:{uuid.uuid4().hex[:8]}"
+    waits: list[float] = []
+
+    async def yield_to(max_wait_s: float) -> float:
+        waits.append(max_wait_s)
+        return 0.0
+
+    at = T0 + timedelta(seconds=10)
+    states = [
+        make_state(
+            f"{0xA00000 + n:06x}", time=at, latitude=48.0, longitude=2.0 + n / 10, region="europe"
+        )
+        for n in range(5)
+    ]
+
+    async def run() -> Batch:
+        client = connect_async(REDIS_URL)
+        listening = RedisCycleChannel(
+            RedisBroadcaster(redis_client, channel, aclient=client), yield_to=yield_to
+        )
+        try:
+            async with _running(UpdateHub(listening, live_window_s=300)) as hub:
+                with hub.subscribe(EUROPE) as sub:
+                    publisher = RedisCycleChannel(RedisBroadcaster(redis_client, channel))
+                    await asyncio.to_thread(publisher.publish, CycleUpdate("c1", at, states))
+                    return await asyncio.wait_for(sub.next(), 10)
+        finally:
+            await client.aclose()
+
+    batch = asyncio.run(run())
+    assert [s.model_dump() for s in batch.flights] == [s.model_dump() for s in states]
+    assert waits == [channel_module.READ_WAIT_S] * 2  # three parts: two, two and one
     redis_client.close()
 
 
