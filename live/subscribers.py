@@ -253,21 +253,21 @@ class UpdateHub:
     async def _reload(self) -> None:
         """The current states read again from the store and made ready for the
         subscribers' snapshots, then ``ready``: taken in slices, their flights made
-        (``present``) in slices, and indexed on a worker thread. Made by the first
-        snapshot instead, that work stalled every request for 0.2 to 0.3 s after each
-        resync (``python -m bench.soak``). No cycle is taken meanwhile."""
-        if self._load_current is not None:
-            try:
+        (``present``) in slices, and indexed on a worker thread. No cycle is taken
+        meanwhile. Left to the first snapshot, that work held every request for up to
+        0.3 s after a resync (``python -m bench.soak``)."""
+        try:
+            if self._load_current is not None:
                 states = await offload(self._load_current)
-            except Exception:  # the store is down: live updates still flow
-                log.exception("reading the current states for live updates failed")
-            else:
                 async with self._taking:
                     waited = await self._in_slices(states, MERGE_RUN, self._merge_states, 0.0)
                     self._settle()
                     await self._index_current(waited)
-        self._loaded = True
-        self.ready.set()
+        except Exception:  # the store is down: live updates still flow
+            log.exception("reading the current states for live updates failed")
+        finally:
+            self._loaded = True
+            self.ready.set()
 
     async def _index_current(self, waited: float) -> None:
         """``current()`` made ahead: what ``present`` makes of each state in slices,

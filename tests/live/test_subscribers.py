@@ -24,6 +24,7 @@ from live.channel import InProcessBroadcaster, RedisCycleChannel
 from live.cycle_update import CycleUpdate
 from live.filtering import UpdateFilter
 from live.subscribers import SLICE_SUBSCRIBERS, YIELD_BUDGET_S, Batch, UpdateHub
+from storage.base import StoreUnavailable
 from storage.redis import connect, connect_async
 from storage.redis.pubsub import RedisBroadcaster
 from testkit import T0, make_state
@@ -582,3 +583,23 @@ def test_the_states_read_again_are_indexed_and_presented_before_snapshots_ask() 
         assert hub.current() is index
 
     asyncio.run(run())
+
+
+def test_a_store_that_cannot_be_read_leaves_live_updates_flowing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def load() -> list[FlightState]:
+        raise StoreUnavailable("the store is down")
+
+    async def run() -> Batch:
+        hub = UpdateHub(InProcessBroadcaster(), live_window_s=300, load_current=load)
+        hub._subscribed()
+        await asyncio.wait_for(hub.ready.wait(), 5)
+        with hub.subscribe(EUROPE) as sub:
+            await hub.fan_out(_cycle(1))
+            return await asyncio.wait_for(sub.next(), 5)
+
+    with caplog.at_level("ERROR", logger="live.subscribers"):
+        batch = asyncio.run(run())
+    assert [s.icao24 for s in batch.flights] == ["aaaaaa"]
+    assert "reading the current states for live updates failed" in caplog.text
