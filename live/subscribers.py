@@ -262,25 +262,30 @@ class UpdateHub:
                 async with self._taking:
                     waited = await self._in_slices(states, MERGE_RUN, self._merge_states, 0.0)
                     self._settle()
-                    await self._index_current(waited)
+                    self._current_index, _ = await self._made_ready(
+                        list(self._current.values()), waited
+                    )
         except Exception:  # the store is down: live updates still flow
             log.exception("reading the current states for live updates failed")
         finally:
             self._loaded = True
             self.ready.set()
 
-    async def _index_current(self, waited: float) -> None:
-        """``current()`` made ahead: what ``present`` makes of each state in slices,
-        the aircraft numbered here, the index and its rows' sets on a worker thread."""
-        states = list(self._current.values())
+    async def _made_ready(
+        self, states: Sequence[FlightState], waited: float
+    ) -> tuple[StateIndex, float]:
+        """``states`` indexed for the subscribers' selections, with what ``present`` makes
+        of each made in slices (``_present_ahead``); the seconds waited in all.
+
+        Indexing takes 10 to 25 ms, and the rows' sets another 5: on a worker thread, it
+        gives the event loop the interpreter back every switch interval (5 ms). The
+        aircraft are numbered here first: only the loop's thread numbers aircraft."""
         waited = await self._present_ahead(states, waited)
         number = self.numbers.number
         for state in states:
             number(state.icao24)
-        await self._pause(waited)
-        index = StateIndex(states, self._present_once, self.numbers)
-        await offload(index.prepare)
-        self._current_index = index
+        waited = await self._pause(waited)
+        return await offload(self._prepared_index, states), waited
 
     def _merge(self, states: Iterable[FlightState]) -> frozenset[str]:
         """Take ``states`` into the current state; the aircraft that went stale, dropped."""
@@ -375,15 +380,8 @@ class UpdateHub:
         # The held states ordered and positioned (5 to 10 ms) before a page asks for them.
         await offload(self._prepare_held)
         waited = await self._pause(waited)
-        waited = await self._present_ahead(update.states, waited)
-        # Indexing takes 10 to 25 ms, and the rows' sets another 5: on a worker thread,
-        # it gives the event loop the interpreter back every switch interval (5 ms). The
-        # aircraft are numbered here first: only the loop's thread numbers aircraft.
-        number = self.numbers.number
-        for state in update.states:
-            number(state.icao24)
-        waited = await self._pause(waited)
-        offer = self._offer(update, await offload(self._prepared_index, update), dropped)
+        index, waited = await self._made_ready(update.states, waited)
+        offer = self._offer(update, index, dropped)
         subscribers = list(self.subscribers)
         waited = await self._pause(waited)
         clock = time.perf_counter
@@ -473,8 +471,8 @@ class UpdateHub:
     def _index(self, update: CycleUpdate) -> StateIndex:
         return StateIndex(update.states, self._present_once, self.numbers)
 
-    def _prepared_index(self, update: CycleUpdate) -> StateIndex:
-        index = self._index(update)
+    def _prepared_index(self, states: Sequence[FlightState]) -> StateIndex:
+        index = StateIndex(states, self._present_once, self.numbers)
         index.prepare()
         return index
 
